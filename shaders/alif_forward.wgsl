@@ -1,0 +1,162 @@
+// alif_forward.wgsl: the batched forward time loop of the LSNN, M1-M5.
+// Reference: src/cpu/alif_forward.rs (alif_forward). Host: src/gpu/engine.rs.
+//
+// One workgroup per sequence b (workgroup_id.x); invocation lid owns neurons j = lid + k*WG.
+// One dispatch simulates one time chunk [t0, t0+len); all state lives in storage buffers
+// between chunks, so chunks of any length give the same numbers.
+//
+// Event-driven input (M1): the non-zero inputs of step t and the spikes of step t-1 are kept
+// as bitmasks in workgroup memory; each neuron adds only the rows of W_in / W_rec of the
+// channels that are set, into its delay ring at slot (t + d) % n_delay.
+//
+// Barriers: one workgroupBarrier per step. Spike masks are triple-buffered by t % 3 (read
+// z_{t-1}, write z_t, clear the one for t+1) and input masks double-buffered by t % 2 (read
+// x_t, build x_{t+1}), so that no mask is cleared or rebuilt while another invocation reads it.
+//
+// Bindings: dims, chunk, step (uniform); model = trained params | neuron constants (read);
+// delays (read); x = this chunk's input [len, B, n_in] (read); state [B, N, state_stride]
+// (rw: v, b, refractory countdown, spike count, delay ring); records [len, B, N] (rw:
+// (v_{t-1}, b_t) per step for BPTT); bits [T+1, B, rec_words] (rw: spike bitmask of z_t,
+// row 0 = z_0 = 0).
+
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<uniform> chunk: Chunk;
+@group(0) @binding(2) var<uniform> step: StepUniform;
+@group(0) @binding(3) var<storage, read> model: array<f32>;
+@group(0) @binding(4) var<storage, read> delays: array<u32>;
+@group(0) @binding(5) var<storage, read> x: array<f32>;
+@group(0) @binding(6) var<storage, read_write> state: array<f32>;
+@group(0) @binding(7) var<storage, read_write> records: array<vec2<f32>>;
+@group(0) @binding(8) var<storage, read_write> bits: array<u32>;
+
+var<workgroup> zmask: array<atomic<u32>, 3u * MAX_REC_WORDS>;
+var<workgroup> inmask: array<u32, 2u * MAX_IN_WORDS>;
+
+// Bitmask word w of the non-zero inputs of chunk-local step s.
+fn input_word(s: u32, b: u32, w: u32) -> u32 {
+    var word = 0u;
+    let base = (s * dims.batch + b) * dims.n_in;
+    let lo = w * 32u;
+    let hi = min(lo + 32u, dims.n_in);
+    for (var i = lo; i < hi; i++) {
+        if (x[base + i] != 0.0) {
+            word |= 1u << (i - lo);
+        }
+    }
+    return word;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let b = wg.x;
+    let n = dims.n_rec;
+    let nd = dims.n_delay;
+    let stride = dims.state_stride;
+    let t0 = chunk.t0;
+    let spike_value = 1.0 / dims.dt;
+
+    // Prologue: fresh state at the first chunk; masks for z_{t0-1} and x_{t0}.
+    if (t0 == 1u) {
+        for (var j = lid; j < n; j += WG) {
+            let base = (b * n + j) * stride;
+            for (var q = 0u; q < stride; q++) {
+                state[base + q] = 0.0;
+            }
+        }
+        for (var w = lid; w < dims.rec_words; w += WG) {
+            bits[b * dims.rec_words + w] = 0u;
+        }
+    }
+    for (var w = lid; w < dims.rec_words; w += WG) {
+        let prev = bits[((t0 - 1u) * dims.batch + b) * dims.rec_words + w];
+        atomicStore(&zmask[((t0 + 2u) % 3u) * MAX_REC_WORDS + w], prev);
+        atomicStore(&zmask[(t0 % 3u) * MAX_REC_WORDS + w], 0u);
+        atomicStore(&zmask[((t0 + 1u) % 3u) * MAX_REC_WORDS + w], 0u);
+    }
+    for (var w = lid; w < dims.in_words; w += WG) {
+        inmask[(t0 % 2u) * MAX_IN_WORDS + w] = input_word(0u, b, w);
+    }
+    workgroupBarrier();
+
+    for (var s = 0u; s < chunk.len; s++) {
+        let t = t0 + s;
+        let cur = (t % 3u) * MAX_REC_WORDS;
+        let prev = ((t + 2u) % 3u) * MAX_REC_WORDS;
+        let next = ((t + 1u) % 3u) * MAX_REC_WORDS;
+        let in_cur = (t % 2u) * MAX_IN_WORDS;
+        let x_base = (s * dims.batch + b) * dims.n_in;
+
+        for (var j = lid; j < n; j += WG) {
+            let base = (b * n + j) * stride;
+            let ring = base + 4u;
+            // M1, inputs: x_t reaches I_{t+d}.
+            for (var w = 0u; w < dims.in_words; w++) {
+                var m = inmask[in_cur + w];
+                while (m != 0u) {
+                    let i = w * 32u + firstTrailingBit(m);
+                    m &= m - 1u;
+                    let d = delays[i * n + j];
+                    state[ring + (t + d) % nd] += x[x_base + i] * model[i * n + j];
+                }
+            }
+            // M1, recurrent: z_{t-1} reaches I_{(t-1)+1+d} = I_{t+d}.
+            for (var w = 0u; w < dims.rec_words; w++) {
+                var m = atomicLoad(&zmask[prev + w]);
+                while (m != 0u) {
+                    let k = w * 32u + firstTrailingBit(m);
+                    m &= m - 1u;
+                    let d = delays[dims.off_delay_rec + k * n + j];
+                    state[ring + (t + d) % nd] += spike_value * model[dims.off_w_rec + k * n + j];
+                }
+            }
+            var current = state[ring + t % nd];
+            state[ring + t % nd] = 0.0;
+            if (dims.noise_std > 0.0) {
+                current += dims.noise_std * noise_normal(step.noise_seed, t, b, j);
+            }
+
+            let alpha = model[dims.off_neurons + j];
+            let rho = model[dims.off_neurons + n + j];
+            let beta = model[dims.off_neurons + 2u * n + j];
+            let thr = model[dims.off_neurons + 3u * n + j];
+            let v_prev = state[base];
+            let b_prev = state[base + 1u];
+            let refr = state[base + 2u];
+            var z_prev = 0.0;
+            if (bit_of(atomicLoad(&zmask[prev + j / 32u]), j)) {
+                z_prev = spike_value;
+            }
+            // M2, M3.
+            let b_t = rho * b_prev + (1.0 - rho) * z_prev;
+            let a_t = thr + beta * b_t;
+            // M5: spike from the previous voltage, unless refractory.
+            let spikes = refr <= 0.0 && (v_prev - a_t) / a_t > 0.0;
+            // M4: reset by the current adaptive threshold for the previous step's spike.
+            let v_t = alpha * v_prev + (1.0 - alpha) * current - a_t * z_prev * dims.dt;
+
+            records[(s * dims.batch + b) * n + j] = vec2<f32>(v_prev, b_t);
+            state[base] = v_t;
+            state[base + 1u] = b_t;
+            if (spikes) {
+                state[base + 2u] = f32(dims.n_ref);
+                state[base + 3u] += 1.0;
+                atomicOr(&zmask[cur + j / 32u], 1u << (j & 31u));
+            } else {
+                state[base + 2u] = max(refr - 1.0, 0.0);
+            }
+        }
+        // Prepare step t+1: its input mask, and an empty spike mask.
+        if (s + 1u < chunk.len) {
+            for (var w = lid; w < dims.in_words; w += WG) {
+                inmask[((t + 1u) % 2u) * MAX_IN_WORDS + w] = input_word(s + 1u, b, w);
+            }
+        }
+        for (var w = lid; w < dims.rec_words; w += WG) {
+            atomicStore(&zmask[next + w], 0u);
+        }
+        workgroupBarrier();
+        for (var w = lid; w < dims.rec_words; w += WG) {
+            bits[(t * dims.batch + b) * dims.rec_words + w] = atomicLoad(&zmask[cur + w]);
+        }
+    }
+}

@@ -1,0 +1,88 @@
+// common.wgsl: declarations shared by every kernel. The host prepends generated constants
+// (WG, MAX_REC_WORDS, MAX_IN_WORDS, MAX_NEURONS, MAX_OUT; see src/gpu/shader.rs) and then
+// this file to each kernel source.
+
+// Shapes, offsets and model constants, fixed for a run. Mirrors `gpu::layout::Dims`
+// (a test checks size and field order).
+struct Dims {
+    n_in: u32,
+    n_rec: u32,
+    n_out: u32,
+    batch: u32,
+    steps: u32,            // T
+    n_delay: u32,          // delays 0..n_delay-1 (M1)
+    n_ref: u32,            // refractory steps (M5)
+    window: u32,           // K of the window readout; 0 = framewise readout
+    rec_words: u32,        // ceil(n_rec / 32): words of one spike bitmask
+    in_words: u32,         // ceil(n_in / 32)
+    n_params: u32,         // P: trained scalars, flat as w_in | w_rec | w_out | b_out
+    off_w_rec: u32,
+    off_w_out: u32,
+    off_b_out: u32,
+    off_neurons: u32,      // per-neuron constants after the P trained scalars: alpha | rho | beta | thr
+    off_delay_rec: u32,    // in the delay buffer: delay_in | delay_rec
+    state_stride: u32,     // floats per (b, j) of the forward state: v, b, refr, count, ring[n_delay]
+    bstate_stride: u32,    // floats per (b, j) of the backward state: 8 + ring[n_delay]
+    off_rates: u32,        // in the readout buffer (see readout_loss.wgsl)
+    off_per_seq: u32,
+    off_dy: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+    dt: f32,
+    dampening: f32,        // gamma of M6
+    kappa: f32,            // exp(-dt/tau_out), M7
+    noise_std: f32,        // sigma of M1
+    reg_coeff: f32,        // c of M9
+    reg_rate: f32,         // f0 of M9, spikes per ms
+    _pad3: f32,
+    _pad4: f32,
+}
+
+// Per-iteration scalars, written once per training step. Mirrors `gpu::layout::StepUniform`.
+struct StepUniform {
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    bias1: f32,            // 1 - beta1^step
+    bias2: f32,            // 1 - beta2^step
+    noise_seed: u32,
+    n_scored: u32,         // scored frames of the framewise readout (normalises its loss)
+}
+
+// One time chunk of the forward/backward sweep. Mirrors `gpu::layout::Chunk`.
+struct Chunk {
+    t0: u32,               // first step of the chunk, 1-based
+    len: u32,              // steps in the chunk
+    _pad0: u32,
+    _pad1: u32,
+}
+
+// The "lowbias32" hash; src/cpu/noise.rs is its twin.
+fn hash_u32(x_in: u32) -> u32 {
+    var x = x_in;
+    x ^= x >> 16u;
+    x *= 0x7feb352du;
+    x ^= x >> 15u;
+    x *= 0x846ca68bu;
+    x ^= x >> 16u;
+    return x;
+}
+
+fn unit_open(h: u32) -> f32 {
+    return f32((h >> 8u) + 1u) * (1.0 / 16777216.0);
+}
+
+// sigma * N(0,1) of M1, keyed by (seed, t, b, j): no state, same numbers as the reference.
+fn noise_normal(seed: u32, t: u32, b: u32, j: u32) -> f32 {
+    let key = hash_u32(seed ^ hash_u32(t ^ hash_u32(b ^ hash_u32(j))));
+    let u1 = unit_open(hash_u32(key ^ 0x68bc21ebu));
+    let u2 = unit_open(hash_u32(key ^ 0x02e5be93u));
+    return sqrt(-2.0 * log(u1)) * cos(6.2831853071795864 * u2);
+}
+
+// Bit j of a spike bitmask word array.
+fn bit_of(word: u32, j: u32) -> bool {
+    return ((word >> (j & 31u)) & 1u) != 0u;
+}

@@ -1,0 +1,194 @@
+// readout_loss.wgsl: readout trace, output and softmax cross-entropy per sequence (M7, M8,
+// model.md section 4), the output errors dy that BPTT needs, and this sequence's share of the
+// readout gradients. Reference: src/cpu/readout_loss.rs (readout_loss) and the readout part
+// of src/cpu/alif_backward.rs. Host: src/gpu/engine.rs.
+//
+// One workgroup per sequence b; p_t is recomputed from the spike bitmasks (cheaper than
+// storing it). Invocations own neurons j (trace p) and then classes o (output y).
+//
+// Readout buffer layout (f32): [0..8) totals written by loss_reduce.wgsl; [off_rates..+N)
+// rates; [off_per_seq + 3b ..+3) this sequence's (loss share, correct, scored);
+// [off_dy ..) dy: [B, n_out] for the window readout (dy_t, the same for each of the last K
+// steps), [T, B, n_out] for the framewise readout.
+//
+// Barriers: workgroupBarrier between writing p (or pbar) and reading it for y, and between
+// writing the softmax errors and using them for the W_out gradient.
+//
+// Bindings: dims, step (uniform); model (read); bits (read); labels (read, i32: [B] or [T, B]);
+// readout (rw); partials [B, P] (rw: this sequence's W_out, b_out gradient).
+
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<uniform> step: StepUniform;
+@group(0) @binding(2) var<storage, read> model: array<f32>;
+@group(0) @binding(3) var<storage, read> bits: array<u32>;
+@group(0) @binding(4) var<storage, read> labels: array<i32>;
+@group(0) @binding(5) var<storage, read_write> readout: array<f32>;
+@group(0) @binding(6) var<storage, read_write> partials: array<f32>;
+
+var<workgroup> trace_out: array<f32, MAX_NEURONS>;
+var<workgroup> logits: array<f32, MAX_OUT>;
+var<workgroup> errors: array<f32, MAX_OUT>;
+var<workgroup> scratch: array<f32, 4>;
+
+// Softmax cross-entropy of `logits` against `label`, by invocation 0. Writes the errors
+// (softmax - onehot) * scale into `errors` and returns (loss, correct).
+fn softmax_errors(label: i32, scale: f32) -> vec2<f32> {
+    let n_out = dims.n_out;
+    var best = 0u;
+    var max_l = logits[0];
+    for (var o = 1u; o < n_out; o++) {
+        if (logits[o] > max_l) {
+            max_l = logits[o];
+            best = o;
+        }
+    }
+    var sum = 0.0;
+    for (var o = 0u; o < n_out; o++) {
+        sum += exp(logits[o] - max_l);
+    }
+    let lse = max_l + log(sum);
+    for (var o = 0u; o < n_out; o++) {
+        var onehot = 0.0;
+        if (i32(o) == label) {
+            onehot = 1.0;
+        }
+        errors[o] = (exp(logits[o] - max_l) / sum - onehot) * scale;
+    }
+    var correct = 0.0;
+    if (i32(best) == label) {
+        correct = 1.0;
+    }
+    return vec2<f32>(lse - logits[u32(label)], correct);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let b = wg.x;
+    let n = dims.n_rec;
+    let n_out = dims.n_out;
+    let kappa = dims.kappa;
+    let spike_value = 1.0 / dims.dt;
+    let part = b * dims.n_params;
+    let seq = dims.off_per_seq + 3u * b;
+
+    if (dims.window > 0u) {
+        // Window readout: logits = mean of y_t over the last K steps = pbar . W_out + b_out.
+        let k = dims.window;
+        let inv_k = 1.0 / f32(k);
+        for (var j = lid; j < n; j += WG) {
+            var p = 0.0;
+            var pbar = 0.0;
+            for (var t = 1u; t <= dims.steps; t++) {
+                var z = 0.0;
+                if (bit_of(bits[(t * dims.batch + b) * dims.rec_words + j / 32u], j)) {
+                    z = spike_value;
+                }
+                p = kappa * p + (1.0 - kappa) * z;
+                if (t > dims.steps - k) {
+                    pbar += p * inv_k;
+                }
+            }
+            trace_out[j] = pbar;
+        }
+        workgroupBarrier();
+        for (var o = lid; o < n_out; o += WG) {
+            var y = model[dims.off_b_out + o];
+            for (var j = 0u; j < n; j++) {
+                y += trace_out[j] * model[dims.off_w_out + j * n_out + o];
+            }
+            logits[o] = y;
+        }
+        workgroupBarrier();
+        if (lid == 0u) {
+            let label = labels[b];
+            // Errors of the mean logits, scaled by 1/B (mean over the batch).
+            let r = softmax_errors(label, 1.0 / f32(dims.batch));
+            readout[seq] = r.x / f32(dims.batch);
+            readout[seq + 1u] = r.y;
+            readout[seq + 2u] = 1.0;
+            for (var o = 0u; o < n_out; o++) {
+                // dy_t for each of the last K steps.
+                readout[dims.off_dy + b * n_out + o] = errors[o] * inv_k;
+                partials[part + dims.off_b_out + o] = errors[o];
+            }
+        }
+        workgroupBarrier();
+        // dW_out = sum over the window of p_t dy_t = pbar (softmax - onehot) / B.
+        for (var j = lid; j < n; j += WG) {
+            for (var o = 0u; o < n_out; o++) {
+                partials[part + dims.off_w_out + j * n_out + o] = trace_out[j] * errors[o];
+            }
+        }
+        return;
+    }
+
+    // Framewise readout: softmax cross-entropy at every labelled step, mean over the
+    // n_scored labelled (t, b) of the whole batch.
+    let scale = 1.0 / f32(max(step.n_scored, 1u));
+    for (var j = lid; j < n; j += WG) {
+        for (var o = 0u; o < n_out; o++) {
+            partials[part + dims.off_w_out + j * n_out + o] = 0.0;
+        }
+    }
+    for (var o = lid; o < n_out; o += WG) {
+        partials[part + dims.off_b_out + o] = 0.0;
+    }
+    if (lid == 0u) {
+        scratch[0] = 0.0;
+        scratch[1] = 0.0;
+        scratch[2] = 0.0;
+    }
+    for (var j = lid; j < n; j += WG) {
+        trace_out[j] = 0.0;
+    }
+    for (var t = 1u; t <= dims.steps; t++) {
+        let label = labels[(t - 1u) * dims.batch + b];
+        for (var j = lid; j < n; j += WG) {
+            var z = 0.0;
+            if (bit_of(bits[(t * dims.batch + b) * dims.rec_words + j / 32u], j)) {
+                z = spike_value;
+            }
+            trace_out[j] = kappa * trace_out[j] + (1.0 - kappa) * z;
+        }
+        workgroupBarrier();
+        for (var o = lid; o < n_out; o += WG) {
+            var y = model[dims.off_b_out + o];
+            for (var j = 0u; j < n; j++) {
+                y += trace_out[j] * model[dims.off_w_out + j * n_out + o];
+            }
+            logits[o] = y;
+        }
+        workgroupBarrier();
+        // Unlabelled steps (label < 0) get zero errors; the branch is taken by invocation 0
+        // alone, so the barriers stay in uniform control flow.
+        if (lid == 0u) {
+            if (label >= 0) {
+                let r = softmax_errors(label, scale);
+                scratch[0] += r.x;
+                scratch[1] += r.y;
+                scratch[2] += 1.0;
+            } else {
+                for (var o = 0u; o < n_out; o++) {
+                    errors[o] = 0.0;
+                }
+            }
+            for (var o = 0u; o < n_out; o++) {
+                readout[dims.off_dy + ((t - 1u) * dims.batch + b) * n_out + o] = errors[o];
+                partials[part + dims.off_b_out + o] += errors[o];
+            }
+        }
+        workgroupBarrier();
+        for (var j = lid; j < n; j += WG) {
+            for (var o = 0u; o < n_out; o++) {
+                partials[part + dims.off_w_out + j * n_out + o] += trace_out[j] * errors[o];
+            }
+        }
+        // trace_out and errors are rewritten next step only after the barrier above.
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        readout[seq] = scratch[0] * scale;
+        readout[seq + 1u] = scratch[1];
+        readout[seq + 2u] = scratch[2];
+    }
+}

@@ -1,0 +1,306 @@
+//! The experiment configuration: one YAML schema shared by every experiment, deserialised
+//! into typed structs with defaults, then validated. This is the single source of truth for
+//! every parameter; nothing numeric is hard-coded elsewhere.
+//!
+//! Loading (`Config::load`), `--set key.path=value` overrides and validation live in
+//! `config/load.rs` and `config/validate.rs`.
+
+use serde::{Deserialize, Serialize};
+
+mod load;
+mod validate;
+
+pub use load::{apply_override, ConfigError};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub task: TaskConfig,
+    #[serde(default)]
+    pub data: DataConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub rewiring: Option<RewiringConfig>,
+    #[serde(default)]
+    pub train: TrainConfig,
+    #[serde(default)]
+    pub eval: EvalConfig,
+    #[serde(default)]
+    pub device: DeviceConfig,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Random Poisson input spikes with random labels: for benchmarks and gradient checks.
+    #[default]
+    Synthetic,
+    Smnist,
+    Timit,
+    L2lTn,
+    L2lSine,
+    MetaRl,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaskConfig {
+    pub kind: TaskKind,
+    /// Sequence length in steps (synthetic task; other tasks derive it from their data).
+    pub steps: usize,
+    /// Firing probability per step of each synthetic input channel.
+    pub input_rate: f32,
+}
+
+impl Default for TaskConfig {
+    fn default() -> Self {
+        TaskConfig { kind: TaskKind::Synthetic, steps: 840, input_rate: 0.02 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// Directory or file holding the data set.
+    pub path: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadoutKind {
+    #[default]
+    Window,
+    Framewise,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReadoutConfig {
+    pub kind: ReadoutKind,
+    /// K: the window readout averages y_t over the last K steps (model.md §4; 28 reference).
+    pub window: usize,
+    /// τ_out of the readout trace, ms (M7; 20 reference).
+    pub tau_out: f32,
+}
+
+impl Default for ReadoutConfig {
+    fn default() -> Self {
+        ReadoutConfig { kind: ReadoutKind::Window, window: 28, tau_out: 20.0 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaleConfig {
+    /// Fraction of excitatory neurons and input channels (0.75 reference, model.md §1).
+    pub proportion_excitatory: f32,
+}
+
+impl Default for DaleConfig {
+    fn default() -> Self {
+        DaleConfig { proportion_excitatory: 0.75 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Input channels; `None` = given by the task (80 for sMNIST).
+    pub n_in: Option<usize>,
+    /// Readout classes; `None` = given by the task (10 for sMNIST).
+    pub n_out: Option<usize>,
+    /// Regular LIF neurons (β = 0), indices 0..n_regular.
+    pub n_regular: usize,
+    /// Adaptive (ALIF) neurons, indices n_regular..n_rec.
+    pub n_adaptive: usize,
+    /// Membrane time constant τ_m, ms (M0a).
+    pub tau_m: f32,
+    /// Adaptation time constant τ_a of the adaptive neurons, ms (M0b).
+    pub tau_a: f32,
+    /// If set, τ_a of each adaptive neuron is drawn uniformly from [lo, hi] ms (learning-to-learn).
+    pub tau_a_range: Option<[f32; 2]>,
+    /// Adaptation strength β of the adaptive neurons (M3).
+    pub beta: f32,
+    /// Baseline threshold thr (M3).
+    pub thr: f32,
+    /// Refractory period, steps (M5).
+    pub n_ref: u32,
+    /// Synaptic delays are drawn uniformly from 0..n_delay steps (M1).
+    pub n_delay: u32,
+    /// Time step, ms.
+    pub dt: f32,
+    /// γ of the pseudo-derivative (M6).
+    pub dampening: f32,
+    /// σ of the injected input noise (M1).
+    pub noise_std: f32,
+    pub readout: ReadoutConfig,
+    /// Dale's law signs; absent = unconstrained signs.
+    pub dale: Option<DaleConfig>,
+}
+
+impl Default for ModelConfig {
+    /// The sequential-MNIST LSNN of the reference code (experiments.md §1).
+    fn default() -> Self {
+        ModelConfig {
+            n_in: None,
+            n_out: None,
+            n_regular: 120,
+            n_adaptive: 100,
+            tau_m: 20.0,
+            tau_a: 700.0,
+            tau_a_range: None,
+            beta: 1.8,
+            thr: 0.01,
+            n_ref: 5,
+            n_delay: 10,
+            dt: 1.0,
+            dampening: 0.3,
+            noise_std: 0.0,
+            readout: ReadoutConfig::default(),
+            dale: None,
+        }
+    }
+}
+
+impl ModelConfig {
+    pub fn n_rec(&self) -> usize {
+        self.n_regular + self.n_adaptive
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RewiringConfig {
+    /// Fraction p of connections kept active by DEEP R (model.md §7).
+    pub connectivity: f32,
+    /// L1 coefficient (R4).
+    pub l1: f32,
+    /// Langevin temperature T (R4).
+    pub temperature: f32,
+}
+
+impl Default for RewiringConfig {
+    fn default() -> Self {
+        RewiringConfig { connectivity: 0.12, l1: 0.01, temperature: 0.0 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdamConfig {
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig { beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub iterations: usize,
+    pub batch_size: usize,
+    pub seed: u64,
+    /// Initial learning rate (model.md §6).
+    pub learning_rate: f32,
+    /// The learning rate is multiplied by `lr_decay` every `lr_decay_every` iterations.
+    pub lr_decay: f32,
+    pub lr_decay_every: usize,
+    pub adam: AdamConfig,
+    /// Optional global-norm gradient clipping (not in the reference).
+    pub grad_clip: Option<f32>,
+    /// c_reg of M9.
+    pub reg_coeff: f32,
+    /// f0 of M9, Hz.
+    pub reg_rate_hz: f32,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            iterations: 36_000,
+            batch_size: 256,
+            seed: 0,
+            learning_rate: 0.01,
+            lr_decay: 0.8,
+            lr_decay_every: 2500,
+            adam: AdamConfig::default(),
+            grad_clip: None,
+            reg_coeff: 0.1,
+            reg_rate_hz: 10.0,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Learning rate in force at (0-based) iteration `it`: step decay (model.md §6).
+    pub fn learning_rate_at(&self, it: usize) -> f32 {
+        let k = if self.lr_decay_every == 0 { 0 } else { it / self.lr_decay_every };
+        self.learning_rate * self.lr_decay.powi(k as i32)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Validate every this many iterations (0 = only at the end).
+    pub every: usize,
+    pub batch_size: usize,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig { every: 500, batch_size: 256 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// A wgpu adapter when one exists (software adapters count), else the CPU reference.
+    #[default]
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    Vulkan,
+    Metal,
+    Dx12,
+    Gl,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceConfig {
+    pub kind: DeviceKind,
+    pub backend: Option<BackendKind>,
+    /// Substring of the adapter name to select.
+    pub adapter: Option<String>,
+    /// Invocations per workgroup; `None` = chosen by adapter type (CPU adapters want few).
+    pub workgroup_size: Option<u32>,
+    /// Time steps per dispatch of the forward and backward sweeps (keeps each dispatch short
+    /// enough for OS watchdogs and each time-chunk buffer under the storage-binding limit).
+    pub chunk_steps: usize,
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        DeviceConfig {
+            kind: DeviceKind::Auto,
+            backend: None,
+            adapter: None,
+            workgroup_size: None,
+            chunk_steps: 128,
+        }
+    }
+}

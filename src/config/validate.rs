@@ -1,0 +1,368 @@
+//! Validation of a deserialised [`Config`]: rejects impossible or unsupported values with the
+//! dotted path of the offending field and a message saying what is wrong.
+
+use super::{Config, ReadoutKind, TaskKind};
+
+/// Most recurrent neurons (and input channels) the GPU kernels support: one workgroup holds
+/// a whole layer's state in workgroup memory.
+pub const MAX_NEURONS: usize = 2048;
+/// Most synaptic-delay steps the kernels' delay ring buffers hold.
+pub const MAX_DELAY: u32 = 32;
+
+type Check = Result<(), (String, String)>;
+
+fn fail(field: &str, message: String) -> Check {
+    Err((field.to_string(), message))
+}
+
+fn finite(field: &str, v: f32) -> Check {
+    if v.is_finite() {
+        Ok(())
+    } else {
+        fail(field, format!("must be a finite number (got {v})"))
+    }
+}
+
+fn positive(field: &str, v: f32) -> Check {
+    finite(field, v)?;
+    if v > 0.0 {
+        Ok(())
+    } else {
+        fail(field, format!("must be > 0 (got {v})"))
+    }
+}
+
+fn non_negative(field: &str, v: f32) -> Check {
+    finite(field, v)?;
+    if v >= 0.0 {
+        Ok(())
+    } else {
+        fail(field, format!("must be >= 0 (got {v})"))
+    }
+}
+
+/// `lo < v <= hi` (`lo_open`) or `lo <= v < hi` (`!lo_open`).
+fn in_range(field: &str, v: f32, lo: f32, hi: f32, lo_open: bool) -> Check {
+    finite(field, v)?;
+    let ok = if lo_open {
+        v > lo && v <= hi
+    } else {
+        v >= lo && v < hi
+    };
+    if ok {
+        Ok(())
+    } else if lo_open {
+        fail(field, format!("must be in ({lo}, {hi}] (got {v})"))
+    } else {
+        fail(field, format!("must be in [{lo}, {hi}) (got {v})"))
+    }
+}
+
+fn nonzero(field: &str, v: usize) -> Check {
+    if v == 0 {
+        fail(field, "must be >= 1 (got 0)".to_string())
+    } else {
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Check every value for consistency. On failure returns `(field path, message)`, e.g.
+    /// `("model.tau_m", "must be > 0 (got -3)")`.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        // ---- task
+        let t = &self.task;
+        nonzero("task.steps", t.steps)?;
+        finite("task.input_rate", t.input_rate)?;
+        if !(0.0..=1.0).contains(&t.input_rate) {
+            return fail(
+                "task.input_rate",
+                format!(
+                    "is a per-step firing probability, must be in [0, 1] (got {})",
+                    t.input_rate
+                ),
+            );
+        }
+
+        // ---- model
+        let m = &self.model;
+        if m.n_rec() == 0 {
+            return fail(
+                "model.n_regular",
+                "n_regular + n_adaptive must be >= 1 (the network has no neurons)".to_string(),
+            );
+        }
+        if m.n_rec() > MAX_NEURONS {
+            return fail(
+                "model.n_regular",
+                format!(
+                    "n_regular + n_adaptive = {} exceeds {MAX_NEURONS}, the most recurrent neurons \
+                     the GPU kernels support",
+                    m.n_rec()
+                ),
+            );
+        }
+        if let Some(n_in) = m.n_in {
+            nonzero("model.n_in", n_in)?;
+            if n_in > MAX_NEURONS {
+                return fail(
+                    "model.n_in",
+                    format!(
+                        "{n_in} input channels exceeds {MAX_NEURONS}, the most the GPU kernels support"
+                    ),
+                );
+            }
+        }
+        if let Some(n_out) = m.n_out {
+            nonzero("model.n_out", n_out)?;
+        }
+        positive("model.tau_m", m.tau_m)?;
+        positive("model.tau_a", m.tau_a)?;
+        if let Some([lo, hi]) = m.tau_a_range {
+            finite("model.tau_a_range", lo)?;
+            finite("model.tau_a_range", hi)?;
+            if lo <= 0.0 {
+                return fail(
+                    "model.tau_a_range",
+                    format!("lower bound must be > 0 (got {lo})"),
+                );
+            }
+            if lo > hi {
+                return fail(
+                    "model.tau_a_range",
+                    format!("lower bound {lo} is above the upper bound {hi}"),
+                );
+            }
+        }
+        non_negative("model.beta", m.beta)?;
+        positive("model.thr", m.thr)?;
+        if m.n_delay == 0 {
+            return fail(
+                "model.n_delay",
+                "must be >= 1 (delays are drawn from 0..n_delay; 1 means no delay)".to_string(),
+            );
+        }
+        if m.n_delay > MAX_DELAY {
+            return fail(
+                "model.n_delay",
+                format!(
+                    "{} exceeds {MAX_DELAY}, the most delay steps the GPU kernels support",
+                    m.n_delay
+                ),
+            );
+        }
+        positive("model.dt", m.dt)?;
+        non_negative("model.dampening", m.dampening)?;
+        non_negative("model.noise_std", m.noise_std)?;
+        let r = &m.readout;
+        positive("model.readout.tau_out", r.tau_out)?;
+        nonzero("model.readout.window", r.window)?;
+        if r.kind == ReadoutKind::Window && t.kind == TaskKind::Synthetic && r.window > t.steps {
+            return fail(
+                "model.readout.window",
+                format!(
+                    "readout window K = {} is longer than the sequence (task.steps = {})",
+                    r.window, t.steps
+                ),
+            );
+        }
+        if let Some(d) = &m.dale {
+            in_range(
+                "model.dale.proportion_excitatory",
+                d.proportion_excitatory,
+                0.0,
+                1.0,
+                true,
+            )?;
+        }
+
+        // ---- rewiring
+        if let Some(rw) = &self.rewiring {
+            in_range("rewiring.connectivity", rw.connectivity, 0.0, 1.0, true)?;
+            non_negative("rewiring.l1", rw.l1)?;
+            non_negative("rewiring.temperature", rw.temperature)?;
+        }
+
+        // ---- train
+        let tr = &self.train;
+        nonzero("train.batch_size", tr.batch_size)?;
+        positive("train.learning_rate", tr.learning_rate)?;
+        in_range("train.lr_decay", tr.lr_decay, 0.0, 1.0, true)?;
+        in_range("train.adam.beta1", tr.adam.beta1, 0.0, 1.0, false)?;
+        in_range("train.adam.beta2", tr.adam.beta2, 0.0, 1.0, false)?;
+        positive("train.adam.eps", tr.adam.eps)?;
+        if let Some(c) = tr.grad_clip {
+            positive("train.grad_clip", c)?;
+        }
+        non_negative("train.reg_coeff", tr.reg_coeff)?;
+        non_negative("train.reg_rate_hz", tr.reg_rate_hz)?;
+
+        // ---- eval
+        nonzero("eval.batch_size", self.eval.batch_size)?;
+
+        // ---- device
+        let d = &self.device;
+        nonzero("device.chunk_steps", d.chunk_steps)?;
+        if let Some(w) = d.workgroup_size {
+            if !(1..=256).contains(&w) {
+                return fail(
+                    "device.workgroup_size",
+                    format!(
+                        "must be in 1..=256 (got {w}; 256 is WebGPU's default invocation limit)"
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Config {
+        serde_yaml_ng::from_str("{}").unwrap()
+    }
+
+    fn err_field(c: &Config) -> String {
+        c.validate().expect_err("should be invalid").0
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        base().validate().unwrap();
+        let mut c = base();
+        c.rewiring = Some(Default::default());
+        c.model.dale = Some(Default::default());
+        c.model.tau_a_range = Some([1.0, 1.0]);
+        c.train.grad_clip = Some(1.0);
+        c.device.workgroup_size = Some(256);
+        c.model.n_regular = 0; // all adaptive is fine
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn rejects_impossible_values() {
+        type Edit = fn(&mut Config);
+        let cases: &[(&str, Edit)] = &[
+            ("task.steps", |c| c.task.steps = 0),
+            ("task.input_rate", |c| c.task.input_rate = 1.5),
+            ("task.input_rate", |c| c.task.input_rate = -0.1),
+            ("task.input_rate", |c| c.task.input_rate = f32::NAN),
+            ("model.tau_m", |c| c.model.tau_m = 0.0),
+            ("model.tau_m", |c| c.model.tau_m = -1.0),
+            ("model.tau_m", |c| c.model.tau_m = f32::INFINITY),
+            ("model.tau_a", |c| c.model.tau_a = -700.0),
+            ("model.readout.tau_out", |c| c.model.readout.tau_out = 0.0),
+            ("model.dt", |c| c.model.dt = 0.0),
+            ("model.tau_a_range", |c| {
+                c.model.tau_a_range = Some([0.0, 10.0])
+            }),
+            ("model.tau_a_range", |c| {
+                c.model.tau_a_range = Some([20.0, 10.0])
+            }),
+            ("model.tau_a_range", |c| {
+                c.model.tau_a_range = Some([1.0, f32::NAN])
+            }),
+            ("model.n_regular", |c| {
+                c.model.n_regular = 0;
+                c.model.n_adaptive = 0
+            }),
+            ("model.n_regular", |c| c.model.n_regular = 2000),
+            ("model.dampening", |c| c.model.dampening = -0.3),
+            ("model.thr", |c| c.model.thr = 0.0),
+            ("model.beta", |c| c.model.beta = -1.8),
+            ("model.noise_std", |c| c.model.noise_std = -1.0),
+            ("model.n_delay", |c| c.model.n_delay = 0),
+            ("model.n_delay", |c| c.model.n_delay = 33),
+            ("model.readout.window", |c| c.model.readout.window = 0),
+            ("model.readout.window", |c| {
+                c.task.steps = 20;
+                c.model.readout.window = 21
+            }),
+            ("model.n_in", |c| c.model.n_in = Some(0)),
+            ("model.n_in", |c| c.model.n_in = Some(2049)),
+            ("model.n_out", |c| c.model.n_out = Some(0)),
+            ("model.dale.proportion_excitatory", |c| {
+                c.model.dale = Some(super::super::DaleConfig {
+                    proportion_excitatory: 0.0,
+                })
+            }),
+            ("model.dale.proportion_excitatory", |c| {
+                c.model.dale = Some(super::super::DaleConfig {
+                    proportion_excitatory: 1.01,
+                })
+            }),
+            ("rewiring.connectivity", |c| {
+                c.rewiring = Some(super::super::RewiringConfig {
+                    connectivity: 0.0,
+                    ..Default::default()
+                })
+            }),
+            ("rewiring.connectivity", |c| {
+                c.rewiring = Some(super::super::RewiringConfig {
+                    connectivity: 1.5,
+                    ..Default::default()
+                })
+            }),
+            ("rewiring.l1", |c| {
+                c.rewiring = Some(super::super::RewiringConfig {
+                    l1: -1.0,
+                    ..Default::default()
+                })
+            }),
+            ("rewiring.temperature", |c| {
+                c.rewiring = Some(super::super::RewiringConfig {
+                    temperature: -1.0,
+                    ..Default::default()
+                })
+            }),
+            ("train.batch_size", |c| c.train.batch_size = 0),
+            ("train.learning_rate", |c| c.train.learning_rate = 0.0),
+            ("train.lr_decay", |c| c.train.lr_decay = 0.0),
+            ("train.lr_decay", |c| c.train.lr_decay = 1.1),
+            ("train.adam.beta1", |c| c.train.adam.beta1 = 1.0),
+            ("train.adam.beta2", |c| c.train.adam.beta2 = -0.1),
+            ("train.adam.eps", |c| c.train.adam.eps = 0.0),
+            ("train.grad_clip", |c| c.train.grad_clip = Some(0.0)),
+            ("train.reg_coeff", |c| c.train.reg_coeff = -0.1),
+            ("train.reg_rate_hz", |c| c.train.reg_rate_hz = -10.0),
+            ("eval.batch_size", |c| c.eval.batch_size = 0),
+            ("device.chunk_steps", |c| c.device.chunk_steps = 0),
+            ("device.workgroup_size", |c| {
+                c.device.workgroup_size = Some(0)
+            }),
+            ("device.workgroup_size", |c| {
+                c.device.workgroup_size = Some(512)
+            }),
+        ];
+        for (field, edit) in cases {
+            let mut c = base();
+            edit(&mut c);
+            assert_eq!(&err_field(&c), field);
+        }
+    }
+
+    #[test]
+    fn n_rec_limit_message_mentions_gpu() {
+        let mut c = base();
+        c.model.n_adaptive = 3000;
+        let (f, m) = c.validate().unwrap_err();
+        assert_eq!(f, "model.n_regular");
+        assert!(m.contains("2048") && m.contains("GPU"), "{m}");
+    }
+
+    #[test]
+    fn window_limit_only_for_synthetic_window_readout() {
+        let mut c = base();
+        c.task.steps = 10;
+        c.model.readout.window = 28;
+        assert!(c.validate().is_err());
+        c.task.kind = TaskKind::Smnist;
+        c.validate().unwrap();
+        c.task.kind = TaskKind::Synthetic;
+        c.model.readout.kind = ReadoutKind::Framewise;
+        c.validate().unwrap();
+    }
+}

@@ -1,0 +1,51 @@
+//! Reference Adam (model.md §6): the twin of `shaders/adam.wgsl`.
+
+/// Hyperparameters of one Adam step; `lr` already carries the step-decay schedule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamHyper {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    /// 1-based step number, for the bias corrections.
+    pub step: u32,
+}
+
+impl AdamHyper {
+    /// (1 − β1^t, 1 − β2^t), computed on the host in f64 and passed to the kernel so that
+    /// both engines use the same rounded values.
+    pub fn bias_corrections(&self) -> (f32, f32) {
+        let t = self.step as i32;
+        (
+            (1.0 - (self.beta1 as f64).powi(t)) as f32,
+            (1.0 - (self.beta2 as f64).powi(t)) as f32,
+        )
+    }
+}
+
+/// First and second moments, flat like the parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdamState {
+    pub m: Vec<f32>,
+    pub v: Vec<f32>,
+}
+
+impl AdamState {
+    pub fn new(len: usize) -> AdamState {
+        AdamState { m: vec![0.0; len], v: vec![0.0; len] }
+    }
+}
+
+/// One Adam step on flat parameters (Kingma & Ba, with bias correction):
+/// m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; w ← w − lr·(m/c1)/(√(v/c2) + ε).
+pub fn adam_step(params: &mut [f32], grads: &[f32], state: &mut AdamState, h: &AdamHyper) {
+    let (c1, c2) = h.bias_corrections();
+    for i in 0..params.len() {
+        let g = grads[i];
+        let m = h.beta1 * state.m[i] + (1.0 - h.beta1) * g;
+        let v = h.beta2 * state.v[i] + (1.0 - h.beta2) * g * g;
+        state.m[i] = m;
+        state.v[i] = v;
+        params[i] -= h.lr * (m / c1) / ((v / c2).sqrt() + h.eps);
+    }
+}

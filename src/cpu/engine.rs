@@ -1,0 +1,84 @@
+//! The CPU reference as a training engine (used with `--device cpu`, or `auto` without an
+//! adapter). Slow by design: it is the readable oracle, not a fast path.
+
+use ndarray::Array3;
+
+use super::adam::{adam_step, AdamHyper, AdamState};
+use super::alif_backward::alif_backward;
+use super::alif_forward::{alif_forward, ParamsOf};
+use super::readout_loss::{readout_loss, LossOutput};
+use crate::engine::{BatchStats, Engine, GradientReport, StepSettings};
+use crate::model::init::apply_constraints;
+use crate::model::{Batch, Network, Params};
+
+pub struct CpuEngine {
+    network: Network,
+    constraints: Vec<u32>,
+    adam: AdamState,
+}
+
+impl CpuEngine {
+    pub fn new(network: Network, constraints: Vec<u32>) -> CpuEngine {
+        let len = network.params.len();
+        assert_eq!(constraints.len(), len, "one constraint per parameter");
+        CpuEngine { network, constraints, adam: AdamState::new(len) }
+    }
+
+    fn stats(loss: &LossOutput<f32>) -> BatchStats {
+        BatchStats {
+            loss: loss.loss,
+            loss_task: loss.loss_task,
+            loss_reg: loss.loss_reg,
+            correct: loss.correct,
+            scored: loss.scored,
+            rates: loss.rates.to_vec(),
+        }
+    }
+}
+
+impl Engine for CpuEngine {
+    fn describe(&self) -> String {
+        "cpu reference".to_string()
+    }
+
+    fn train_step(&mut self, batch: &Batch, s: &StepSettings) -> anyhow::Result<BatchStats> {
+        let report = self.gradients(batch, s.noise_seed)?;
+        let mut flat = self.network.params.to_flat();
+        let hyper = AdamHyper { lr: s.lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, step: s.step };
+        adam_step(&mut flat, &report.grads, &mut self.adam, &hyper);
+        apply_constraints(&mut flat, &self.constraints);
+        let p = &self.network.params;
+        self.network.params = Params::from_flat(&flat, p.n_in(), p.n_rec(), p.n_out());
+        Ok(report.stats)
+    }
+
+    fn evaluate(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<BatchStats> {
+        let params = ParamsOf::<f32>::from_params(&self.network.params);
+        let trace = alif_forward(&self.network, &params, &batch.x, noise_seed);
+        let loss = readout_loss(&self.network, &params, &trace, &batch.targets);
+        Ok(Self::stats(&loss))
+    }
+
+    fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport> {
+        let params = ParamsOf::<f32>::from_params(&self.network.params);
+        let trace = alif_forward(&self.network, &params, &batch.x, noise_seed);
+        let loss = readout_loss(&self.network, &params, &trace, &batch.targets);
+        let grads = alif_backward(&self.network, &params, &batch.x, &trace, &loss, &batch.targets);
+        let spikes: Array3<f32> = trace.z.mapv(|z| if z != 0.0 { 1.0 } else { 0.0 });
+        Ok(GradientReport { stats: Self::stats(&loss), grads: grads.to_flat(), spikes })
+    }
+
+    fn network(&self) -> anyhow::Result<Network> {
+        Ok(self.network.clone())
+    }
+
+    fn adam_moments(&self) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+        Ok((self.adam.m.clone(), self.adam.v.clone()))
+    }
+
+    fn set_adam_moments(&mut self, m: &[f32], v: &[f32]) -> anyhow::Result<()> {
+        self.adam.m = m.to_vec();
+        self.adam.v = v.to_vec();
+        Ok(())
+    }
+}

@@ -1,0 +1,189 @@
+//! Reference readout and losses, M7–M9: the twin of `shaders/readout_loss.wgsl` and
+//! `shaders/loss_reduce.wgsl`.
+
+use ndarray::{Array1, Array3};
+
+use super::alif_forward::{ForwardTrace, ParamsOf};
+use super::real::Real;
+use crate::model::{Network, Readout, Targets};
+
+#[derive(Clone, Debug)]
+pub struct LossOutput<S> {
+    /// Total loss = task loss + L_reg.
+    pub loss: S,
+    /// Softmax cross-entropy (mean over sequences, or over scored frames).
+    pub loss_task: S,
+    /// L_reg of M9.
+    pub loss_reg: S,
+    /// p_t of M7, [T, B, N].
+    pub trace_out: Array3<S>,
+    /// Softmax probabilities: [1, B, n_out] for the window readout, [T, B, n_out] framewise.
+    pub probs: Array3<S>,
+    /// r̄_j of M9, spikes per ms, [N].
+    pub rates: Array1<S>,
+    /// Correct argmax predictions and the number of scored predictions.
+    pub correct: usize,
+    pub scored: usize,
+}
+
+/// log-sum-exp softmax of one row of logits: returns (probabilities, log Σ exp).
+fn softmax<S: Real>(logits: &[S]) -> (Vec<S>, S) {
+    let mut max = logits[0];
+    for &l in logits {
+        if l > max {
+            max = l;
+        }
+    }
+    let exps: Vec<S> = logits.iter().map(|&l| (l - max).exp()).collect();
+    let mut sum = S::zero();
+    for &e in &exps {
+        sum += e;
+    }
+    let probs = exps.iter().map(|&e| e / sum).collect();
+    (probs, max + sum.ln())
+}
+
+fn argmax<S: Real>(v: &[S]) -> usize {
+    let mut best = 0;
+    for (i, x) in v.iter().enumerate() {
+        if *x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// y = p·W_out + b_out for one (t, b) (M8).
+fn output<S: Real>(params: &ParamsOf<S>, p: &[S]) -> Vec<S> {
+    let n_out = params.b_out.len();
+    (0..n_out)
+        .map(|o| {
+            let mut y = params.b_out[o];
+            for (j, &pj) in p.iter().enumerate() {
+                y += pj * params.w_out[[j, o]];
+            }
+            y
+        })
+        .collect()
+}
+
+pub fn readout_loss<S: Real>(
+    net: &Network,
+    params: &ParamsOf<S>,
+    trace: &ForwardTrace<S>,
+    targets: &Targets,
+) -> LossOutput<S> {
+    let (t_len, batch, n) = trace.z.dim();
+    let n_out = net.n_out();
+    let kappa = S::from_f64(net.sim.kappa() as f64);
+
+    // M7: p_t = κ·p_{t−1} + (1 − κ)·z_t.
+    let mut p = Array3::from_elem((t_len, batch, n), S::zero());
+    for bi in 0..batch {
+        let mut prev = vec![S::zero(); n];
+        for ti in 0..t_len {
+            for j in 0..n {
+                prev[j] = kappa * prev[j] + (S::one() - kappa) * trace.z[[ti, bi, j]];
+                p[[ti, bi, j]] = prev[j];
+            }
+        }
+    }
+
+    let mut loss_task = S::zero();
+    let mut correct = 0;
+    let mut scored = 0;
+    let probs = match (net.sim.readout, targets) {
+        (Readout::Window(k), Targets::Labels(labels)) => {
+            let mut probs = Array3::from_elem((1, batch, n_out), S::zero());
+            let inv_k = S::from_f64(1.0 / k as f64);
+            for bi in 0..batch {
+                // Mean of y_t over the last K steps = (mean of p_t)·W_out + b_out.
+                let mut pbar = vec![S::zero(); n];
+                for ti in t_len - k..t_len {
+                    for j in 0..n {
+                        pbar[j] += p[[ti, bi, j]] * inv_k;
+                    }
+                }
+                let logits = output(params, &pbar);
+                let (pr, lse) = softmax(&logits);
+                let label = labels[bi] as usize;
+                loss_task += lse - logits[label];
+                correct += usize::from(argmax(&logits) == label);
+                scored += 1;
+                for o in 0..n_out {
+                    probs[[0, bi, o]] = pr[o];
+                }
+            }
+            loss_task = loss_task / S::from_f64(batch as f64);
+            probs
+        }
+        (Readout::Framewise, Targets::FrameLabels(labels)) => {
+            let mut probs = Array3::from_elem((t_len, batch, n_out), S::zero());
+            for ti in 0..t_len {
+                for bi in 0..batch {
+                    let label = labels[[ti, bi]];
+                    let pt: Vec<S> = (0..n).map(|j| p[[ti, bi, j]]).collect();
+                    let logits = output(params, &pt);
+                    let (pr, lse) = softmax(&logits);
+                    for o in 0..n_out {
+                        probs[[ti, bi, o]] = pr[o];
+                    }
+                    if label >= 0 {
+                        loss_task += lse - logits[label as usize];
+                        correct += usize::from(argmax(&logits) == label as usize);
+                        scored += 1;
+                    }
+                }
+            }
+            loss_task = loss_task / S::from_f64(scored.max(1) as f64);
+            probs
+        }
+        (readout, _) => panic!("targets do not match the {readout:?} readout"),
+    };
+
+    // M9: r̄_j = mean of z over batch and time; L_reg = c·Σ_j (r̄_j − f0)².
+    let f0 = S::from_f64(net.sim.reg_rate_per_ms() as f64);
+    let inv_bt = S::from_f64(1.0 / (batch * t_len) as f64);
+    let mut rates = Array1::from_elem(n, S::zero());
+    let mut loss_reg = S::zero();
+    for j in 0..n {
+        let mut sum = S::zero();
+        for ti in 0..t_len {
+            for bi in 0..batch {
+                sum += trace.z[[ti, bi, j]];
+            }
+        }
+        rates[j] = sum * inv_bt;
+        let e = rates[j] - f0;
+        loss_reg += e * e;
+    }
+    loss_reg = S::from_f64(net.sim.reg_coeff as f64) * loss_reg;
+
+    LossOutput {
+        loss: loss_task + loss_reg,
+        loss_task,
+        loss_reg,
+        trace_out: p,
+        probs,
+        rates,
+        correct,
+        scored,
+    }
+}
+
+/// The readout's output y_t for every step (for figures): [T, B, n_out].
+pub fn outputs_over_time<S: Real>(params: &ParamsOf<S>, trace_out: &Array3<S>) -> Array3<S> {
+    let (t_len, batch, n) = trace_out.dim();
+    let n_out = params.b_out.len();
+    let mut y = Array3::from_elem((t_len, batch, n_out), S::zero());
+    for ti in 0..t_len {
+        for bi in 0..batch {
+            let pt: Vec<S> = (0..n).map(|j| trace_out[[ti, bi, j]]).collect();
+            for (o, v) in output(params, &pt).into_iter().enumerate() {
+                y[[ti, bi, o]] = v;
+            }
+        }
+    }
+    y
+}
+

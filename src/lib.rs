@@ -1,0 +1,7 @@
+//! lsnn-gpu: training long short-term memory spiking neural networks (LSNNs, Bellec et al.
+//! 2018) by BPTT, with hand-written WGSL compute shaders and a CPU reference beside each.
+
+pub mod config;
+pub mod cpu;
+pub mod engine;
+pub mod model;

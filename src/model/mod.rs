@@ -1,0 +1,9 @@
+//! The LSNN model of `spec/model.md`: shapes, per-neuron constants, trained parameters,
+//! batches and initialisation. Both engines (`cpu`, `gpu`) consume these types.
+
+pub mod batch;
+pub mod init;
+pub mod network;
+
+pub use batch::{Batch, Targets};
+pub use network::{Network, NeuronConstants, Params, Readout, SimConstants};
