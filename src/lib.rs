@@ -4,4 +4,5 @@
 pub mod config;
 pub mod cpu;
 pub mod engine;
+pub mod gpu;
 pub mod model;

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 mod load;
 mod validate;
 
-pub use load::{apply_override, ConfigError};
+pub use load::{apply_override, ConfigError, SourcePos};
+pub use validate::{MAX_DELAY, MAX_NEURONS};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -241,7 +242,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Learning rate in force at (0-based) iteration `it`: step decay (model.md §6).
     pub fn learning_rate_at(&self, it: usize) -> f32 {
-        let k = if self.lr_decay_every == 0 { 0 } else { it / self.lr_decay_every };
+        let k = it.checked_div(self.lr_decay_every).unwrap_or(0);
         self.learning_rate * self.lr_decay.powi(k as i32)
     }
 }

@@ -119,3 +119,4 @@ pub fn random_batch(c: &Case) -> Batch {
     };
     Batch { x, targets }
 }
+pub mod gpu;

@@ -1,0 +1,204 @@
+// alif_backward.wgsl: the reverse-time BPTT sweep, B1-B7 of model.md section 3b, with the
+// pseudo-derivative M6 and the weight-gradient accumulation of W_in and W_rec.
+// Reference: src/cpu/alif_backward.rs (alif_backward). Host: src/gpu/engine.rs.
+//
+// One workgroup per sequence b; invocation lid owns neurons j = lid + k*WG. One dispatch
+// sweeps one time chunk backwards (t = t0+len-1 down to t0); chunks are dispatched in reverse
+// order and carry their state in `bstate`.
+//
+// Per step t, phase 1 (owned j): dp_t, dz_t (B1), du_t (B2), dv_t (B3), dA_t (B4), db_t (B5),
+// dI_t (B6) into the ring of dI_{t..t+n_delay-1}; then the gradient of every synapse whose
+// source fired into I_{t+d}: x_t[i] -> W_in[i,j], z_{t-1}[k] -> W_rec[k,j] (event-driven over
+// the set bits of the input and spike masks). Phase 2 (owned k): the dense part of B6,
+// dz_{t-1}[k] = sum_j W_rec[k,j] dI_{t+D[k,j]}[j], plus B7. Only phase 2 reads other
+// neurons' rings, so each step has two barriers (storage + workgroup): after phase 1 (rings
+// complete) and after phase 2 (before the next phase 1 overwrites a ring slot).
+//
+// bstate per (b, j): [0] dv_{t+1}, [1] du_{t+1}, [2] A_{t+1}, [3] db_{t+1}, [4] dp_{t+1},
+// [5] dz_later (what later steps sent to z_t), [6] B7 part for z_{t-1}, [7] unused,
+// [8 + slot] the dI ring.
+//
+// Bindings: dims, chunk (uniform); model (read); delays (read); x = this chunk's input (read);
+// records = this chunk's (v_{t-1}, b_t) (read); bits (read); readout (read: rates, dy);
+// bstate (rw); partials [B, P] (rw: this sequence's W_in, W_rec gradients).
+
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<uniform> chunk: Chunk;
+@group(0) @binding(2) var<storage, read> model: array<f32>;
+@group(0) @binding(3) var<storage, read> delays: array<u32>;
+@group(0) @binding(4) var<storage, read> x: array<f32>;
+@group(0) @binding(5) var<storage, read> records: array<vec2<f32>>;
+@group(0) @binding(6) var<storage, read> bits: array<u32>;
+@group(0) @binding(7) var<storage, read> readout: array<f32>;
+@group(0) @binding(8) var<storage, read_write> bstate: array<f32>;
+@group(0) @binding(9) var<storage, read_write> partials: array<f32>;
+
+var<workgroup> inmask: array<u32, 2u * MAX_IN_WORDS>;
+
+fn input_word(s: u32, b: u32, w: u32) -> u32 {
+    var word = 0u;
+    let base = (s * dims.batch + b) * dims.n_in;
+    let lo = w * 32u;
+    let hi = min(lo + 32u, dims.n_in);
+    for (var i = lo; i < hi; i++) {
+        if (x[base + i] != 0.0) {
+            word |= 1u << (i - lo);
+        }
+    }
+    return word;
+}
+
+fn spiked(t: u32, b: u32, j: u32) -> bool {
+    return bit_of(bits[(t * dims.batch + b) * dims.rec_words + j / 32u], j);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let b = wg.x;
+    let n = dims.n_rec;
+    let n_out = dims.n_out;
+    let nd = dims.n_delay;
+    let bs = dims.bstate_stride;
+    let t_last = chunk.t0 + chunk.len - 1u;
+    let spike_value = 1.0 / dims.dt;
+    let part = b * dims.n_params;
+    // M9: dL_reg/dz_t[b, j] = 2c (rate_j - f0) / (B T).
+    let reg_scale = 2.0 * dims.reg_coeff / f32(dims.batch * dims.steps);
+
+    if (t_last == dims.steps) {
+        for (var j = lid; j < n; j += WG) {
+            let base = (b * n + j) * bs;
+            for (var q = 0u; q < bs; q++) {
+                bstate[base + q] = 0.0;
+            }
+            bstate[base + 2u] = 1.0; // A_{T+1}: any non-zero value, du_{T+1} = 0.
+            for (var i = 0u; i < dims.n_in; i++) {
+                partials[part + i * n + j] = 0.0;
+            }
+            for (var k = 0u; k < n; k++) {
+                partials[part + dims.off_w_rec + k * n + j] = 0.0;
+            }
+        }
+    }
+    for (var w = lid; w < dims.in_words; w += WG) {
+        inmask[(t_last % 2u) * MAX_IN_WORDS + w] = input_word(chunk.len - 1u, b, w);
+    }
+    storageBarrier();
+    workgroupBarrier();
+
+    for (var s1 = chunk.len; s1 > 0u; s1--) {
+        let s = s1 - 1u;
+        let t = chunk.t0 + s;
+        let in_cur = (t % 2u) * MAX_IN_WORDS;
+        let x_base = (s * dims.batch + b) * dims.n_in;
+
+        // Phase 1.
+        for (var j = lid; j < n; j += WG) {
+            let base = (b * n + j) * bs;
+            let ring = base + 8u;
+            let alpha = model[dims.off_neurons + j];
+            let rho = model[dims.off_neurons + n + j];
+            let beta = model[dims.off_neurons + 2u * n + j];
+            let thr = model[dims.off_neurons + 3u * n + j];
+            let rec = records[(s * dims.batch + b) * n + j];
+            let v_prev = rec.x;
+            let a_t = thr + beta * rec.y;
+            let u = (v_prev - a_t) / a_t;
+            // R_t: a spike within the last n_ref steps (M5).
+            var refractory = false;
+            for (var r = 1u; r <= dims.n_ref; r++) {
+                if (t > r && spiked(t - r, b, j)) {
+                    refractory = true;
+                }
+            }
+            var z_prev = 0.0;
+            if (spiked(t - 1u, b, j)) {
+                z_prev = spike_value;
+            }
+            // Readout trace: dp_t = dy_t W_out^T + kappa dp_{t+1}.
+            var dp = dims.kappa * bstate[base + 4u];
+            if (dims.window > 0u) {
+                if (t > dims.steps - dims.window) {
+                    for (var o = 0u; o < n_out; o++) {
+                        dp += readout[dims.off_dy + b * n_out + o] * model[dims.off_w_out + j * n_out + o];
+                    }
+                }
+            } else {
+                let dy_base = dims.off_dy + ((t - 1u) * dims.batch + b) * n_out;
+                for (var o = 0u; o < n_out; o++) {
+                    dp += readout[dy_base + o] * model[dims.off_w_out + j * n_out + o];
+                }
+            }
+            // B1.
+            let dz = (1.0 - dims.kappa) * dp
+                + reg_scale * (readout[dims.off_rates + j] - dims.reg_rate)
+                + bstate[base + 5u];
+            // B2, with the pseudo-derivative M6.
+            var du = 0.0;
+            if (!refractory) {
+                du = dz * dims.dampening * max(0.0, 1.0 - abs(u)) / dims.dt;
+            }
+            // B3.
+            let dv = alpha * bstate[base] + bstate[base + 1u] / bstate[base + 2u];
+            // B4.
+            let da = -du * v_prev / (a_t * a_t) - z_prev * dims.dt * dv;
+            // B5.
+            let db = rho * bstate[base + 3u] + beta * da;
+            // B6: dI_t joins the ring of dI_{t..t+n_delay-1}.
+            let di = (1.0 - alpha) * dv;
+            bstate[ring + t % nd] = di;
+            bstate[base] = dv;
+            bstate[base + 1u] = du;
+            bstate[base + 2u] = a_t;
+            bstate[base + 3u] = db;
+            bstate[base + 4u] = dp;
+            // B7, completed with the B6 sum in phase 2.
+            bstate[base + 6u] = -a_t * dims.dt * dv + (1.0 - rho) * db;
+
+            // x_t[i] reached I_{t + D_in[i,j]}.
+            for (var w = 0u; w < dims.in_words; w++) {
+                var m = inmask[in_cur + w];
+                while (m != 0u) {
+                    let i = w * 32u + firstTrailingBit(m);
+                    m &= m - 1u;
+                    let d = delays[i * n + j];
+                    partials[part + i * n + j] += x[x_base + i] * bstate[ring + (t + d) % nd];
+                }
+            }
+            // z_{t-1}[k] reached I_{t + D_rec[k,j]}.
+            if (t > 1u) {
+                let zrow = ((t - 1u) * dims.batch + b) * dims.rec_words;
+                for (var w = 0u; w < dims.rec_words; w++) {
+                    var m = bits[zrow + w];
+                    while (m != 0u) {
+                        let k = w * 32u + firstTrailingBit(m);
+                        m &= m - 1u;
+                        let d = delays[dims.off_delay_rec + k * n + j];
+                        partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[ring + (t + d) % nd];
+                    }
+                }
+            }
+        }
+        storageBarrier();
+        workgroupBarrier();
+
+        // Phase 2: dz_{t-1}[k] = B7 part + sum_j W_rec[k,j] dI_{t+D[k,j]}[j] (B6).
+        for (var k = lid; k < n; k += WG) {
+            let kbase = (b * n + k) * bs;
+            var acc = bstate[kbase + 6u];
+            let row = k * n;
+            for (var j = 0u; j < n; j++) {
+                let d = delays[dims.off_delay_rec + row + j];
+                acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + (t + d) % nd];
+            }
+            bstate[kbase + 5u] = acc;
+        }
+        if (s > 0u) {
+            for (var w = lid; w < dims.in_words; w += WG) {
+                inmask[((t - 1u) % 2u) * MAX_IN_WORDS + w] = input_word(s - 1u, b, w);
+            }
+        }
+        storageBarrier();
+        workgroupBarrier();
+    }
+}

@@ -1,0 +1,28 @@
+// batch_reduce.wgsl: sums the per-sequence gradient partials over the batch, in sequence
+// order (deterministic, no float atomics), and zeroes the entries that are not parameters
+// (the recurrent diagonal: constraint 3). Reference: the sums over b in
+// src/cpu/alif_backward.rs. Host: src/gpu/engine.rs.
+//
+// One invocation per parameter e (2-D dispatch for more than 65535 workgroups).
+// Bindings: dims (uniform); partials [B, P] (read); constraints [P] (read); grads [P] (rw).
+
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> partials: array<f32>;
+@group(0) @binding(2) var<storage, read> constraints: array<u32>;
+@group(0) @binding(3) var<storage, read_write> grads: array<f32>;
+
+@compute @workgroup_size(WG_ELEMENTWISE)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let e = gid.x + gid.y * groups.x * WG_ELEMENTWISE;
+    if (e >= dims.n_params) {
+        return;
+    }
+    var sum = 0.0;
+    for (var b = 0u; b < dims.batch; b++) {
+        sum += partials[b * dims.n_params + e];
+    }
+    if (constraints[e] == 3u) {
+        sum = 0.0;
+    }
+    grads[e] = sum;
+}

@@ -1,0 +1,157 @@
+//! Adapter discovery and device creation.
+//!
+//! The instance is built from the environment (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, …) and
+//! then narrowed by `--backend` and `--adapter`; command-line choices win over variables.
+
+use anyhow::{anyhow, Context as _};
+
+use crate::config::BackendKind;
+
+/// Which adapter to open.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeviceRequest {
+    pub backend: Option<BackendKind>,
+    /// Case-insensitive substring of the adapter name.
+    pub adapter: Option<String>,
+}
+
+/// One line of `lsnn-gpu devices`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+    pub max_storage_buffer_binding_size: u64,
+    pub max_buffer_size: u64,
+    pub max_storage_buffers_per_shader_stage: u32,
+    pub max_compute_workgroup_storage_size: u32,
+    pub max_compute_invocations_per_workgroup: u32,
+    pub max_compute_workgroups_per_dimension: u32,
+}
+
+/// What to tell a user who has no adapter at all.
+pub const NO_ADAPTER_HELP: &str = "no GPU adapter found. On Linux without a GPU, install a \
+software adapter: `apt-get install -y mesa-vulkan-drivers libvulkan1` (lavapipe, Vulkan) or \
+`libegl-mesa0` (llvmpipe, OpenGL); then `lsnn-gpu devices` lists it. Or run on the CPU \
+reference with `--device cpu`.";
+
+fn backends_of(request: &DeviceRequest) -> wgpu::Backends {
+    match request.backend {
+        Some(BackendKind::Vulkan) => wgpu::Backends::VULKAN,
+        Some(BackendKind::Metal) => wgpu::Backends::METAL,
+        Some(BackendKind::Dx12) => wgpu::Backends::DX12,
+        Some(BackendKind::Gl) => wgpu::Backends::GL,
+        None => wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all()),
+    }
+}
+
+fn instance(request: &DeviceRequest) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = backends_of(request);
+    wgpu::Instance::new(desc)
+}
+
+fn summary(adapter: &wgpu::Adapter) -> AdapterSummary {
+    let info = adapter.get_info();
+    let limits = adapter.limits();
+    AdapterSummary {
+        name: info.name,
+        backend: format!("{:?}", info.backend).to_lowercase(),
+        device_type: format!("{:?}", info.device_type),
+        driver: info.driver,
+        driver_info: info.driver_info,
+        max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size as u64,
+        max_buffer_size: limits.max_buffer_size,
+        max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
+        max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
+        max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+        max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+    }
+}
+
+/// Every adapter the request's backends expose, GPUs first.
+pub fn list_adapters(request: &DeviceRequest) -> Vec<AdapterSummary> {
+    let inst = instance(request);
+    let mut adapters = pollster::block_on(inst.enumerate_adapters(backends_of(request)));
+    adapters.sort_by_key(|a| rank(&a.get_info()));
+    adapters.iter().map(summary).collect()
+}
+
+/// Preference order: discrete, integrated, virtual, software (CPU), other.
+fn rank(info: &wgpu::AdapterInfo) -> u8 {
+    match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    }
+}
+
+/// An open device with the adapter it came from. Cheap to clone (wgpu handles are shared).
+#[derive(Clone)]
+pub struct GpuContext {
+    pub adapter: wgpu::Adapter,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+}
+
+impl GpuContext {
+    /// Opens the best adapter matching the request, or explains why none matched.
+    pub fn open(request: &DeviceRequest) -> anyhow::Result<GpuContext> {
+        let inst = instance(request);
+        let mut adapters = pollster::block_on(inst.enumerate_adapters(backends_of(request)));
+        let name_filter = request
+            .adapter
+            .clone()
+            .or_else(|| std::env::var("WGPU_ADAPTER_NAME").ok())
+            .map(|s| s.to_lowercase());
+        let total = adapters.len();
+        if let Some(filter) = &name_filter {
+            adapters.retain(|a| a.get_info().name.to_lowercase().contains(filter));
+        }
+        adapters.sort_by_key(|a| rank(&a.get_info()));
+        let adapter = match adapters.into_iter().next() {
+            Some(a) => a,
+            None if total == 0 => return Err(anyhow!(NO_ADAPTER_HELP)),
+            None => {
+                let names: Vec<String> =
+                    list_adapters(request).into_iter().map(|s| format!("{} ({})", s.name, s.backend)).collect();
+                return Err(anyhow!(
+                    "no adapter name contains {:?}; adapters found: {}",
+                    name_filter.unwrap_or_default(),
+                    names.join(", ")
+                ));
+            }
+        };
+        let info = adapter.get_info();
+        // Ask for what the adapter offers, so big GPUs get big bindings; the engine sizes
+        // its buffers from the device's actual limits.
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("lsnn-gpu device"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits,
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .with_context(|| format!("cannot open a device on adapter {}", info.name))?;
+        Ok(GpuContext { adapter, device, queue, info })
+    }
+
+    pub fn describe(&self) -> String {
+        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+    }
+
+    pub fn backend_name(&self) -> String {
+        format!("{:?}", self.info.backend).to_lowercase()
+    }
+
+    pub fn is_cpu_adapter(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+}

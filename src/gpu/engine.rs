@@ -1,0 +1,600 @@
+//! The GPU training engine: buffers, pipelines and bind groups, created once per network
+//! and batch shape, and one training iteration encoded as one compute pass and one submit.
+//!
+//! Dispatch order of an iteration (each kernel's header comment gives its equations):
+//! `alif_forward` per time chunk → `readout_loss` → `loss_reduce` → `alif_backward` per time
+//! chunk in reverse → `batch_reduce` → `adam`; then the totals (and, when asked, gradients and
+//! spikes) are copied to a staging buffer and mapped once.
+
+use anyhow::{bail, Context as _};
+use ndarray::Array3;
+use wgpu::util::DeviceExt;
+
+use super::context::GpuContext;
+use super::layout::{Chunk, Dims, StepUniform, BSTATE_HEAD, READOUT_TOTALS, STATE_HEAD};
+use super::shader::{kernel_source, ShaderConstants};
+use crate::engine::{BatchStats, Engine, GradientReport, StepSettings};
+use crate::model::{Batch, Network, Params, Readout, Targets};
+
+const F32: u64 = 4;
+
+/// Compute pipelines of all kernels.
+struct Pipelines {
+    forward: wgpu::ComputePipeline,
+    readout: wgpu::ComputePipeline,
+    loss_reduce: wgpu::ComputePipeline,
+    backward: wgpu::ComputePipeline,
+    batch_reduce: wgpu::ComputePipeline,
+    adam: wgpu::ComputePipeline,
+}
+
+/// Buffers that depend on the batch shape (B, T), rebuilt when it changes.
+struct BatchResources {
+    batch: usize,
+    steps: usize,
+    dims: Dims,
+    /// Time chunks: (t0, len), 1-based.
+    chunks: Vec<(usize, usize)>,
+    x_chunks: Vec<wgpu::Buffer>,
+    labels: wgpu::Buffer,
+    readout: wgpu::Buffer,
+    bits: wgpu::Buffer,
+    bits_len: u64,
+    forward_groups: Vec<wgpu::BindGroup>,
+    backward_groups: Vec<wgpu::BindGroup>,
+    readout_group: wgpu::BindGroup,
+    loss_reduce_group: wgpu::BindGroup,
+    batch_reduce_group: wgpu::BindGroup,
+    adam_group: wgpu::BindGroup,
+    staging: wgpu::Buffer,
+    staging_len: u64,
+}
+
+pub struct GpuEngine {
+    ctx: GpuContext,
+    network: Network,
+    constants: ShaderConstants,
+    chunk_steps: usize,
+    pipelines: Pipelines,
+    /// Trained parameters (P) followed by the per-neuron constants α | ρ | β | thr.
+    model: wgpu::Buffer,
+    delays: wgpu::Buffer,
+    constraints: wgpu::Buffer,
+    grads: wgpu::Buffer,
+    /// Adam moments m | v.
+    moments: wgpu::Buffer,
+    step_buf: wgpu::Buffer,
+    batch_res: Option<BatchResources>,
+}
+
+fn storage(device: &wgpu::Device, label: &str, size: u64) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: size.max(16),
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    })
+}
+
+fn storage_init<T: bytemuck::Pod>(device: &wgpu::Device, label: &str, data: &[T]) -> wgpu::Buffer {
+    let bytes: &[u8] = bytemuck::cast_slice(data);
+    let mut padded = bytes.to_vec();
+    padded.resize(bytes.len().max(16).next_multiple_of(4), 0);
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: &padded,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+    })
+}
+
+fn uniform_init<T: bytemuck::Pod>(device: &wgpu::Device, label: &str, data: &T) -> wgpu::Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: bytemuck::bytes_of(data),
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+    })
+}
+
+fn bind_group(
+    device: &wgpu::Device,
+    label: &str,
+    pipeline: &wgpu::ComputePipeline,
+    buffers: &[&wgpu::Buffer],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    })
+}
+
+/// Workgroups for an elementwise kernel over `n` items: 2-D when over the per-dimension limit.
+fn elementwise_groups(n: u32, size: u32, max_per_dim: u32) -> (u32, u32) {
+    let groups = n.div_ceil(size).max(1);
+    if groups <= max_per_dim {
+        (groups, 1)
+    } else {
+        (max_per_dim, groups.div_ceil(max_per_dim))
+    }
+}
+
+impl GpuEngine {
+    /// Uploads the network and builds the pipelines. `workgroup_size` None = by adapter type.
+    pub fn new(
+        ctx: GpuContext,
+        network: Network,
+        constraints: &[u32],
+        workgroup_size: Option<u32>,
+        chunk_steps: usize,
+    ) -> anyhow::Result<GpuEngine> {
+        let n = network.n_rec();
+        if n > crate::config::MAX_NEURONS || network.n_in() > crate::config::MAX_NEURONS {
+            bail!("the GPU kernels support at most {} neurons and inputs", crate::config::MAX_NEURONS);
+        }
+        if network.n_out() > 256 {
+            bail!("the GPU kernels support at most 256 readout classes");
+        }
+        let max_wg = ctx.device.limits().max_compute_invocations_per_workgroup;
+        // CPU adapters pay per invocation and per barrier, GPUs want wide workgroups
+        // (spec/gpu-notes.md); measured choices, overridable with device.workgroup_size.
+        let wg = workgroup_size.unwrap_or(if ctx.is_cpu_adapter() { 16 } else { 128 }).min(max_wg);
+        let constants = ShaderConstants::new(wg);
+        let device = &ctx.device;
+        let make = |name: &str| {
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(kernel_source(name, &constants).into()),
+            });
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let pipelines = Pipelines {
+            forward: make("alif_forward"),
+            readout: make("readout_loss"),
+            loss_reduce: make("loss_reduce"),
+            backward: make("alif_backward"),
+            batch_reduce: make("batch_reduce"),
+            adam: make("adam"),
+        };
+        let p = network.params.len();
+        let model = storage_init(device, "model", &Self::model_data(&network));
+        let mut delay_data: Vec<u32> = network.delay_in.iter().copied().collect();
+        delay_data.extend(network.delay_rec.iter());
+        let delays = storage_init(device, "delays", &delay_data);
+        let constraints_buf = storage_init(device, "constraints", constraints);
+        let grads = storage(device, "grads", p as u64 * F32);
+        let moments = storage(device, "adam moments", 2 * p as u64 * F32);
+        let step_buf = uniform_init(device, "step uniform", &StepUniform::default());
+        Ok(GpuEngine {
+            ctx,
+            network,
+            constants,
+            chunk_steps,
+            pipelines,
+            model,
+            delays,
+            constraints: constraints_buf,
+            grads,
+            moments,
+            step_buf,
+            batch_res: None,
+        })
+    }
+
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    pub fn workgroup_size(&self) -> u32 {
+        self.constants.workgroup_size
+    }
+
+    fn model_data(net: &Network) -> Vec<f32> {
+        let mut data = net.params.to_flat();
+        let dt = net.sim.dt;
+        data.extend(net.neurons.alpha(dt).iter());
+        data.extend(net.neurons.rho(dt).iter());
+        data.extend(net.neurons.beta.iter());
+        data.extend(net.neurons.thr.iter());
+        data
+    }
+
+    /// Builds (or reuses) the buffers for batches of `batch` sequences of `steps` steps.
+    fn ensure_batch(&mut self, batch: usize, steps: usize) -> anyhow::Result<()> {
+        if let Some(r) = &self.batch_res {
+            if r.batch == batch && r.steps == steps {
+                return Ok(());
+            }
+        }
+        self.batch_res = None;
+        let net = &self.network;
+        let device = &self.ctx.device;
+        let limits = device.limits();
+        let max_binding = limits.max_storage_buffer_binding_size as u64;
+        let (n, n_in, n_out) = (net.n_rec(), net.n_in(), net.n_out());
+        let p = net.params.len();
+        let nd = net.sim.n_delay as usize;
+        let window = match net.sim.readout {
+            Readout::Window(k) => {
+                if k > steps {
+                    bail!("readout window {k} is longer than the sequence ({steps} steps)");
+                }
+                k
+            }
+            Readout::Framewise => 0,
+        };
+        // Time chunk: at most chunk_steps, and small enough that the per-chunk records
+        // (v_{t-1}, b_t) and inputs fit one storage binding.
+        let per_step = (batch * n * 8).max(batch * n_in * 4) as u64;
+        let fit = (max_binding / per_step.max(1)) as usize;
+        if fit == 0 {
+            bail!("one time step of a batch of {batch} needs {per_step} bytes, over the adapter's storage binding limit of {max_binding} bytes: lower train.batch_size");
+        }
+        let chunk = self.chunk_steps.min(fit).max(1);
+        let chunks: Vec<(usize, usize)> =
+            (0..steps.div_ceil(chunk)).map(|c| (1 + c * chunk, chunk.min(steps - c * chunk))).collect();
+
+        let rec_words = n.div_ceil(32);
+        let in_words = n_in.div_ceil(32);
+        let off_rates = READOUT_TOTALS as usize;
+        let off_per_seq = off_rates + n;
+        let off_dy = off_per_seq + 3 * batch;
+        let dy_len = if window > 0 { batch * n_out } else { steps * batch * n_out };
+        let readout_len = (off_dy + dy_len) as u64 * F32;
+        let partials_len = (batch * p) as u64 * F32;
+        let bits_len = ((steps + 1) * batch * rec_words) as u64 * F32;
+        for (what, len) in [("readout/dy", readout_len), ("per-sequence gradients", partials_len), ("spike bits", bits_len)] {
+            if len > max_binding {
+                bail!("the {what} buffer for a batch of {batch} x {steps} steps needs {len} bytes, over the adapter's storage binding limit of {max_binding}: lower train.batch_size");
+            }
+        }
+        let dims = Dims {
+            n_in: n_in as u32,
+            n_rec: n as u32,
+            n_out: n_out as u32,
+            batch: batch as u32,
+            steps: steps as u32,
+            n_delay: nd as u32,
+            n_ref: net.sim.n_ref,
+            window: window as u32,
+            rec_words: rec_words as u32,
+            in_words: in_words as u32,
+            n_params: p as u32,
+            off_w_rec: (n_in * n) as u32,
+            off_w_out: (n_in * n + n * n) as u32,
+            off_b_out: (n_in * n + n * n + n * n_out) as u32,
+            off_neurons: p as u32,
+            off_delay_rec: (n_in * n) as u32,
+            state_stride: STATE_HEAD + nd as u32,
+            bstate_stride: BSTATE_HEAD + nd as u32,
+            off_rates: off_rates as u32,
+            off_per_seq: off_per_seq as u32,
+            off_dy: off_dy as u32,
+            dt: net.sim.dt,
+            dampening: net.sim.dampening,
+            kappa: net.sim.kappa(),
+            noise_std: net.sim.noise_std,
+            reg_coeff: net.sim.reg_coeff,
+            reg_rate: net.sim.reg_rate_per_ms(),
+            ..Dims::default()
+        };
+        let dims_buf = uniform_init(device, "dims", &dims);
+        let state = storage(device, "forward state", (batch * n * dims.state_stride as usize) as u64 * F32);
+        let bstate = storage(device, "backward state", (batch * n * dims.bstate_stride as usize) as u64 * F32);
+        let bits = storage(device, "spike bits", bits_len);
+        let readout = storage(device, "readout", readout_len);
+        let partials = storage(device, "per-sequence gradients", partials_len);
+        let labels_len = if window > 0 { batch } else { steps * batch };
+        let labels = storage(device, "labels", labels_len as u64 * 4);
+        let mut x_chunks = Vec::new();
+        let mut forward_groups = Vec::new();
+        let mut backward_groups = Vec::new();
+        for (c, &(t0, len)) in chunks.iter().enumerate() {
+            let x = storage(device, &format!("x chunk {c}"), (len * batch * n_in) as u64 * F32);
+            let records = storage(device, &format!("records chunk {c}"), (len * batch * n) as u64 * 8);
+            let chunk_buf = uniform_init(
+                device,
+                &format!("chunk {c}"),
+                &Chunk { t0: t0 as u32, len: len as u32, ..Chunk::default() },
+            );
+            forward_groups.push(bind_group(
+                device,
+                &format!("alif_forward chunk {c}"),
+                &self.pipelines.forward,
+                &[&dims_buf, &chunk_buf, &self.step_buf, &self.model, &self.delays, &x, &state, &records, &bits],
+            ));
+            backward_groups.push(bind_group(
+                device,
+                &format!("alif_backward chunk {c}"),
+                &self.pipelines.backward,
+                &[&dims_buf, &chunk_buf, &self.model, &self.delays, &x, &records, &bits, &readout, &bstate, &partials],
+            ));
+            x_chunks.push(x);
+        }
+        let readout_group = bind_group(
+            device,
+            "readout_loss",
+            &self.pipelines.readout,
+            &[&dims_buf, &self.step_buf, &self.model, &bits, &labels, &readout, &partials],
+        );
+        let loss_reduce_group =
+            bind_group(device, "loss_reduce", &self.pipelines.loss_reduce, &[&dims_buf, &state, &readout]);
+        let batch_reduce_group = bind_group(
+            device,
+            "batch_reduce",
+            &self.pipelines.batch_reduce,
+            &[&dims_buf, &partials, &self.constraints, &self.grads],
+        );
+        let adam_group = bind_group(
+            device,
+            "adam",
+            &self.pipelines.adam,
+            &[&dims_buf, &self.step_buf, &self.grads, &self.constraints, &self.model, &self.moments],
+        );
+        let staging_len = readout_len.max(p as u64 * F32 * 3).max(bits_len);
+        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("staging"),
+            size: staging_len,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.batch_res = Some(BatchResources {
+            batch,
+            steps,
+            dims,
+            chunks,
+            x_chunks,
+            labels,
+            readout,
+            bits,
+            bits_len,
+            forward_groups,
+            backward_groups,
+            readout_group,
+            loss_reduce_group,
+            batch_reduce_group,
+            adam_group,
+            staging,
+            staging_len,
+        });
+        Ok(())
+    }
+
+    /// Uploads inputs and labels; returns the number of scored frames.
+    fn upload_batch(&mut self, batch: &Batch) -> anyhow::Result<u32> {
+        if batch.n_in() != self.network.n_in() {
+            bail!("batch has {} input channels, the network {}", batch.n_in(), self.network.n_in());
+        }
+        self.ensure_batch(batch.size(), batch.steps())?;
+        let r = self.batch_res.as_ref().expect("batch resources");
+        let queue = &self.ctx.queue;
+        let x = batch.x.as_standard_layout();
+        let xs = x.as_slice().expect("contiguous input");
+        let row = batch.size() * batch.n_in();
+        for (buf, &(t0, len)) in r.x_chunks.iter().zip(&r.chunks) {
+            queue.write_buffer(buf, 0, bytemuck::cast_slice(&xs[(t0 - 1) * row..(t0 - 1 + len) * row]));
+        }
+        let (labels, scored): (Vec<i32>, u32) = match (&self.network.sim.readout, &batch.targets) {
+            (Readout::Window(_), Targets::Labels(l)) => (l.to_vec(), l.len() as u32),
+            (Readout::Framewise, Targets::FrameLabels(l)) => {
+                let l = l.as_standard_layout();
+                (l.iter().copied().collect(), l.iter().filter(|&&v| v >= 0).count() as u32)
+            }
+            (readout, _) => bail!("the batch's targets do not match the {readout:?} readout"),
+        };
+        let n_out = self.network.n_out() as i32;
+        if let Some(bad) = labels.iter().find(|&&l| l >= n_out || l < -1) {
+            bail!("label {bad} is outside 0..{n_out}");
+        }
+        if matches!(self.network.sim.readout, Readout::Window(_)) && labels.iter().any(|&l| l < 0) {
+            bail!("the window readout needs a label for every sequence");
+        }
+        queue.write_buffer(&r.labels, 0, bytemuck::cast_slice(&labels));
+        Ok(scored)
+    }
+
+    fn write_step(&self, step: &StepUniform) {
+        self.ctx.queue.write_buffer(&self.step_buf, 0, bytemuck::bytes_of(step));
+    }
+
+    /// Encodes forward, loss and (optionally) backward, reduction and Adam; submits once;
+    /// reads back the totals, and the gradients and spikes when `want_grads`.
+    fn run(&mut self, backward: bool, adam: bool, want_grads: bool) -> anyhow::Result<(Vec<f32>, Vec<f32>, Vec<u32>)> {
+        let r = self.batch_res.as_ref().expect("batch resources");
+        let device = &self.ctx.device;
+        let b = r.batch as u32;
+        let p = self.network.params.len() as u32;
+        let max_dim = device.limits().max_compute_workgroups_per_dimension;
+        let (gx, gy) = elementwise_groups(p, self.constants.elementwise_size, max_dim);
+        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("iteration") });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("iteration"), timestamp_writes: None });
+            pass.set_pipeline(&self.pipelines.forward);
+            for g in &r.forward_groups {
+                pass.set_bind_group(0, g, &[]);
+                pass.dispatch_workgroups(b, 1, 1);
+            }
+            pass.set_pipeline(&self.pipelines.readout);
+            pass.set_bind_group(0, &r.readout_group, &[]);
+            pass.dispatch_workgroups(b, 1, 1);
+            pass.set_pipeline(&self.pipelines.loss_reduce);
+            pass.set_bind_group(0, &r.loss_reduce_group, &[]);
+            pass.dispatch_workgroups(1, 1, 1);
+            if backward {
+                pass.set_pipeline(&self.pipelines.backward);
+                for g in r.backward_groups.iter().rev() {
+                    pass.set_bind_group(0, g, &[]);
+                    pass.dispatch_workgroups(b, 1, 1);
+                }
+                pass.set_pipeline(&self.pipelines.batch_reduce);
+                pass.set_bind_group(0, &r.batch_reduce_group, &[]);
+                pass.dispatch_workgroups(gx, gy, 1);
+            }
+            if adam {
+                pass.set_pipeline(&self.pipelines.adam);
+                pass.set_bind_group(0, &r.adam_group, &[]);
+                pass.dispatch_workgroups(gx, gy, 1);
+            }
+        }
+        let n = self.network.n_rec() as u64;
+        let totals_len = (READOUT_TOTALS as u64 + n) * F32;
+        enc.copy_buffer_to_buffer(&r.readout, 0, &r.staging, 0, totals_len);
+        self.ctx.queue.submit([enc.finish()]);
+        let totals: Vec<f32> = bytemuck::pod_collect_to_vec(&self.read_staging(totals_len)?);
+        let (mut grads, mut bits) = (Vec::new(), Vec::new());
+        if want_grads {
+            let r = self.batch_res.as_ref().expect("batch resources");
+            let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read grads") });
+            enc.copy_buffer_to_buffer(&self.grads, 0, &r.staging, 0, p as u64 * F32);
+            self.ctx.queue.submit([enc.finish()]);
+            grads = bytemuck::pod_collect_to_vec(&self.read_staging(p as u64 * F32)?);
+            let r = self.batch_res.as_ref().expect("batch resources");
+            let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read spikes") });
+            enc.copy_buffer_to_buffer(&r.bits, 0, &r.staging, 0, r.bits_len);
+            self.ctx.queue.submit([enc.finish()]);
+            let len = r.bits_len;
+            bits = bytemuck::pod_collect_to_vec(&self.read_staging(len)?);
+        }
+        Ok((totals, grads, bits))
+    }
+
+    /// Maps the first `len` bytes of the staging buffer after the last submit.
+    fn read_staging(&self, len: u64) -> anyhow::Result<Vec<u8>> {
+        let r = self.batch_res.as_ref().expect("batch resources");
+        debug_assert!(len <= r.staging_len);
+        let slice = r.staging.slice(0..len);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |res| {
+            let _ = tx.send(res);
+        });
+        self.ctx
+            .device
+            .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
+            .context("waiting for the GPU")?;
+        rx.recv().context("map callback dropped")?.context("mapping the staging buffer")?;
+        let data = slice.get_mapped_range().context("reading the staging buffer")?.to_vec();
+        r.staging.unmap();
+        Ok(data)
+    }
+
+    fn read_buffer(&self, buf: &wgpu::Buffer, len: u64) -> anyhow::Result<Vec<f32>> {
+        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("read"),
+            size: len,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read") });
+        enc.copy_buffer_to_buffer(buf, 0, &staging, 0, len);
+        self.ctx.queue.submit([enc.finish()]);
+        let slice = staging.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |res| {
+            let _ = tx.send(res);
+        });
+        self.ctx
+            .device
+            .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
+            .context("waiting for the GPU")?;
+        rx.recv().context("map callback dropped")?.context("mapping a read-back buffer")?;
+        let data = bytemuck::pod_collect_to_vec(&slice.get_mapped_range().context("reading a read-back buffer")?);
+        staging.unmap();
+        Ok(data)
+    }
+
+    fn stats(&self, totals: &[f32]) -> BatchStats {
+        let n = self.network.n_rec();
+        let off = READOUT_TOTALS as usize;
+        BatchStats {
+            loss: totals[0],
+            loss_task: totals[1],
+            loss_reg: totals[2],
+            correct: totals[3] as usize,
+            scored: totals[4] as usize,
+            rates: totals[off..off + n].to_vec(),
+        }
+    }
+
+    /// Spike bitmasks [T+1, B, words] → spikes [T, B, N] as 0/1.
+    fn unpack_spikes(&self, bits: &[u32]) -> Array3<f32> {
+        let r = self.batch_res.as_ref().expect("batch resources");
+        let (t_len, batch, n) = (r.steps, r.batch, self.network.n_rec());
+        let words = r.dims.rec_words as usize;
+        Array3::from_shape_fn((t_len, batch, n), |(t, b, j)| {
+            let w = bits[((t + 1) * batch + b) * words + j / 32];
+            ((w >> (j % 32)) & 1) as f32
+        })
+    }
+}
+
+impl Engine for GpuEngine {
+    fn describe(&self) -> String {
+        self.ctx.describe()
+    }
+
+    fn train_step(&mut self, batch: &Batch, s: &StepSettings) -> anyhow::Result<BatchStats> {
+        let n_scored = self.upload_batch(batch)?;
+        let hyper = crate::cpu::AdamHyper { lr: s.lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, step: s.step };
+        let (bias1, bias2) = hyper.bias_corrections();
+        self.write_step(&StepUniform {
+            lr: s.lr,
+            beta1: s.beta1,
+            beta2: s.beta2,
+            eps: s.eps,
+            bias1,
+            bias2,
+            noise_seed: s.noise_seed,
+            n_scored,
+        });
+        let (totals, _, _) = self.run(true, true, false)?;
+        Ok(self.stats(&totals))
+    }
+
+    fn evaluate(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<BatchStats> {
+        let n_scored = self.upload_batch(batch)?;
+        self.write_step(&StepUniform { noise_seed, n_scored, ..StepUniform::default() });
+        let (totals, _, _) = self.run(false, false, false)?;
+        Ok(self.stats(&totals))
+    }
+
+    fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport> {
+        let n_scored = self.upload_batch(batch)?;
+        self.write_step(&StepUniform { noise_seed, n_scored, ..StepUniform::default() });
+        let (totals, grads, bits) = self.run(true, false, true)?;
+        Ok(GradientReport { stats: self.stats(&totals), grads, spikes: self.unpack_spikes(&bits) })
+    }
+
+    fn network(&self) -> anyhow::Result<Network> {
+        let p = self.network.params.len();
+        let flat = self.read_buffer(&self.model, p as u64 * F32)?;
+        let mut net = self.network.clone();
+        let (n_in, n, n_out) = (net.n_in(), net.n_rec(), net.n_out());
+        net.params = Params::from_flat(&flat[..p], n_in, n, n_out);
+        Ok(net)
+    }
+
+    fn adam_moments(&self) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+        let p = self.network.params.len();
+        let mv = self.read_buffer(&self.moments, 2 * p as u64 * F32)?;
+        Ok((mv[..p].to_vec(), mv[p..2 * p].to_vec()))
+    }
+
+    fn set_adam_moments(&mut self, m: &[f32], v: &[f32]) -> anyhow::Result<()> {
+        let mut mv = m.to_vec();
+        mv.extend_from_slice(v);
+        self.ctx.queue.write_buffer(&self.moments, 0, bytemuck::cast_slice(&mv));
+        Ok(())
+    }
+}
+

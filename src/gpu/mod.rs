@@ -1,0 +1,13 @@
+//! The GPU engine: wgpu host code for the WGSL kernels in `shaders/`.
+//!
+//! `context` finds an adapter and opens a device; `shader` assembles kernel sources;
+//! `layout` holds the uniform structs shared with WGSL; `engine` owns the buffers,
+//! pipelines and bind groups and encodes one training iteration as one submit.
+
+pub mod context;
+pub mod engine;
+pub mod layout;
+pub mod shader;
+
+pub use context::{AdapterSummary, DeviceRequest, GpuContext};
+pub use engine::GpuEngine;
