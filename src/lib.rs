@@ -1,8 +1,12 @@
 //! lsnn-gpu: training long short-term memory spiking neural networks (LSNNs, Bellec et al.
 //! 2018) by BPTT, with hand-written WGSL compute shaders and a CPU reference beside each.
 
+pub mod bench;
 pub mod config;
 pub mod cpu;
+pub mod device;
 pub mod engine;
 pub mod gpu;
 pub mod model;
+pub mod tasks;
+pub mod train;

@@ -1,1 +1,236 @@
-fn main() {}
+//! The `lsnn-gpu` command line. Every command that computes ends its stdout with one JSON
+//! summary line; human-readable output goes to stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use lsnn_gpu::config::{BackendKind, Config, DeviceKind, TaskKind};
+use lsnn_gpu::device::{build_engine, select, select_from_config, Selected};
+use lsnn_gpu::gpu::context::{list_adapters, DeviceRequest};
+use lsnn_gpu::model::checkpoint::{load_batch, load_checkpoint, save_batch, save_checkpoint, save_gradients};
+use lsnn_gpu::model::init::{constraints, initialise};
+use lsnn_gpu::tasks::synthetic::SyntheticTask;
+use lsnn_gpu::tasks::BatchSource;
+use lsnn_gpu::train::{run_dir, train};
+
+#[derive(Parser)]
+#[command(name = "lsnn-gpu", version, about = "Train LSNNs (recurrent spiking networks with adaptive neurons) on the GPU")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where to compute. These override the config's `device` section; the WGPU_BACKEND and
+/// WGPU_ADAPTER_NAME environment variables work too.
+#[derive(Args, Clone, Debug, Default)]
+struct DeviceArgs {
+    /// auto: a wgpu adapter if one exists, else the CPU reference.
+    #[arg(long, value_enum)]
+    device: Option<DeviceKind>,
+    #[arg(long, value_enum)]
+    backend: Option<BackendKind>,
+    /// Substring of the adapter name (see `lsnn-gpu devices`).
+    #[arg(long)]
+    adapter: Option<String>,
+}
+
+impl DeviceArgs {
+    fn apply(&self, cfg: &mut Config) {
+        if let Some(d) = self.device {
+            cfg.device.kind = d;
+        }
+        if self.backend.is_some() {
+            cfg.device.backend = self.backend;
+        }
+        if self.adapter.is_some() {
+            cfg.device.adapter = self.adapter.clone();
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the adapters wgpu finds (name, backend, type, driver, key limits).
+    Devices {
+        #[arg(long, value_enum)]
+        backend: Option<BackendKind>,
+    },
+    /// Train the experiment of a config.
+    Run {
+        config: PathBuf,
+        /// Override any config field: --set train.iterations=100
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Run directory (default runs/<config-name>-<timestamp>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+    /// Write the initial network of a config as a checkpoint, and optionally one batch of its
+    /// task, for `lsnn-gpu grads` or for comparison with another implementation.
+    Init {
+        config: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        batch_out: Option<PathBuf>,
+    },
+    /// One batch's losses and gradients (with the forward spikes), in the format of
+    /// spec/checkpoint.md.
+    Grads {
+        #[arg(long)]
+        params: PathBuf,
+        #[arg(long)]
+        batch: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+    /// Time one training iteration on the GPU adapter and on the CPU reference.
+    Bench {
+        #[arg(long, default_value = "configs/bench_smnist_size.yaml")]
+        config: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Batch sizes to measure (default: the config's).
+        #[arg(long = "batch")]
+        batches: Vec<usize>,
+        /// Timed GPU iterations (after one warm-up).
+        #[arg(long, default_value_t = 3)]
+        iters: usize,
+        /// Timed CPU-reference iterations (0 = skip the CPU reference).
+        #[arg(long, default_value_t = 1)]
+        cpu_iters: usize,
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+}
+
+fn load_config(path: &Path, set: &[String], device: Option<&DeviceArgs>) -> anyhow::Result<Config> {
+    let mut cfg = Config::load(path, set)?;
+    if let Some(d) = device {
+        d.apply(&mut cfg);
+    }
+    Ok(cfg)
+}
+
+fn source_for(cfg: &Config) -> anyhow::Result<Box<dyn BatchSource>> {
+    match cfg.task.kind {
+        TaskKind::Synthetic => Ok(Box::new(SyntheticTask::from_config(cfg))),
+        other => bail!("task.kind {other:?} is not available in this version of lsnn-gpu (only `synthetic`)"),
+    }
+}
+
+fn cmd_devices(backend: Option<BackendKind>) -> anyhow::Result<serde_json::Value> {
+    let adapters = list_adapters(&DeviceRequest { backend, adapter: None });
+    if adapters.is_empty() {
+        eprintln!("{}", lsnn_gpu::gpu::context::NO_ADAPTER_HELP);
+    }
+    for a in &adapters {
+        eprintln!(
+            "{}\n  backend {}, type {}, driver {} {}\n  max storage binding {} MiB, max buffer {} MiB, {} storage buffers/stage, workgroup memory {} KiB, {} invocations/workgroup",
+            a.name,
+            a.backend,
+            a.device_type,
+            a.driver,
+            a.driver_info,
+            a.max_storage_buffer_binding_size >> 20,
+            a.max_buffer_size >> 20,
+            a.max_storage_buffers_per_shader_stage,
+            a.max_compute_workgroup_storage_size / 1024,
+            a.max_compute_invocations_per_workgroup
+        );
+    }
+    Ok(json!({ "command": "devices", "adapters": adapters }))
+}
+
+fn cmd_run(config: &Path, set: &[String], out: Option<&Path>, device: &DeviceArgs) -> anyhow::Result<serde_json::Value> {
+    let cfg = load_config(config, set, Some(device))?;
+    let mut source = source_for(&cfg)?;
+    let selected = select_from_config(&cfg)?;
+    let dir = run_dir::create(config, out)?;
+    std::fs::write(dir.join("config.yaml"), cfg.to_yaml()).context("writing the resolved config")?;
+    let init = initialise(&cfg, source.n_in(), source.n_out());
+    let mut engine = build_engine(&selected, init.network, &init.constraints, &cfg)?;
+    eprintln!("training on {} → {}", engine.describe(), dir.display());
+    let summary = train(&cfg, source.as_mut(), engine.as_mut(), &init.constraints, &dir)?;
+    Ok(json!({
+        "command": "run",
+        "device": selected.device_label(),
+        "adapter": selected.name(),
+        "summary": summary,
+    }))
+}
+
+fn cmd_init(config: &Path, set: &[String], out: &Path, batch_out: Option<&Path>) -> anyhow::Result<serde_json::Value> {
+    let cfg = load_config(config, set, None)?;
+    let mut source = source_for(&cfg)?;
+    let init = initialise(&cfg, source.n_in(), source.n_out());
+    save_checkpoint(out, &init.network, None)?;
+    if let Some(b) = batch_out {
+        save_batch(b, &source.train_batch(0)?)?;
+    }
+    Ok(json!({ "command": "init", "params": out, "batch": batch_out, "n_rec": init.network.n_rec() }))
+}
+
+fn cmd_grads(params: &Path, batch: &Path, out: &Path, device: &DeviceArgs) -> anyhow::Result<serde_json::Value> {
+    let (network, _) = load_checkpoint(params)?;
+    let batch = load_batch(batch, network.sim.readout)?;
+    let selected = select(device.device.unwrap_or_default(), device.backend, device.adapter.clone())?;
+    let c = constraints(network.n_in(), network.n_rec(), network.n_out(), None);
+    let cfg = Config::default();
+    let mut engine = build_engine(&selected, network.clone(), &c, &cfg)?;
+    let report = engine.gradients(&batch, 0)?;
+    save_gradients(out, &network, &report)?;
+    eprintln!("loss {:.6} (task {:.6}, reg {:.6}) on {}", report.stats.loss, report.stats.loss_task, report.stats.loss_reg, engine.describe());
+    Ok(json!({
+        "command": "grads",
+        "device": selected.device_label(),
+        "adapter": selected.name(),
+        "loss": report.stats.loss,
+        "loss_task": report.stats.loss_task,
+        "loss_reg": report.stats.loss_reg,
+        "out": out,
+    }))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Devices { backend } => cmd_devices(*backend).map(|v| vec![v]),
+        Command::Run { config, set, out, device } => cmd_run(config, set, out.as_deref(), device).map(|v| vec![v]),
+        Command::Init { config, set, out, batch_out } => cmd_init(config, set, out, batch_out.as_deref()).map(|v| vec![v]),
+        Command::Grads { params, batch, out, device } => cmd_grads(params, batch, out, device).map(|v| vec![v]),
+        Command::Bench { config, set, batches, iters, cpu_iters, device } => (|| {
+            let cfg = load_config(config, set, Some(device))?;
+            let selected = match cfg.device.kind {
+                DeviceKind::Cpu => Selected::Cpu,
+                kind => select(kind, cfg.device.backend, cfg.device.adapter.clone())?,
+            };
+            let batches = if batches.is_empty() { vec![cfg.train.batch_size] } else { batches.clone() };
+            let results = lsnn_gpu::bench::run_bench(&cfg, &selected, &batches, *iters, *cpu_iters)?;
+            Ok(results.iter().map(lsnn_gpu::bench::to_json).collect())
+        })(),
+    };
+    match result {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            println!("{}", json!({ "error": format!("{e:#}") }));
+            ExitCode::FAILURE
+        }
+    }
+}

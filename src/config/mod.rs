@@ -13,7 +13,7 @@ mod validate;
 pub use load::{apply_override, ConfigError, SourcePos};
 pub use validate::{MAX_DELAY, MAX_NEURONS};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]

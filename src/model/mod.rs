@@ -2,6 +2,7 @@
 //! batches and initialisation. Both engines (`cpu`, `gpu`) consume these types.
 
 pub mod batch;
+pub mod checkpoint;
 pub mod init;
 pub mod network;
 

@@ -1,0 +1,80 @@
+//! The synthetic task: a cue-recall problem with Poisson input spikes, for examples,
+//! benchmarks and gradient checks that need no data set.
+//!
+//! Input channels are split into `n_out` groups. During the first fifth of the sequence the
+//! group of the sequence's class fires at 4× the background rate (the cue); afterwards every
+//! channel fires at the background rate. The class must be read out over the last K steps,
+//! so the network has to hold the cue in memory across the sequence (what adaptive neurons
+//! are for).
+
+use ndarray::{Array1, Array3};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::BatchSource;
+use crate::config::Config;
+use crate::model::{Batch, Targets};
+
+pub struct SyntheticTask {
+    pub n_in: usize,
+    pub n_out: usize,
+    pub steps: usize,
+    pub rate: f64,
+    pub batch_size: usize,
+    pub eval_batch_size: usize,
+    pub seed: u64,
+    pub dt: f32,
+}
+
+/// Validation batches drawn from a seed stream disjoint from the training batches.
+const VALIDATION_STREAM: u64 = 1 << 40;
+
+impl SyntheticTask {
+    pub fn from_config(cfg: &Config) -> SyntheticTask {
+        SyntheticTask {
+            n_in: cfg.model.n_in.unwrap_or(80),
+            n_out: cfg.model.n_out.unwrap_or(10),
+            steps: cfg.task.steps,
+            rate: cfg.task.input_rate as f64,
+            batch_size: cfg.train.batch_size,
+            eval_batch_size: cfg.eval.batch_size,
+            seed: cfg.train.seed,
+            dt: cfg.model.dt,
+        }
+    }
+
+    /// The batch with index `index` of size `size` (a pure function of seed and index).
+    pub fn batch(&self, index: u64, size: usize) -> Batch {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5EED_0000_0000).clone();
+        rng.set_stream(index);
+        let labels = Array1::from_shape_fn(size, |_| rng.random_range(0..self.n_out as i32));
+        let cue_end = self.steps / 5;
+        let group = self.n_in.div_ceil(self.n_out).max(1);
+        let spike = 1.0 / self.dt;
+        let x = Array3::from_shape_fn((self.steps, size, self.n_in), |(t, b, i)| {
+            let cued = t < cue_end && i / group == labels[b] as usize;
+            let p = if cued { (4.0 * self.rate).min(1.0) } else { self.rate };
+            if rng.random_bool(p) {
+                spike
+            } else {
+                0.0
+            }
+        });
+        Batch { x, targets: Targets::Labels(labels) }
+    }
+}
+
+impl BatchSource for SyntheticTask {
+    fn n_in(&self) -> usize {
+        self.n_in
+    }
+    fn n_out(&self) -> usize {
+        self.n_out
+    }
+    fn train_batch(&mut self, it: usize) -> anyhow::Result<Batch> {
+        Ok(self.batch(it as u64, self.batch_size))
+    }
+    fn validation_batches(&mut self) -> anyhow::Result<Vec<Batch>> {
+        Ok(vec![self.batch(VALIDATION_STREAM, self.eval_batch_size)])
+    }
+}

@@ -1,0 +1,7 @@
+//! The training loop: schedule, progress, metrics, checkpoints.
+
+pub mod metrics;
+pub mod run_dir;
+pub mod trainer;
+
+pub use trainer::{train, TrainSummary};
