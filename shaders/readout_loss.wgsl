@@ -4,7 +4,8 @@
 // of src/cpu/alif_backward.rs. Host: src/gpu/engine.rs.
 //
 // One workgroup per sequence b; p_t is recomputed from the spike bitmasks (cheaper than
-// storing it). Invocations own neurons j (trace p) and then classes o (output y).
+// storing it). Invocations own neurons j (trace p) and then classes o (output y). One
+// dispatch covers one time chunk; p (and the window mean pbar) carry over in `pstate`.
 //
 // Readout buffer layout (f32): [0..8) totals written by loss_reduce.wgsl; [off_rates..+N)
 // rates; [off_per_seq + 3b ..+3) this sequence's (loss share, correct, scored);
@@ -14,16 +15,19 @@
 // Barriers: workgroupBarrier between writing p (or pbar) and reading it for y, and between
 // writing the softmax errors and using them for the W_out gradient.
 //
-// Bindings: dims, step (uniform); model (read); bits (read); labels (read, i32: [B] or [T, B]);
-// readout (rw); partials [B, P] (rw: this sequence's W_out, b_out gradient).
+// Bindings: dims, chunk, step (uniform); model (read); bits (read); labels (read, i32: [B] or
+// [T, B]); readout (rw); partials [B, P] (rw: this sequence's W_out, b_out gradient);
+// pstate [B, N, 2] (rw: p, pbar).
 
 @group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<uniform> step: StepUniform;
-@group(0) @binding(2) var<storage, read> model: array<f32>;
-@group(0) @binding(3) var<storage, read> bits: array<u32>;
-@group(0) @binding(4) var<storage, read> labels: array<i32>;
-@group(0) @binding(5) var<storage, read_write> readout: array<f32>;
-@group(0) @binding(6) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(1) var<uniform> chunk: Chunk;
+@group(0) @binding(2) var<uniform> step: StepUniform;
+@group(0) @binding(3) var<storage, read> model: array<f32>;
+@group(0) @binding(4) var<storage, read> bits: array<u32>;
+@group(0) @binding(5) var<storage, read> labels: array<i32>;
+@group(0) @binding(6) var<storage, read_write> readout: array<f32>;
+@group(0) @binding(7) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(8) var<storage, read_write> pstate: array<f32>;
 
 var<workgroup> trace_out: array<f32, MAX_NEURONS>;
 var<workgroup> logits: array<f32, MAX_OUT>;
@@ -70,6 +74,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let spike_value = 1.0 / dims.dt;
     let part = b * dims.n_params;
     let seq = dims.off_per_seq + 3u * b;
+    let t0 = chunk.t0;
+    let t_end = t0 + chunk.len - 1u;
+    let first = t0 == 1u;
+    let last = t_end == dims.steps;
 
     if (dims.window > 0u) {
         // Window readout: logits = mean of y_t over the last K steps = pbar . W_out + b_out.
@@ -78,7 +86,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         for (var j = lid; j < n; j += WG) {
             var p = 0.0;
             var pbar = 0.0;
-            for (var t = 1u; t <= dims.steps; t++) {
+            if (!first) {
+                p = pstate[2u * (b * n + j)];
+                pbar = pstate[2u * (b * n + j) + 1u];
+            }
+            for (var t = t0; t <= t_end; t++) {
                 var z = 0.0;
                 if (bit_of(bits[(t * dims.batch + b) * dims.rec_words + j / 32u], j)) {
                     z = spike_value;
@@ -88,7 +100,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                     pbar += p * inv_k;
                 }
             }
+            pstate[2u * (b * n + j)] = p;
+            pstate[2u * (b * n + j) + 1u] = pbar;
             trace_out[j] = pbar;
+        }
+        if (!last) {
+            return;
         }
         workgroupBarrier();
         for (var o = lid; o < n_out; o += WG) {
@@ -123,25 +140,38 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
 
     // Framewise readout: softmax cross-entropy at every labelled step, mean over the
-    // n_scored labelled (t, b) of the whole batch.
+    // n_scored labelled (t, b) of the whole batch. Per-sequence sums carry over chunks in
+    // the readout buffer (unscaled until the last chunk).
     let scale = 1.0 / f32(max(step.n_scored, 1u));
-    for (var j = lid; j < n; j += WG) {
-        for (var o = 0u; o < n_out; o++) {
-            partials[part + dims.off_w_out + j * n_out + o] = 0.0;
+    if (first) {
+        for (var j = lid; j < n; j += WG) {
+            for (var o = 0u; o < n_out; o++) {
+                partials[part + dims.off_w_out + j * n_out + o] = 0.0;
+            }
+        }
+        for (var o = lid; o < n_out; o += WG) {
+            partials[part + dims.off_b_out + o] = 0.0;
         }
     }
-    for (var o = lid; o < n_out; o += WG) {
-        partials[part + dims.off_b_out + o] = 0.0;
-    }
     if (lid == 0u) {
-        scratch[0] = 0.0;
-        scratch[1] = 0.0;
-        scratch[2] = 0.0;
+        if (first) {
+            scratch[0] = 0.0;
+            scratch[1] = 0.0;
+            scratch[2] = 0.0;
+        } else {
+            scratch[0] = readout[seq];
+            scratch[1] = readout[seq + 1u];
+            scratch[2] = readout[seq + 2u];
+        }
     }
     for (var j = lid; j < n; j += WG) {
-        trace_out[j] = 0.0;
+        if (first) {
+            trace_out[j] = 0.0;
+        } else {
+            trace_out[j] = pstate[2u * (b * n + j)];
+        }
     }
-    for (var t = 1u; t <= dims.steps; t++) {
+    for (var t = t0; t <= t_end; t++) {
         let label = labels[(t - 1u) * dims.batch + b];
         for (var j = lid; j < n; j += WG) {
             var z = 0.0;
@@ -186,8 +216,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         // trace_out and errors are rewritten next step only after the barrier above.
         workgroupBarrier();
     }
+    for (var j = lid; j < n; j += WG) {
+        pstate[2u * (b * n + j)] = trace_out[j];
+    }
     if (lid == 0u) {
-        readout[seq] = scratch[0] * scale;
+        if (last) {
+            readout[seq] = scratch[0] * scale;
+        } else {
+            readout[seq] = scratch[0];
+        }
         readout[seq + 1u] = scratch[1];
         readout[seq + 2u] = scratch[2];
     }

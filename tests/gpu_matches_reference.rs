@@ -29,13 +29,14 @@ const MIN_MARGIN: f64 = 1e-4;
 const RTOL: f64 = 1e-4;
 const ATOL: f64 = 1e-5;
 
-fn cases() -> Vec<(&'static str, Case, usize)> {
+/// (name, case, chunk_steps, workgroup size; None = the engine's choice).
+fn cases() -> Vec<(&'static str, Case, usize, Option<u32>)> {
     let base = Case { n_in: 21, n_regular: 23, n_adaptive: 14, n_out: 5, steps: 70, batch: 3, ..Case::default() };
     vec![
-        ("delays 10, refractory 5, B 3, 5 chunks", Case { n_delay: 10, n_ref: 5, ..base.clone() }, 16),
-        ("delays 1, refractory 0, B 1, 1 chunk", Case { n_delay: 1, n_ref: 0, batch: 1, seed: 11, ..base.clone() }, 128),
-        ("delays 10, refractory 0, B 4, 3 chunks", Case { n_delay: 10, n_ref: 0, batch: 4, seed: 12, ..base.clone() }, 30),
-        ("delays 1, refractory 5, B 2, 7 chunks", Case { n_delay: 1, n_ref: 5, batch: 2, seed: 13, ..base.clone() }, 11),
+        ("delays 10, refractory 5, B 3, 5 chunks", Case { n_delay: 10, n_ref: 5, ..base.clone() }, 16, None),
+        ("delays 1, refractory 0, B 1, 1 chunk", Case { n_delay: 1, n_ref: 0, batch: 1, seed: 11, ..base.clone() }, 128, None),
+        ("delays 10, refractory 0, B 4, 3 chunks", Case { n_delay: 10, n_ref: 0, batch: 4, seed: 12, ..base.clone() }, 30, None),
+        ("delays 1, refractory 5, B 2, 7 chunks", Case { n_delay: 1, n_ref: 5, batch: 2, seed: 13, ..base.clone() }, 11, None),
         (
             "framewise, analog input, noise, 40 inputs, 70 neurons",
             Case {
@@ -50,14 +51,23 @@ fn cases() -> Vec<(&'static str, Case, usize)> {
                 ..base.clone()
             },
             25,
+            None,
         ),
-        ("dt 0.5", Case { dt: 0.5, seed: 15, ..base.clone() }, 32),
+        ("dt 0.5", Case { dt: 0.5, seed: 15, ..base.clone() }, 32, None),
+        // Big enough that one dispatch over all steps would exceed llvmpipe's cap of 65535
+        // loop iterations per invocation (budget.rs): the engine must split it.
+        (
+            "300 neurons, 80 inputs, 8 invocations, one requested chunk",
+            Case { n_in: 80, n_regular: 200, n_adaptive: 100, n_out: 10, steps: 150, batch: 2, n_delay: 10, n_ref: 5, input_density: 0.05, seed: 16, ..base.clone() },
+            1000,
+            Some(8),
+        ),
     ]
 }
 
-fn gpu_engine(ctx: &lsnn_gpu::gpu::GpuContext, net: &Network, chunk: usize) -> GpuEngine {
+fn gpu_engine(ctx: &lsnn_gpu::gpu::GpuContext, net: &Network, chunk: usize, wg: Option<u32>) -> GpuEngine {
     let c = constraints(net.n_in(), net.n_rec(), net.n_out(), None);
-    GpuEngine::new(ctx.clone(), net.clone(), &c, None, chunk).expect("GPU engine")
+    GpuEngine::new(ctx.clone(), net.clone(), &c, wg, chunk).expect("GPU engine")
 }
 
 fn min_margin(net: &Network, case: &Case) -> f64 {
@@ -76,7 +86,7 @@ fn min_margin(net: &Network, case: &Case) -> f64 {
 #[test]
 fn forward_loss_and_gradients_match_reference() {
     let Some((ctx, _guard)) = require_gpu!() else { return };
-    for (name, case, chunk) in cases() {
+    for (name, case, chunk, wg) in cases() {
         let net = random_network(&case);
         let batch = random_batch(&case);
         let margin = min_margin(&net, &case);
@@ -92,7 +102,7 @@ fn forward_loss_and_gradients_match_reference() {
         let reference: Vec<f64> =
             g.w_in.iter().chain(g.w_rec.iter()).chain(g.w_out.iter()).chain(g.b_out.iter()).copied().collect();
 
-        let mut engine = gpu_engine(&ctx, &net, chunk);
+        let mut engine = gpu_engine(&ctx, &net, chunk, wg);
         let report = engine.gradients(&batch, 9).expect("GPU gradients");
 
         // Spikes: exactly.
@@ -161,4 +171,15 @@ fn training_steps_match_reference() {
     for (a, b) in mc.iter().zip(&mg).chain(vc.iter().zip(&vg)) {
         assert!((a - b).abs() <= 1e-4 * a.abs() + 1e-9, "Adam moments differ: {a} vs {b}");
     }
+}
+
+#[test]
+fn loop_limit_probe_reports_the_driver_cap() {
+    let Some((ctx, _guard)) = require_gpu!() else { return };
+    let driver = format!("{} {}", ctx.info.driver, ctx.info.driver_info).to_lowercase();
+    if driver.contains("llvmpipe") || ctx.info.name.contains("llvmpipe") {
+        // Mesa's gallivm stops loops after 65535 iterations per invocation.
+        assert_eq!(ctx.loop_limit, Some(65535), "llvmpipe's loop cap not detected");
+    }
+    eprintln!("{}: loop limit {:?}", ctx.describe(), ctx.loop_limit);
 }

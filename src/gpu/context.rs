@@ -97,6 +97,11 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
+    /// Most loop iterations one invocation may run in one dispatch, when the driver caps
+    /// them. llvmpipe/lavapipe (Mesa's gallivm) silently end every loop once an invocation
+    /// has run 65535 iterations in total, over all its loops: kernels must split their work
+    /// into dispatches under that budget. Measured at open by [`probe_loop_limit`].
+    pub loop_limit: Option<u64>,
 }
 
 impl GpuContext {
@@ -140,7 +145,8 @@ impl GpuContext {
             trace: wgpu::Trace::Off,
         }))
         .with_context(|| format!("cannot open a device on adapter {}", info.name))?;
-        Ok(GpuContext { adapter, device, queue, info })
+        let loop_limit = probe_loop_limit(&device, &queue)?;
+        Ok(GpuContext { adapter, device, queue, info, loop_limit })
     }
 
     pub fn describe(&self) -> String {
@@ -154,4 +160,67 @@ impl GpuContext {
     pub fn is_cpu_adapter(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu
     }
+}
+
+/// Iterations the probe asks for; a driver that stops earlier caps loops.
+const PROBE_ITERATIONS: u32 = 1 << 20;
+
+/// Runs one loop of 2^20 iterations in a single invocation and reads how many ran.
+/// Returns None when all ran (no cap), else the cap.
+pub fn probe_loop_limit(device: &wgpu::Device, queue: &wgpu::Queue) -> anyhow::Result<Option<u64>> {
+    use wgpu::util::DeviceExt;
+    let source = format!(
+        "@group(0) @binding(0) var<storage, read_write> count: array<u32>;\n\
+         @compute @workgroup_size(1)\n\
+         fn main() {{ var c = 0u; for (var i = 0u; i < {PROBE_ITERATIONS}u; i++) {{ c += 1u; }} count[0] = c; }}"
+    );
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("loop limit probe"),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some("loop limit probe"),
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let out = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("loop limit probe"),
+        contents: &[0u8; 16],
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+    });
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("loop limit probe staging"),
+        size: 16,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("loop limit probe"),
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &[wgpu::BindGroupEntry { binding: 0, resource: out.as_entire_binding() }],
+    });
+    let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("loop limit probe") });
+    {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &group, &[]);
+        pass.dispatch_workgroups(1, 1, 1);
+    }
+    enc.copy_buffer_to_buffer(&out, 0, &staging, 0, 16);
+    queue.submit([enc.finish()]);
+    let slice = staging.slice(..);
+    let (tx, rx) = std::sync::mpsc::channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    device
+        .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
+        .context("waiting for the loop-limit probe")?;
+    rx.recv().context("probe map callback dropped")?.context("mapping the probe result")?;
+    let ran: Vec<u32> = bytemuck::pod_collect_to_vec(&slice.get_mapped_range().context("reading the probe result")?);
+    staging.unmap();
+    Ok(if ran[0] < PROBE_ITERATIONS { Some(ran[0] as u64) } else { None })
 }

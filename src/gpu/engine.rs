@@ -10,6 +10,7 @@ use anyhow::{bail, Context as _};
 use ndarray::Array3;
 use wgpu::util::DeviceExt;
 
+use super::budget;
 use super::context::GpuContext;
 use super::layout::{Chunk, Dims, StepUniform, BSTATE_HEAD, READOUT_TOTALS, STATE_HEAD};
 use super::shader::{kernel_source, ShaderConstants};
@@ -33,7 +34,7 @@ struct BatchResources {
     batch: usize,
     steps: usize,
     dims: Dims,
-    /// Time chunks: (t0, len), 1-based.
+    /// Time chunks of the forward and backward sweeps: (t0, len), 1-based.
     chunks: Vec<(usize, usize)>,
     x_chunks: Vec<wgpu::Buffer>,
     labels: wgpu::Buffer,
@@ -42,7 +43,8 @@ struct BatchResources {
     bits_len: u64,
     forward_groups: Vec<wgpu::BindGroup>,
     backward_groups: Vec<wgpu::BindGroup>,
-    readout_group: wgpu::BindGroup,
+    /// One bind group per time chunk of the readout (its own chunking).
+    readout_groups: Vec<wgpu::BindGroup>,
     loss_reduce_group: wgpu::BindGroup,
     batch_reduce_group: wgpu::BindGroup,
     adam_group: wgpu::BindGroup,
@@ -234,17 +236,6 @@ impl GpuEngine {
             }
             Readout::Framewise => 0,
         };
-        // Time chunk: at most chunk_steps, and small enough that the per-chunk records
-        // (v_{t-1}, b_t) and inputs fit one storage binding.
-        let per_step = (batch * n * 8).max(batch * n_in * 4) as u64;
-        let fit = (max_binding / per_step.max(1)) as usize;
-        if fit == 0 {
-            bail!("one time step of a batch of {batch} needs {per_step} bytes, over the adapter's storage binding limit of {max_binding} bytes: lower train.batch_size");
-        }
-        let chunk = self.chunk_steps.min(fit).max(1);
-        let chunks: Vec<(usize, usize)> =
-            (0..steps.div_ceil(chunk)).map(|c| (1 + c * chunk, chunk.min(steps - c * chunk))).collect();
-
         let rec_words = n.div_ceil(32);
         let in_words = n_in.div_ceil(32);
         let off_rates = READOUT_TOTALS as usize;
@@ -289,7 +280,35 @@ impl GpuEngine {
             reg_rate: net.sim.reg_rate_per_ms(),
             ..Dims::default()
         };
+        // Time chunks: at most chunk_steps; small enough that the per-chunk records
+        // (v_{t-1}, b_t) and inputs fit one storage binding; and, on drivers that cap loop
+        // iterations per invocation, within that cap (see budget.rs).
+        let per_step = (batch * n * 8).max(batch * n_in * 4) as u64;
+        let fit = (max_binding / per_step.max(1)) as usize;
+        if fit == 0 {
+            bail!("one time step of a batch of {batch} needs {per_step} bytes, over the adapter's storage binding limit of {max_binding} bytes: lower train.batch_size");
+        }
+        let wg = self.constants.workgroup_size;
+        let mut sweep_len = self.chunk_steps.min(fit);
+        let mut readout_chunk_len = self.chunk_steps;
+        if let Some(limit) = self.ctx.loop_limit {
+            // 10 % margin under the measured cap.
+            let cap = limit * 9 / 10;
+            let too_big = |what: &str| {
+                anyhow::anyhow!("the {what} kernel cannot run one time step of this network within the adapter's loop limit ({limit} iterations per invocation); use a larger device.workgroup_size")
+            };
+            sweep_len = sweep_len
+                .min(budget::forward(&dims, wg).max_steps(cap).ok_or_else(|| too_big("forward"))?)
+                .min(budget::backward(&dims, wg).max_steps(cap).ok_or_else(|| too_big("backward"))?);
+            readout_chunk_len = readout_chunk_len.min(budget::readout(&dims, wg).max_steps(cap).ok_or_else(|| too_big("readout"))?);
+            if budget::loss_reduce(&dims, wg) > cap || budget::batch_reduce(&dims) > cap {
+                bail!("a batch of {batch} exceeds the adapter's loop limit ({limit} iterations per invocation) in the batch reductions: lower the batch size");
+            }
+        }
+        let chunks = budget::chunks(steps, sweep_len);
+        let readout_chunks = budget::chunks(steps, readout_chunk_len);
         let dims_buf = uniform_init(device, "dims", &dims);
+        let pstate = storage(device, "readout trace state", (batch * n * 2) as u64 * F32);
         let state = storage(device, "forward state", (batch * n * dims.state_stride as usize) as u64 * F32);
         let bstate = storage(device, "backward state", (batch * n * dims.bstate_stride as usize) as u64 * F32);
         let bits = storage(device, "spike bits", bits_len);
@@ -322,12 +341,23 @@ impl GpuEngine {
             ));
             x_chunks.push(x);
         }
-        let readout_group = bind_group(
-            device,
-            "readout_loss",
-            &self.pipelines.readout,
-            &[&dims_buf, &self.step_buf, &self.model, &bits, &labels, &readout, &partials],
-        );
+        let readout_groups = readout_chunks
+            .iter()
+            .enumerate()
+            .map(|(c, &(t0, len))| {
+                let chunk_buf = uniform_init(
+                    device,
+                    &format!("readout chunk {c}"),
+                    &Chunk { t0: t0 as u32, len: len as u32, ..Chunk::default() },
+                );
+                bind_group(
+                    device,
+                    &format!("readout_loss chunk {c}"),
+                    &self.pipelines.readout,
+                    &[&dims_buf, &chunk_buf, &self.step_buf, &self.model, &bits, &labels, &readout, &partials, &pstate],
+                )
+            })
+            .collect();
         let loss_reduce_group =
             bind_group(device, "loss_reduce", &self.pipelines.loss_reduce, &[&dims_buf, &state, &readout]);
         let batch_reduce_group = bind_group(
@@ -361,7 +391,7 @@ impl GpuEngine {
             bits_len,
             forward_groups,
             backward_groups,
-            readout_group,
+            readout_groups,
             loss_reduce_group,
             batch_reduce_group,
             adam_group,
@@ -426,8 +456,10 @@ impl GpuEngine {
                 pass.dispatch_workgroups(b, 1, 1);
             }
             pass.set_pipeline(&self.pipelines.readout);
-            pass.set_bind_group(0, &r.readout_group, &[]);
-            pass.dispatch_workgroups(b, 1, 1);
+            for g in &r.readout_groups {
+                pass.set_bind_group(0, g, &[]);
+                pass.dispatch_workgroups(b, 1, 1);
+            }
             pass.set_pipeline(&self.pipelines.loss_reduce);
             pass.set_bind_group(0, &r.loss_reduce_group, &[]);
             pass.dispatch_workgroups(1, 1, 1);

@@ -4,6 +4,7 @@
 //! `layout` holds the uniform structs shared with WGSL; `engine` owns the buffers,
 //! pipelines and bind groups and encodes one training iteration as one submit.
 
+pub mod budget;
 pub mod context;
 pub mod engine;
 pub mod layout;
