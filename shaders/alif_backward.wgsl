@@ -90,6 +90,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let s = s1 - 1u;
         let t = chunk.t0 + s;
         let in_cur = (t % 2u) * MAX_IN_WORDS;
+        let t_slot = t % nd;
         let x_base = (s * dims.batch + b) * dims.n_in;
 
         // Phase 1.
@@ -146,7 +147,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             let db = rho * bstate[base + 3u] + beta * da;
             // B6: dI_t joins the ring of dI_{t..t+n_delay-1}.
             let di = (1.0 - alpha) * dv;
-            bstate[ring + t % nd] = di;
+            bstate[ring + t_slot] = di;
             bstate[base] = dv;
             bstate[base + 1u] = du;
             bstate[base + 2u] = a_t;
@@ -162,7 +163,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                     let i = w * 32u + firstTrailingBit(m);
                     m &= m - 1u;
                     let d = delays[i * n + j];
-                    partials[part + i * n + j] += x[x_base + i] * bstate[ring + (t + d) % nd];
+                    partials[part + i * n + j] += x[x_base + i] * bstate[ring + ring_slot(t_slot, d, nd)];
                 }
             }
             // z_{t-1}[k] reached I_{t + D_rec[k,j]}.
@@ -174,7 +175,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                         let k = w * 32u + firstTrailingBit(m);
                         m &= m - 1u;
                         let d = delays[dims.off_delay_rec + k * n + j];
-                        partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[ring + (t + d) % nd];
+                        partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[ring + ring_slot(t_slot, d, nd)];
                     }
                 }
             }
@@ -189,7 +190,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             let row = k * n;
             for (var j = 0u; j < n; j++) {
                 let d = delays[dims.off_delay_rec + row + j];
-                acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + (t + d) % nd];
+                acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
             }
             bstate[kbase + 5u] = acc;
         }

@@ -84,6 +84,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let prev = ((t + 2u) % 3u) * MAX_REC_WORDS;
         let next = ((t + 1u) % 3u) * MAX_REC_WORDS;
         let in_cur = (t % 2u) * MAX_IN_WORDS;
+        let t_slot = t % nd;
         let x_base = (s * dims.batch + b) * dims.n_in;
 
         for (var j = lid; j < n; j += WG) {
@@ -96,7 +97,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                     let i = w * 32u + firstTrailingBit(m);
                     m &= m - 1u;
                     let d = delays[i * n + j];
-                    state[ring + (t + d) % nd] += x[x_base + i] * model[i * n + j];
+                    state[ring + ring_slot(t_slot, d, nd)] += x[x_base + i] * model[i * n + j];
                 }
             }
             // M1, recurrent: z_{t-1} reaches I_{(t-1)+1+d} = I_{t+d}.
@@ -106,11 +107,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                     let k = w * 32u + firstTrailingBit(m);
                     m &= m - 1u;
                     let d = delays[dims.off_delay_rec + k * n + j];
-                    state[ring + (t + d) % nd] += spike_value * model[dims.off_w_rec + k * n + j];
+                    state[ring + ring_slot(t_slot, d, nd)] += spike_value * model[dims.off_w_rec + k * n + j];
                 }
             }
-            var current = state[ring + t % nd];
-            state[ring + t % nd] = 0.0;
+            var current = state[ring + t_slot];
+            state[ring + t_slot] = 0.0;
             if (dims.noise_std > 0.0) {
                 current += dims.noise_std * noise_normal(step.noise_seed, t, b, j);
             }

@@ -86,3 +86,10 @@ fn noise_normal(seed: u32, t: u32, b: u32, j: u32) -> f32 {
 fn bit_of(word: u32, j: u32) -> bool {
     return ((word >> (j & 31u)) & 1u) != 0u;
 }
+
+// (t_slot + d) mod n_delay for t_slot, d < n_delay, without an integer division per synapse
+// (divisions are scalarised on CPU adapters).
+fn ring_slot(t_slot: u32, d: u32, n_delay: u32) -> u32 {
+    let s = t_slot + d;
+    return select(s, s - n_delay, s >= n_delay);
+}

@@ -28,14 +28,30 @@ pub struct BenchResult {
     pub workgroup_size: Option<u32>,
 }
 
-fn time_engine(engine: &mut dyn Engine, task: &SyntheticTask, batch: usize, warmup: usize, iters: usize) -> anyhow::Result<f64> {
+fn time_engine(
+    engine: &mut dyn Engine,
+    task: &SyntheticTask,
+    batch: usize,
+    warmup: usize,
+    iters: usize,
+) -> anyhow::Result<f64> {
     let mut step = 0u32;
     let mut run = |engine: &mut dyn Engine, i: u64| -> anyhow::Result<()> {
         step += 1;
         let b = task.batch(i, batch);
-        let s = StepSettings { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step, noise_seed: step };
+        let s = StepSettings {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            step,
+            noise_seed: step,
+        };
         let stats = engine.train_step(&b, &s)?;
-        anyhow::ensure!(stats.loss.is_finite(), "non-finite loss during the benchmark");
+        anyhow::ensure!(
+            stats.loss.is_finite(),
+            "non-finite loss during the benchmark"
+        );
         Ok(())
     };
     for i in 0..warmup {
@@ -65,7 +81,14 @@ pub fn run_bench(
         let init = initialise(&cfg, task.n_in, task.n_out);
         let n = init.network.n_rec();
         let steps = task.steps;
-        let mut measure = |device: &str, adapter: String, backend: String, engine: &mut dyn Engine, warmup: usize, iters: usize, wg: Option<u32>| -> anyhow::Result<()> {
+        let mut measure = |device: &str,
+                           adapter: String,
+                           backend: String,
+                           engine: &mut dyn Engine,
+                           warmup: usize,
+                           iters: usize,
+                           wg: Option<u32>|
+         -> anyhow::Result<()> {
             eprintln!("bench: {device} ({adapter}), batch {batch}, {steps} steps, {n} neurons, {iters} iterations...");
             let ms = time_engine(engine, &task, batch, warmup, iters)?;
             let r = BenchResult {
@@ -80,24 +103,57 @@ pub fn run_bench(
                 iterations_timed: iters,
                 workgroup_size: wg,
             };
-            eprintln!("  {:.1} ms/iteration, {:.3e} neuron-steps/s", r.ms_per_iter, r.neuron_steps_per_s);
+            eprintln!(
+                "  {:.1} ms/iteration, {:.3e} neuron-steps/s",
+                r.ms_per_iter, r.neuron_steps_per_s
+            );
             results.push(r);
             Ok(())
         };
         if let Selected::Gpu(ctx) = selected {
-            let mut engine = GpuEngine::new(ctx.clone(), init.network.clone(), &init.constraints, cfg.device.workgroup_size, cfg.device.chunk_steps)?;
+            let mut engine = GpuEngine::new(
+                (**ctx).clone(),
+                init.network.clone(),
+                &init.constraints,
+                cfg.device.workgroup_size,
+                cfg.device.chunk_steps,
+            )?;
             let wg = Some(engine.workgroup_size());
-            measure("gpu", ctx.info.name.clone(), ctx.backend_name(), &mut engine, 1, iters, wg)?;
+            measure(
+                "gpu",
+                ctx.info.name.clone(),
+                ctx.backend_name(),
+                &mut engine,
+                1,
+                iters,
+                wg,
+            )?;
         }
         if cpu_iters > 0 {
             let mut engine = CpuEngine::new(init.network.clone(), init.constraints.clone());
-            measure("cpu", "cpu reference".into(), "cpu".into(), &mut engine, 0, cpu_iters, None)?;
+            measure(
+                "cpu",
+                "cpu reference".into(),
+                "cpu".into(),
+                &mut engine,
+                0,
+                cpu_iters,
+                None,
+            )?;
         }
     }
     // Ratios within this run.
     for g in results.iter().filter(|r| r.device == "gpu") {
-        if let Some(c) = results.iter().find(|r| r.device == "cpu" && r.batch == g.batch) {
-            eprintln!("batch {}: GPU ({}) is {:.1}x the CPU reference", g.batch, g.adapter, c.ms_per_iter / g.ms_per_iter);
+        if let Some(c) = results
+            .iter()
+            .find(|r| r.device == "cpu" && r.batch == g.batch)
+        {
+            eprintln!(
+                "batch {}: GPU ({}) is {:.1}x the CPU reference",
+                g.batch,
+                g.adapter,
+                c.ms_per_iter / g.ms_per_iter
+            );
         }
     }
     Ok(results)

@@ -11,7 +11,7 @@ use crate::model::Network;
 
 /// Where the numbers will be computed.
 pub enum Selected {
-    Gpu(GpuContext),
+    Gpu(Box<GpuContext>),
     Cpu,
 }
 
@@ -38,15 +38,19 @@ impl Selected {
 
 /// Resolves the device of the config (already merged with the command line).
 /// `auto` falls back to the CPU reference with a one-line notice on stderr.
-pub fn select(kind: DeviceKind, backend: Option<BackendKind>, adapter: Option<String>) -> anyhow::Result<Selected> {
+pub fn select(
+    kind: DeviceKind,
+    backend: Option<BackendKind>,
+    adapter: Option<String>,
+) -> anyhow::Result<Selected> {
     let request = DeviceRequest { backend, adapter };
     match kind {
         DeviceKind::Cpu => Ok(Selected::Cpu),
         DeviceKind::Gpu => GpuContext::open(&request)
-            .map(Selected::Gpu)
+            .map(|c| Selected::Gpu(Box::new(c)))
             .map_err(|e| anyhow!("--device gpu: {e:#}").context(NO_ADAPTER_HELP)),
         DeviceKind::Auto => match GpuContext::open(&request) {
-            Ok(ctx) => Ok(Selected::Gpu(ctx)),
+            Ok(ctx) => Ok(Selected::Gpu(Box::new(ctx))),
             Err(e) => {
                 eprintln!("notice: no GPU adapter ({e:#}); using the CPU reference (slow). See `lsnn-gpu devices`.");
                 Ok(Selected::Cpu)
@@ -57,7 +61,11 @@ pub fn select(kind: DeviceKind, backend: Option<BackendKind>, adapter: Option<St
 
 /// Selects the device named by the config's `device` section.
 pub fn select_from_config(cfg: &Config) -> anyhow::Result<Selected> {
-    select(cfg.device.kind, cfg.device.backend, cfg.device.adapter.clone())
+    select(
+        cfg.device.kind,
+        cfg.device.backend,
+        cfg.device.adapter.clone(),
+    )
 }
 
 /// A training engine for `network` on the selected device.
@@ -70,7 +78,7 @@ pub fn build_engine(
     Ok(match selected {
         Selected::Cpu => Box::new(CpuEngine::new(network, constraints.to_vec())),
         Selected::Gpu(ctx) => Box::new(GpuEngine::new(
-            ctx.clone(),
+            (**ctx).clone(),
             network,
             constraints,
             cfg.device.workgroup_size,

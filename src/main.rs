@@ -11,14 +11,20 @@ use serde_json::json;
 use lsnn_gpu::config::{BackendKind, Config, DeviceKind, TaskKind};
 use lsnn_gpu::device::{build_engine, select, select_from_config, Selected};
 use lsnn_gpu::gpu::context::{list_adapters, DeviceRequest};
-use lsnn_gpu::model::checkpoint::{load_batch, load_checkpoint, save_batch, save_checkpoint, save_gradients};
+use lsnn_gpu::model::checkpoint::{
+    load_batch, load_checkpoint, save_batch, save_checkpoint, save_gradients,
+};
 use lsnn_gpu::model::init::{constraints, initialise};
 use lsnn_gpu::tasks::synthetic::SyntheticTask;
 use lsnn_gpu::tasks::BatchSource;
 use lsnn_gpu::train::{run_dir, train};
 
 #[derive(Parser)]
-#[command(name = "lsnn-gpu", version, about = "Train LSNNs (recurrent spiking networks with adaptive neurons) on the GPU")]
+#[command(
+    name = "lsnn-gpu",
+    version,
+    about = "Train LSNNs (recurrent spiking networks with adaptive neurons) on the GPU"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -125,12 +131,17 @@ fn load_config(path: &Path, set: &[String], device: Option<&DeviceArgs>) -> anyh
 fn source_for(cfg: &Config) -> anyhow::Result<Box<dyn BatchSource>> {
     match cfg.task.kind {
         TaskKind::Synthetic => Ok(Box::new(SyntheticTask::from_config(cfg))),
-        other => bail!("task.kind {other:?} is not available in this version of lsnn-gpu (only `synthetic`)"),
+        other => bail!(
+            "task.kind {other:?} is not available in this version of lsnn-gpu (only `synthetic`)"
+        ),
     }
 }
 
 fn cmd_devices(backend: Option<BackendKind>) -> anyhow::Result<serde_json::Value> {
-    let adapters = list_adapters(&DeviceRequest { backend, adapter: None });
+    let adapters = list_adapters(&DeviceRequest {
+        backend,
+        adapter: None,
+    });
     if adapters.is_empty() {
         eprintln!("{}", lsnn_gpu::gpu::context::NO_ADAPTER_HELP);
     }
@@ -152,16 +163,28 @@ fn cmd_devices(backend: Option<BackendKind>) -> anyhow::Result<serde_json::Value
     Ok(json!({ "command": "devices", "adapters": adapters }))
 }
 
-fn cmd_run(config: &Path, set: &[String], out: Option<&Path>, device: &DeviceArgs) -> anyhow::Result<serde_json::Value> {
+fn cmd_run(
+    config: &Path,
+    set: &[String],
+    out: Option<&Path>,
+    device: &DeviceArgs,
+) -> anyhow::Result<serde_json::Value> {
     let cfg = load_config(config, set, Some(device))?;
     let mut source = source_for(&cfg)?;
     let selected = select_from_config(&cfg)?;
     let dir = run_dir::create(config, out)?;
-    std::fs::write(dir.join("config.yaml"), cfg.to_yaml()).context("writing the resolved config")?;
+    std::fs::write(dir.join("config.yaml"), cfg.to_yaml())
+        .context("writing the resolved config")?;
     let init = initialise(&cfg, source.n_in(), source.n_out());
     let mut engine = build_engine(&selected, init.network, &init.constraints, &cfg)?;
     eprintln!("training on {} → {}", engine.describe(), dir.display());
-    let summary = train(&cfg, source.as_mut(), engine.as_mut(), &init.constraints, &dir)?;
+    let summary = train(
+        &cfg,
+        source.as_mut(),
+        engine.as_mut(),
+        &init.constraints,
+        &dir,
+    )?;
     Ok(json!({
         "command": "run",
         "device": selected.device_label(),
@@ -170,7 +193,12 @@ fn cmd_run(config: &Path, set: &[String], out: Option<&Path>, device: &DeviceArg
     }))
 }
 
-fn cmd_init(config: &Path, set: &[String], out: &Path, batch_out: Option<&Path>) -> anyhow::Result<serde_json::Value> {
+fn cmd_init(
+    config: &Path,
+    set: &[String],
+    out: &Path,
+    batch_out: Option<&Path>,
+) -> anyhow::Result<serde_json::Value> {
     let cfg = load_config(config, set, None)?;
     let mut source = source_for(&cfg)?;
     let init = initialise(&cfg, source.n_in(), source.n_out());
@@ -178,19 +206,36 @@ fn cmd_init(config: &Path, set: &[String], out: &Path, batch_out: Option<&Path>)
     if let Some(b) = batch_out {
         save_batch(b, &source.train_batch(0)?)?;
     }
-    Ok(json!({ "command": "init", "params": out, "batch": batch_out, "n_rec": init.network.n_rec() }))
+    Ok(
+        json!({ "command": "init", "params": out, "batch": batch_out, "n_rec": init.network.n_rec() }),
+    )
 }
 
-fn cmd_grads(params: &Path, batch: &Path, out: &Path, device: &DeviceArgs) -> anyhow::Result<serde_json::Value> {
+fn cmd_grads(
+    params: &Path,
+    batch: &Path,
+    out: &Path,
+    device: &DeviceArgs,
+) -> anyhow::Result<serde_json::Value> {
     let (network, _) = load_checkpoint(params)?;
     let batch = load_batch(batch, network.sim.readout)?;
-    let selected = select(device.device.unwrap_or_default(), device.backend, device.adapter.clone())?;
+    let selected = select(
+        device.device.unwrap_or_default(),
+        device.backend,
+        device.adapter.clone(),
+    )?;
     let c = constraints(network.n_in(), network.n_rec(), network.n_out(), None);
     let cfg = Config::default();
     let mut engine = build_engine(&selected, network.clone(), &c, &cfg)?;
     let report = engine.gradients(&batch, 0)?;
     save_gradients(out, &network, &report)?;
-    eprintln!("loss {:.6} (task {:.6}, reg {:.6}) on {}", report.stats.loss, report.stats.loss_task, report.stats.loss_reg, engine.describe());
+    eprintln!(
+        "loss {:.6} (task {:.6}, reg {:.6}) on {}",
+        report.stats.loss,
+        report.stats.loss_task,
+        report.stats.loss_reg,
+        engine.describe()
+    );
     Ok(json!({
         "command": "grads",
         "device": selected.device_label(),
@@ -206,17 +251,44 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Devices { backend } => cmd_devices(*backend).map(|v| vec![v]),
-        Command::Run { config, set, out, device } => cmd_run(config, set, out.as_deref(), device).map(|v| vec![v]),
-        Command::Init { config, set, out, batch_out } => cmd_init(config, set, out, batch_out.as_deref()).map(|v| vec![v]),
-        Command::Grads { params, batch, out, device } => cmd_grads(params, batch, out, device).map(|v| vec![v]),
-        Command::Bench { config, set, batches, iters, cpu_iters, device } => (|| {
+        Command::Run {
+            config,
+            set,
+            out,
+            device,
+        } => cmd_run(config, set, out.as_deref(), device).map(|v| vec![v]),
+        Command::Init {
+            config,
+            set,
+            out,
+            batch_out,
+        } => cmd_init(config, set, out, batch_out.as_deref()).map(|v| vec![v]),
+        Command::Grads {
+            params,
+            batch,
+            out,
+            device,
+        } => cmd_grads(params, batch, out, device).map(|v| vec![v]),
+        Command::Bench {
+            config,
+            set,
+            batches,
+            iters,
+            cpu_iters,
+            device,
+        } => (|| {
             let cfg = load_config(config, set, Some(device))?;
             let selected = match cfg.device.kind {
                 DeviceKind::Cpu => Selected::Cpu,
                 kind => select(kind, cfg.device.backend, cfg.device.adapter.clone())?,
             };
-            let batches = if batches.is_empty() { vec![cfg.train.batch_size] } else { batches.clone() };
-            let results = lsnn_gpu::bench::run_bench(&cfg, &selected, &batches, *iters, *cpu_iters)?;
+            let batches = if batches.is_empty() {
+                vec![cfg.train.batch_size]
+            } else {
+                batches.clone()
+            };
+            let results =
+                lsnn_gpu::bench::run_bench(&cfg, &selected, &batches, *iters, *cpu_iters)?;
             Ok(results.iter().map(lsnn_gpu::bench::to_json).collect())
         })(),
     };

@@ -21,7 +21,10 @@ fn check(case: &Case) {
     let trace = alif_forward(&net, &p64, &batch.x, 7);
     let loss = readout_loss(&net, &p64, &trace, &batch.targets);
     let spikes: f64 = trace.z.iter().sum::<f64>() * case.dt as f64;
-    assert!(spikes > 10.0, "test case too quiet to exercise BPTT: {spikes} spikes");
+    assert!(
+        spikes > 10.0,
+        "test case too quiet to exercise BPTT: {spikes} spikes"
+    );
     assert!(trace.refractory.iter().any(|&r| r) || case.n_ref == 0);
     let g = alif_backward(&net, &p64, &batch.x, &trace, &loss, &batch.targets);
     let bptt: Vec<f64> = g
@@ -50,10 +53,13 @@ fn check(case: &Case) {
         } else {
             &mut p.b_out.as_slice_mut().unwrap()[e - a - b - c]
         };
-        *slot = *slot + seed;
+        *slot += seed;
         let tr = alif_forward(&net, &p, &batch.x, 7);
         let l = readout_loss(&net, &p, &tr, &batch.targets);
-        assert_eq!(l.loss.v, loss.loss, "dual forward must reproduce the f64 loss exactly");
+        assert_eq!(
+            l.loss.v, loss.loss,
+            "dual forward must reproduce the f64 loss exactly"
+        );
         forward_mode.push(l.loss.d);
     }
     // The diagonal is not a parameter: BPTT reports 0 there, whatever the dual says.
@@ -68,7 +74,10 @@ fn check(case: &Case) {
     for (e, (&f, &b)) in forward_mode.iter().zip(&bptt).enumerate() {
         let err = (f - b).abs() / scale;
         worst = worst.max(err);
-        assert!(err <= TOLERANCE, "parameter {e}: forward mode {f:e}, BPTT {b:e}, relative error {err:e}");
+        assert!(
+            err <= TOLERANCE,
+            "parameter {e}: forward mode {f:e}, BPTT {b:e}, relative error {err:e}"
+        );
     }
     eprintln!("{case:?}: worst relative error {worst:e} over {n_params} parameters");
 }
@@ -80,12 +89,23 @@ fn bptt_matches_forward_mode_with_delays_and_refractoriness() {
 
 #[test]
 fn bptt_matches_forward_mode_without_delays_or_refractoriness() {
-    check(&Case { n_delay: 1, n_ref: 0, seed: 2, ..Case::default() });
+    check(&Case {
+        n_delay: 1,
+        n_ref: 0,
+        seed: 2,
+        ..Case::default()
+    });
 }
 
 #[test]
 fn bptt_matches_forward_mode_with_long_delays_and_long_refractoriness() {
-    check(&Case { n_delay: 10, n_ref: 5, steps: 60, seed: 3, ..Case::default() });
+    check(&Case {
+        n_delay: 10,
+        n_ref: 5,
+        steps: 60,
+        seed: 3,
+        ..Case::default()
+    });
 }
 
 #[test]
@@ -102,5 +122,9 @@ fn bptt_matches_forward_mode_framewise_with_noise_and_analog_input() {
 
 #[test]
 fn bptt_matches_forward_mode_with_half_ms_steps() {
-    check(&Case { dt: 0.5, seed: 5, ..Case::default() });
+    check(&Case {
+        dt: 0.5,
+        seed: 5,
+        ..Case::default()
+    });
 }

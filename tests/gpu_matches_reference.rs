@@ -31,12 +31,62 @@ const ATOL: f64 = 1e-5;
 
 /// (name, case, chunk_steps, workgroup size; None = the engine's choice).
 fn cases() -> Vec<(&'static str, Case, usize, Option<u32>)> {
-    let base = Case { n_in: 21, n_regular: 23, n_adaptive: 14, n_out: 5, steps: 70, batch: 3, ..Case::default() };
+    let base = Case {
+        n_in: 21,
+        n_regular: 23,
+        n_adaptive: 14,
+        n_out: 5,
+        steps: 70,
+        batch: 3,
+        ..Case::default()
+    };
     vec![
-        ("delays 10, refractory 5, B 3, 5 chunks", Case { n_delay: 10, n_ref: 5, ..base.clone() }, 16, None),
-        ("delays 1, refractory 0, B 1, 1 chunk", Case { n_delay: 1, n_ref: 0, batch: 1, seed: 11, ..base.clone() }, 128, None),
-        ("delays 10, refractory 0, B 4, 3 chunks", Case { n_delay: 10, n_ref: 0, batch: 4, seed: 12, ..base.clone() }, 30, None),
-        ("delays 1, refractory 5, B 2, 7 chunks", Case { n_delay: 1, n_ref: 5, batch: 2, seed: 13, ..base.clone() }, 11, None),
+        (
+            "delays 10, refractory 5, B 3, 5 chunks",
+            Case {
+                n_delay: 10,
+                n_ref: 5,
+                ..base.clone()
+            },
+            16,
+            None,
+        ),
+        (
+            "delays 1, refractory 0, B 1, 1 chunk",
+            Case {
+                n_delay: 1,
+                n_ref: 0,
+                batch: 1,
+                seed: 11,
+                ..base.clone()
+            },
+            128,
+            None,
+        ),
+        (
+            "delays 10, refractory 0, B 4, 3 chunks",
+            Case {
+                n_delay: 10,
+                n_ref: 0,
+                batch: 4,
+                seed: 12,
+                ..base.clone()
+            },
+            30,
+            None,
+        ),
+        (
+            "delays 1, refractory 5, B 2, 7 chunks",
+            Case {
+                n_delay: 1,
+                n_ref: 5,
+                batch: 2,
+                seed: 13,
+                ..base.clone()
+            },
+            11,
+            None,
+        ),
         (
             "framewise, analog input, noise, 40 inputs, 70 neurons",
             Case {
@@ -53,19 +103,45 @@ fn cases() -> Vec<(&'static str, Case, usize, Option<u32>)> {
             25,
             None,
         ),
-        ("dt 0.5", Case { dt: 0.5, seed: 15, ..base.clone() }, 32, None),
+        (
+            "dt 0.5",
+            Case {
+                dt: 0.5,
+                seed: 15,
+                ..base.clone()
+            },
+            32,
+            None,
+        ),
         // Big enough that one dispatch over all steps would exceed llvmpipe's cap of 65535
         // loop iterations per invocation (budget.rs): the engine must split it.
         (
             "300 neurons, 80 inputs, 8 invocations, one requested chunk",
-            Case { n_in: 80, n_regular: 200, n_adaptive: 100, n_out: 10, steps: 150, batch: 2, n_delay: 10, n_ref: 5, input_density: 0.05, seed: 16, ..base.clone() },
+            Case {
+                n_in: 80,
+                n_regular: 200,
+                n_adaptive: 100,
+                n_out: 10,
+                steps: 150,
+                batch: 2,
+                n_delay: 10,
+                n_ref: 5,
+                input_density: 0.05,
+                seed: 16,
+                ..base.clone()
+            },
             1000,
             Some(8),
         ),
     ]
 }
 
-fn gpu_engine(ctx: &lsnn_gpu::gpu::GpuContext, net: &Network, chunk: usize, wg: Option<u32>) -> GpuEngine {
+fn gpu_engine(
+    ctx: &lsnn_gpu::gpu::GpuContext,
+    net: &Network,
+    chunk: usize,
+    wg: Option<u32>,
+) -> GpuEngine {
     let c = constraints(net.n_in(), net.n_rec(), net.n_out(), None);
     GpuEngine::new(ctx.clone(), net.clone(), &c, wg, chunk).expect("GPU engine")
 }
@@ -75,7 +151,12 @@ fn min_margin(net: &Network, case: &Case) -> f64 {
     let p = ParamsOf::<f32>::from_params(&net.params);
     let tr = alif_forward(net, &p, &batch.x, 9);
     let mut m = f64::INFINITY;
-    for ((&v, &a), &r) in tr.v_prev.iter().zip(tr.thr_adaptive.iter()).zip(tr.refractory.iter()) {
+    for ((&v, &a), &r) in tr
+        .v_prev
+        .iter()
+        .zip(tr.thr_adaptive.iter())
+        .zip(tr.refractory.iter())
+    {
         if !r {
             m = m.min(((v - a) / a).abs() as f64);
         }
@@ -85,7 +166,9 @@ fn min_margin(net: &Network, case: &Case) -> f64 {
 
 #[test]
 fn forward_loss_and_gradients_match_reference() {
-    let Some((ctx, _guard)) = require_gpu!() else { return };
+    let Some((ctx, _guard)) = require_gpu!() else {
+        return;
+    };
     for (name, case, chunk, wg) in cases() {
         let net = random_network(&case);
         let batch = random_batch(&case);
@@ -99,8 +182,14 @@ fn forward_loss_and_gradients_match_reference() {
         let tr = alif_forward(&net, &p64, &batch.x, 9);
         let loss = readout_loss(&net, &p64, &tr, &batch.targets);
         let g = alif_backward(&net, &p64, &batch.x, &tr, &loss, &batch.targets);
-        let reference: Vec<f64> =
-            g.w_in.iter().chain(g.w_rec.iter()).chain(g.w_out.iter()).chain(g.b_out.iter()).copied().collect();
+        let reference: Vec<f64> = g
+            .w_in
+            .iter()
+            .chain(g.w_rec.iter())
+            .chain(g.w_out.iter())
+            .chain(g.b_out.iter())
+            .copied()
+            .collect();
 
         let mut engine = gpu_engine(&ctx, &net, chunk, wg);
         let report = engine.gradients(&batch, 9).expect("GPU gradients");
@@ -113,16 +202,36 @@ fn forward_loss_and_gradients_match_reference() {
             flips += usize::from(*gz != c);
             total += usize::from(c != 0.0);
         }
-        assert!(total > 20, "{name}: too few spikes ({total}) to test anything");
-        assert_eq!(flips, 0, "{name}: {flips} spikes differ between GPU and reference (of {total})");
+        assert!(
+            total > 20,
+            "{name}: too few spikes ({total}) to test anything"
+        );
+        assert_eq!(
+            flips, 0,
+            "{name}: {flips} spikes differ between GPU and reference (of {total})"
+        );
 
         // Loss: f32 sums of a few hundred terms.
         let rel = |a: f64, b: f64| (a - b).abs() / b.abs().max(1e-6);
-        assert!(rel(report.stats.loss as f64, loss.loss) < 1e-5, "{name}: loss {} vs {}", report.stats.loss, loss.loss);
-        assert!(rel(report.stats.loss_reg as f64, loss.loss_reg) < 1e-5, "{name}: loss_reg");
-        assert_eq!(report.stats.correct, loss.correct, "{name}: correct predictions");
+        assert!(
+            rel(report.stats.loss as f64, loss.loss) < 1e-5,
+            "{name}: loss {} vs {}",
+            report.stats.loss,
+            loss.loss
+        );
+        assert!(
+            rel(report.stats.loss_reg as f64, loss.loss_reg) < 1e-5,
+            "{name}: loss_reg"
+        );
+        assert_eq!(
+            report.stats.correct, loss.correct,
+            "{name}: correct predictions"
+        );
         for (j, (&a, &b)) in report.stats.rates.iter().zip(loss.rates.iter()).enumerate() {
-            assert!((a as f64 - b).abs() < 1e-6, "{name}: rate of neuron {j}: {a} vs {b}");
+            assert!(
+                (a as f64 - b).abs() < 1e-6,
+                "{name}: rate of neuron {j}: {a} vs {b}"
+            );
         }
 
         // Gradients.
@@ -133,7 +242,10 @@ fn forward_loss_and_gradients_match_reference() {
             let err = (gg as f64 - r).abs();
             let tol = RTOL * r.abs() + ATOL * scale;
             worst = worst.max(err / (r.abs() + scale * ATOL / RTOL));
-            assert!(err <= tol, "{name}: gradient {e}: GPU {gg:e}, reference {r:e}, |diff| {err:e} > {tol:e}");
+            assert!(
+                err <= tol,
+                "{name}: gradient {e}: GPU {gg:e}, reference {r:e}, |diff| {err:e} > {tol:e}"
+            );
         }
         // The recurrent diagonal is not a parameter.
         let n = net.n_rec();
@@ -146,40 +258,81 @@ fn forward_loss_and_gradients_match_reference() {
 
 #[test]
 fn training_steps_match_reference() {
-    let Some((ctx, _guard)) = require_gpu!() else { return };
-    let case = Case { n_in: 13, n_regular: 19, n_adaptive: 12, n_out: 4, steps: 45, batch: 3, n_delay: 4, n_ref: 2, seed: 21, ..Case::default() };
+    let Some((ctx, _guard)) = require_gpu!() else {
+        return;
+    };
+    let case = Case {
+        n_in: 13,
+        n_regular: 19,
+        n_adaptive: 12,
+        n_out: 4,
+        steps: 45,
+        batch: 3,
+        n_delay: 4,
+        n_ref: 2,
+        seed: 21,
+        ..Case::default()
+    };
     let net = random_network(&case);
     assert!(min_margin(&net, &case) >= MIN_MARGIN);
     let c = constraints(net.n_in(), net.n_rec(), net.n_out(), None);
     let mut cpu = CpuEngine::new(net.clone(), c.clone());
     let mut gpu = GpuEngine::new(ctx.clone(), net.clone(), &c, None, 20).expect("GPU engine");
     for step in 1..=3u32 {
-        let batch = random_batch(&Case { seed: 100 + step as u64, ..case.clone() });
-        let s = StepSettings { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step, noise_seed: step };
+        let batch = random_batch(&Case {
+            seed: 100 + step as u64,
+            ..case.clone()
+        });
+        let s = StepSettings {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            step,
+            noise_seed: step,
+        };
         let a = cpu.train_step(&batch, &s).unwrap();
         let b = gpu.train_step(&batch, &s).unwrap();
-        assert!((a.loss - b.loss).abs() <= 1e-5 * a.loss.abs(), "step {step}: loss CPU {} GPU {}", a.loss, b.loss);
+        assert!(
+            (a.loss - b.loss).abs() <= 1e-5 * a.loss.abs(),
+            "step {step}: loss CPU {} GPU {}",
+            a.loss,
+            b.loss
+        );
     }
     let wc = cpu.network().unwrap().params.to_flat();
     let wg = gpu.network().unwrap().params.to_flat();
     // Adam moves each weight by at most lr per step; after 3 steps the two engines differ by
     // rounding in the moments: 1e-6 absolute is 1/3000 of the total movement.
-    let worst = wc.iter().zip(&wg).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let worst = wc
+        .iter()
+        .zip(&wg)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     assert!(worst < 1e-6, "weights after 3 steps differ by {worst}");
     let (mc, vc) = cpu.adam_moments().unwrap();
     let (mg, vg) = gpu.adam_moments().unwrap();
     for (a, b) in mc.iter().zip(&mg).chain(vc.iter().zip(&vg)) {
-        assert!((a - b).abs() <= 1e-4 * a.abs() + 1e-9, "Adam moments differ: {a} vs {b}");
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs() + 1e-9,
+            "Adam moments differ: {a} vs {b}"
+        );
     }
 }
 
 #[test]
 fn loop_limit_probe_reports_the_driver_cap() {
-    let Some((ctx, _guard)) = require_gpu!() else { return };
+    let Some((ctx, _guard)) = require_gpu!() else {
+        return;
+    };
     let driver = format!("{} {}", ctx.info.driver, ctx.info.driver_info).to_lowercase();
     if driver.contains("llvmpipe") || ctx.info.name.contains("llvmpipe") {
         // Mesa's gallivm stops loops after 65535 iterations per invocation.
-        assert_eq!(ctx.loop_limit, Some(65535), "llvmpipe's loop cap not detected");
+        assert_eq!(
+            ctx.loop_limit,
+            Some(65535),
+            "llvmpipe's loop cap not detected"
+        );
     }
     eprintln!("{}: loop limit {:?}", ctx.describe(), ctx.loop_limit);
 }

@@ -583,7 +583,6 @@ mod tests {
         c.model.tau_a_range = Some([200.0, 2000.0]);
         c.model.n_in = Some(3);
         c.device.backend = Some(BackendKind::Gl);
-        c.train.grad_clip = Some(1.5);
         c.data.path = Some("/x/y".into());
         c.rewiring = Some(Default::default());
         c.model.thr = 0.013;

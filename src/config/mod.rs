@@ -57,7 +57,11 @@ pub struct TaskConfig {
 
 impl Default for TaskConfig {
     fn default() -> Self {
-        TaskConfig { kind: TaskKind::Synthetic, steps: 840, input_rate: 0.02 }
+        TaskConfig {
+            kind: TaskKind::Synthetic,
+            steps: 840,
+            input_rate: 0.02,
+        }
     }
 }
 
@@ -88,7 +92,11 @@ pub struct ReadoutConfig {
 
 impl Default for ReadoutConfig {
     fn default() -> Self {
-        ReadoutConfig { kind: ReadoutKind::Window, window: 28, tau_out: 20.0 }
+        ReadoutConfig {
+            kind: ReadoutKind::Window,
+            window: 28,
+            tau_out: 20.0,
+        }
     }
 }
 
@@ -101,7 +109,9 @@ pub struct DaleConfig {
 
 impl Default for DaleConfig {
     fn default() -> Self {
-        DaleConfig { proportion_excitatory: 0.75 }
+        DaleConfig {
+            proportion_excitatory: 0.75,
+        }
     }
 }
 
@@ -184,7 +194,11 @@ pub struct RewiringConfig {
 
 impl Default for RewiringConfig {
     fn default() -> Self {
-        RewiringConfig { connectivity: 0.12, l1: 0.01, temperature: 0.0 }
+        RewiringConfig {
+            connectivity: 0.12,
+            l1: 0.01,
+            temperature: 0.0,
+        }
     }
 }
 
@@ -198,7 +212,11 @@ pub struct AdamConfig {
 
 impl Default for AdamConfig {
     fn default() -> Self {
-        AdamConfig { beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+        AdamConfig {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
     }
 }
 
@@ -214,8 +232,6 @@ pub struct TrainConfig {
     pub lr_decay: f32,
     pub lr_decay_every: usize,
     pub adam: AdamConfig,
-    /// Optional global-norm gradient clipping (not in the reference).
-    pub grad_clip: Option<f32>,
     /// c_reg of M9.
     pub reg_coeff: f32,
     /// f0 of M9, Hz.
@@ -232,7 +248,6 @@ impl Default for TrainConfig {
             lr_decay: 0.8,
             lr_decay_every: 2500,
             adam: AdamConfig::default(),
-            grad_clip: None,
             reg_coeff: 0.1,
             reg_rate_hz: 10.0,
         }
@@ -257,7 +272,10 @@ pub struct EvalConfig {
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        EvalConfig { every: 500, batch_size: 256 }
+        EvalConfig {
+            every: 500,
+            batch_size: 256,
+        }
     }
 }
 

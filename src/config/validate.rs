@@ -191,9 +191,6 @@ impl Config {
         in_range("train.adam.beta1", tr.adam.beta1, 0.0, 1.0, false)?;
         in_range("train.adam.beta2", tr.adam.beta2, 0.0, 1.0, false)?;
         positive("train.adam.eps", tr.adam.eps)?;
-        if let Some(c) = tr.grad_clip {
-            positive("train.grad_clip", c)?;
-        }
         non_negative("train.reg_coeff", tr.reg_coeff)?;
         non_negative("train.reg_rate_hz", tr.reg_rate_hz)?;
 
@@ -236,7 +233,6 @@ mod tests {
         c.rewiring = Some(Default::default());
         c.model.dale = Some(Default::default());
         c.model.tau_a_range = Some([1.0, 1.0]);
-        c.train.grad_clip = Some(1.0);
         c.device.workgroup_size = Some(256);
         c.model.n_regular = 0; // all adaptive is fine
         c.validate().unwrap();
@@ -325,7 +321,6 @@ mod tests {
             ("train.adam.beta1", |c| c.train.adam.beta1 = 1.0),
             ("train.adam.beta2", |c| c.train.adam.beta2 = -0.1),
             ("train.adam.eps", |c| c.train.adam.eps = 0.0),
-            ("train.grad_clip", |c| c.train.grad_clip = Some(0.0)),
             ("train.reg_coeff", |c| c.train.reg_coeff = -0.1),
             ("train.reg_rate_hz", |c| c.train.reg_rate_hz = -10.0),
             ("eval.batch_size", |c| c.eval.batch_size = 0),

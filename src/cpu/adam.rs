@@ -32,7 +32,10 @@ pub struct AdamState {
 
 impl AdamState {
     pub fn new(len: usize) -> AdamState {
-        AdamState { m: vec![0.0; len], v: vec![0.0; len] }
+        AdamState {
+            m: vec![0.0; len],
+            v: vec![0.0; len],
+        }
     }
 }
 

@@ -45,7 +45,11 @@ fn output_errors<S: Real>(
             let scale = S::from_f64(1.0 / (batch * k) as f64);
             for bi in 0..batch {
                 for o in 0..n_out {
-                    let onehot = if labels[bi] as usize == o { S::one() } else { S::zero() };
+                    let onehot = if labels[bi] as usize == o {
+                        S::one()
+                    } else {
+                        S::zero()
+                    };
                     let g = (loss.probs[[0, bi, o]] - onehot) * scale;
                     for ti in t_len - k..t_len {
                         dy[[ti, bi, o]] = g;
@@ -62,7 +66,11 @@ fn output_errors<S: Real>(
                         continue;
                     }
                     for o in 0..n_out {
-                        let onehot = if label as usize == o { S::one() } else { S::zero() };
+                        let onehot = if label as usize == o {
+                            S::one()
+                        } else {
+                            S::zero()
+                        };
                         dy[[ti, bi, o]] = (loss.probs[[ti, bi, o]] - onehot) * scale;
                     }
                 }
@@ -156,7 +164,11 @@ pub fn alif_backward<S: Real>(
                 // B3.
                 let dv = sf(alpha[j]) * dv_next[j] + du_next[j] / thr_next[j];
                 // B4.
-                let z_prev = if ti > 0 { trace.z[[ti - 1, bi, j]] } else { S::zero() };
+                let z_prev = if ti > 0 {
+                    trace.z[[ti - 1, bi, j]]
+                } else {
+                    S::zero()
+                };
                 let d_thr = -du * v_prev / (thr_t * thr_t) - z_prev * dt * dv;
                 // B5.
                 let db = sf(rho[j]) * db_next[j] + sf(beta[j]) * d_thr;

@@ -123,8 +123,8 @@ pub fn alif_forward<S: Real>(
                 let b_t = r_j * b[j] + (S::one() - r_j) * z_prev[j];
                 let thr_t = sf(net.neurons.thr[j]) + sf(net.neurons.beta[j]) * b_t;
                 // M5: from the previous voltage; refractory neurons are silenced.
-                let refractory = sim.n_ref > 0
-                    && last_spike[j].is_some_and(|s| t - s <= sim.n_ref as usize);
+                let refractory =
+                    sim.n_ref > 0 && last_spike[j].is_some_and(|s| t - s <= sim.n_ref as usize);
                 let u = (v[j] - thr_t) / thr_t;
                 let z_t = if refractory {
                     S::zero()
@@ -132,8 +132,8 @@ pub fn alif_forward<S: Real>(
                     S::spike(u, sim.dampening as f64, 1.0 / dt)
                 };
                 // M4: reset by the current adaptive threshold, for the previous step's spike.
-                let v_t = a_j * v[j] + (S::one() - a_j) * current
-                    - thr_t * z_prev[j] * S::from_f64(dt);
+                let v_t =
+                    a_j * v[j] + (S::one() - a_j) * current - thr_t * z_prev[j] * S::from_f64(dt);
 
                 tr.v_prev[[ti, bi, j]] = v[j];
                 tr.b[[ti, bi, j]] = b_t;

@@ -21,7 +21,11 @@ impl CpuEngine {
     pub fn new(network: Network, constraints: Vec<u32>) -> CpuEngine {
         let len = network.params.len();
         assert_eq!(constraints.len(), len, "one constraint per parameter");
-        CpuEngine { network, constraints, adam: AdamState::new(len) }
+        CpuEngine {
+            network,
+            constraints,
+            adam: AdamState::new(len),
+        }
     }
 
     fn stats(loss: &LossOutput<f32>) -> BatchStats {
@@ -44,7 +48,13 @@ impl Engine for CpuEngine {
     fn train_step(&mut self, batch: &Batch, s: &StepSettings) -> anyhow::Result<BatchStats> {
         let report = self.gradients(batch, s.noise_seed)?;
         let mut flat = self.network.params.to_flat();
-        let hyper = AdamHyper { lr: s.lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, step: s.step };
+        let hyper = AdamHyper {
+            lr: s.lr,
+            beta1: s.beta1,
+            beta2: s.beta2,
+            eps: s.eps,
+            step: s.step,
+        };
         adam_step(&mut flat, &report.grads, &mut self.adam, &hyper);
         apply_constraints(&mut flat, &self.constraints);
         let p = &self.network.params;
@@ -63,9 +73,20 @@ impl Engine for CpuEngine {
         let params = ParamsOf::<f32>::from_params(&self.network.params);
         let trace = alif_forward(&self.network, &params, &batch.x, noise_seed);
         let loss = readout_loss(&self.network, &params, &trace, &batch.targets);
-        let grads = alif_backward(&self.network, &params, &batch.x, &trace, &loss, &batch.targets);
+        let grads = alif_backward(
+            &self.network,
+            &params,
+            &batch.x,
+            &trace,
+            &loss,
+            &batch.targets,
+        );
         let spikes: Array3<f32> = trace.z.mapv(|z| if z != 0.0 { 1.0 } else { 0.0 });
-        Ok(GradientReport { stats: Self::stats(&loss), grads: grads.to_flat(), spikes })
+        Ok(GradientReport {
+            stats: Self::stats(&loss),
+            grads: grads.to_flat(),
+            spikes,
+        })
     }
 
     fn network(&self) -> anyhow::Result<Network> {

@@ -5,6 +5,9 @@
 //! f32 (the twin of the kernels), f64, and forward-mode dual numbers ([`Dual`]), which check
 //! the hand-written BPTT (`alif_backward`) to rounding error (model.md §3).
 
+// Index loops mirror the equations (sums over i, j, k); iterator chains would hide them.
+#![allow(clippy::needless_range_loop)]
+
 pub mod adam;
 pub mod alif_backward;
 pub mod alif_forward;

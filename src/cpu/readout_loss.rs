@@ -186,4 +186,3 @@ pub fn outputs_over_time<S: Real>(params: &ParamsOf<S>, trace_out: &Array3<S>) -
     }
     y
 }
-

@@ -62,8 +62,14 @@ fn shape(d: &Dims, wg: u32) -> Shape {
 pub fn forward(d: &Dims, wg: u32) -> LoopCost {
     let s = shape(d, wg);
     LoopCost {
-        per_step: 1 + s.owned * (1 + s.in_words + s.n_in + s.rec_words + s.n) + s.in_words_owned * 33 + 2 * s.rec_words_owned,
-        fixed: 8 + s.owned * (1 + d.state_stride as u64) + 2 * s.rec_words_owned + s.in_words_owned * 33,
+        per_step: 1
+            + s.owned * (1 + s.in_words + s.n_in + s.rec_words + s.n)
+            + s.in_words_owned * 33
+            + 2 * s.rec_words_owned,
+        fixed: 8
+            + s.owned * (1 + d.state_stride as u64)
+            + 2 * s.rec_words_owned
+            + s.in_words_owned * 33,
     }
 }
 
@@ -88,7 +94,10 @@ pub fn readout(d: &Dims, wg: u32) -> LoopCost {
     let s = shape(d, wg);
     let logits = s.outs_owned * (1 + s.n) + 4 * s.n_out + 4 + s.owned * (1 + s.n_out);
     if d.window > 0 {
-        LoopCost { per_step: s.owned + 1, fixed: 8 + 2 * s.owned + logits }
+        LoopCost {
+            per_step: s.owned + 1,
+            fixed: 8 + 2 * s.owned + logits,
+        }
     } else {
         LoopCost {
             per_step: 1 + s.owned + logits + s.n_out,
@@ -111,7 +120,9 @@ pub fn batch_reduce(d: &Dims) -> u64 {
 /// Splits steps 1..=steps into chunks of at most `max_len`: (t0, len), t0 1-based.
 pub fn chunks(steps: usize, max_len: usize) -> Vec<(usize, usize)> {
     let len = max_len.max(1);
-    (0..steps.div_ceil(len)).map(|c| (1 + c * len, len.min(steps - c * len))).collect()
+    (0..steps.div_ceil(len))
+        .map(|c| (1 + c * len, len.min(steps - c * len)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -133,7 +144,10 @@ mod tests {
 
     #[test]
     fn max_steps_respects_budget() {
-        let c = LoopCost { per_step: 100, fixed: 50 };
+        let c = LoopCost {
+            per_step: 100,
+            fixed: 50,
+        };
         assert_eq!(c.max_steps(1050), Some(10));
         assert_eq!(c.max_steps(149), None);
         assert_eq!(c.max_steps(150), Some(1));

@@ -62,7 +62,7 @@ fn summary(adapter: &wgpu::Adapter) -> AdapterSummary {
         device_type: format!("{:?}", info.device_type),
         driver: info.driver,
         driver_info: info.driver_info,
-        max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size as u64,
+        max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
         max_buffer_size: limits.max_buffer_size,
         max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
         max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
@@ -123,8 +123,10 @@ impl GpuContext {
             Some(a) => a,
             None if total == 0 => return Err(anyhow!(NO_ADAPTER_HELP)),
             None => {
-                let names: Vec<String> =
-                    list_adapters(request).into_iter().map(|s| format!("{} ({})", s.name, s.backend)).collect();
+                let names: Vec<String> = list_adapters(request)
+                    .into_iter()
+                    .map(|s| format!("{} ({})", s.name, s.backend))
+                    .collect();
                 return Err(anyhow!(
                     "no adapter name contains {:?}; adapters found: {}",
                     name_filter.unwrap_or_default(),
@@ -146,11 +148,20 @@ impl GpuContext {
         }))
         .with_context(|| format!("cannot open a device on adapter {}", info.name))?;
         let loop_limit = probe_loop_limit(&device, &queue)?;
-        Ok(GpuContext { adapter, device, queue, info, loop_limit })
+        Ok(GpuContext {
+            adapter,
+            device,
+            queue,
+            info,
+            loop_limit,
+        })
     }
 
     pub fn describe(&self) -> String {
-        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
     }
 
     pub fn backend_name(&self) -> String {
@@ -200,11 +211,19 @@ pub fn probe_loop_limit(device: &wgpu::Device, queue: &wgpu::Queue) -> anyhow::R
     let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some("loop limit probe"),
         layout: &pipeline.get_bind_group_layout(0),
-        entries: &[wgpu::BindGroupEntry { binding: 0, resource: out.as_entire_binding() }],
+        entries: &[wgpu::BindGroupEntry {
+            binding: 0,
+            resource: out.as_entire_binding(),
+        }],
     });
-    let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("loop limit probe") });
+    let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+        label: Some("loop limit probe"),
+    });
     {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: None,
+            timestamp_writes: None,
+        });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &group, &[]);
         pass.dispatch_workgroups(1, 1, 1);
@@ -217,10 +236,23 @@ pub fn probe_loop_limit(device: &wgpu::Device, queue: &wgpu::Queue) -> anyhow::R
         let _ = tx.send(r);
     });
     device
-        .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
+        .poll(wgpu::PollType::Wait {
+            submission_index: None,
+            timeout: None,
+        })
         .context("waiting for the loop-limit probe")?;
-    rx.recv().context("probe map callback dropped")?.context("mapping the probe result")?;
-    let ran: Vec<u32> = bytemuck::pod_collect_to_vec(&slice.get_mapped_range().context("reading the probe result")?);
+    rx.recv()
+        .context("probe map callback dropped")?
+        .context("mapping the probe result")?;
+    let ran: Vec<u32> = bytemuck::pod_collect_to_vec(
+        &slice
+            .get_mapped_range()
+            .context("reading the probe result")?,
+    );
     staging.unmap();
-    Ok(if ran[0] < PROBE_ITERATIONS { Some(ran[0] as u64) } else { None })
+    Ok(if ran[0] < PROBE_ITERATIONS {
+        Some(ran[0] as u64)
+    } else {
+        None
+    })
 }

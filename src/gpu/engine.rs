@@ -73,7 +73,9 @@ fn storage(device: &wgpu::Device, label: &str, size: u64) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: size.max(16),
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC,
         mapped_at_creation: false,
     })
 }
@@ -85,7 +87,9 @@ fn storage_init<T: bytemuck::Pod>(device: &wgpu::Device, label: &str, data: &[T]
     device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: Some(label),
         contents: &padded,
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC,
     })
 }
 
@@ -106,7 +110,10 @@ fn bind_group(
     let entries: Vec<wgpu::BindGroupEntry> = buffers
         .iter()
         .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+        .map(|(i, b)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: b.as_entire_binding(),
+        })
         .collect();
     device.create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some(label),
@@ -136,7 +143,10 @@ impl GpuEngine {
     ) -> anyhow::Result<GpuEngine> {
         let n = network.n_rec();
         if n > crate::config::MAX_NEURONS || network.n_in() > crate::config::MAX_NEURONS {
-            bail!("the GPU kernels support at most {} neurons and inputs", crate::config::MAX_NEURONS);
+            bail!(
+                "the GPU kernels support at most {} neurons and inputs",
+                crate::config::MAX_NEURONS
+            );
         }
         if network.n_out() > 256 {
             bail!("the GPU kernels support at most 256 readout classes");
@@ -144,7 +154,9 @@ impl GpuEngine {
         let max_wg = ctx.device.limits().max_compute_invocations_per_workgroup;
         // CPU adapters pay per invocation and per barrier, GPUs want wide workgroups
         // (spec/gpu-notes.md); measured choices, overridable with device.workgroup_size.
-        let wg = workgroup_size.unwrap_or(if ctx.is_cpu_adapter() { 16 } else { 128 }).min(max_wg);
+        let wg = workgroup_size
+            .unwrap_or(if ctx.is_cpu_adapter() { 16 } else { 128 })
+            .min(max_wg);
         let constants = ShaderConstants::new(wg);
         let device = &ctx.device;
         let make = |name: &str| {
@@ -223,7 +235,7 @@ impl GpuEngine {
         let net = &self.network;
         let device = &self.ctx.device;
         let limits = device.limits();
-        let max_binding = limits.max_storage_buffer_binding_size as u64;
+        let max_binding = limits.max_storage_buffer_binding_size;
         let (n, n_in, n_out) = (net.n_rec(), net.n_in(), net.n_out());
         let p = net.params.len();
         let nd = net.sim.n_delay as usize;
@@ -241,11 +253,19 @@ impl GpuEngine {
         let off_rates = READOUT_TOTALS as usize;
         let off_per_seq = off_rates + n;
         let off_dy = off_per_seq + 3 * batch;
-        let dy_len = if window > 0 { batch * n_out } else { steps * batch * n_out };
+        let dy_len = if window > 0 {
+            batch * n_out
+        } else {
+            steps * batch * n_out
+        };
         let readout_len = (off_dy + dy_len) as u64 * F32;
         let partials_len = (batch * p) as u64 * F32;
         let bits_len = ((steps + 1) * batch * rec_words) as u64 * F32;
-        for (what, len) in [("readout/dy", readout_len), ("per-sequence gradients", partials_len), ("spike bits", bits_len)] {
+        for (what, len) in [
+            ("readout/dy", readout_len),
+            ("per-sequence gradients", partials_len),
+            ("spike bits", bits_len),
+        ] {
             if len > max_binding {
                 bail!("the {what} buffer for a batch of {batch} x {steps} steps needs {len} bytes, over the adapter's storage binding limit of {max_binding}: lower train.batch_size");
             }
@@ -298,9 +318,21 @@ impl GpuEngine {
                 anyhow::anyhow!("the {what} kernel cannot run one time step of this network within the adapter's loop limit ({limit} iterations per invocation); use a larger device.workgroup_size")
             };
             sweep_len = sweep_len
-                .min(budget::forward(&dims, wg).max_steps(cap).ok_or_else(|| too_big("forward"))?)
-                .min(budget::backward(&dims, wg).max_steps(cap).ok_or_else(|| too_big("backward"))?);
-            readout_chunk_len = readout_chunk_len.min(budget::readout(&dims, wg).max_steps(cap).ok_or_else(|| too_big("readout"))?);
+                .min(
+                    budget::forward(&dims, wg)
+                        .max_steps(cap)
+                        .ok_or_else(|| too_big("forward"))?,
+                )
+                .min(
+                    budget::backward(&dims, wg)
+                        .max_steps(cap)
+                        .ok_or_else(|| too_big("backward"))?,
+                );
+            readout_chunk_len = readout_chunk_len.min(
+                budget::readout(&dims, wg)
+                    .max_steps(cap)
+                    .ok_or_else(|| too_big("readout"))?,
+            );
             if budget::loss_reduce(&dims, wg) > cap || budget::batch_reduce(&dims) > cap {
                 bail!("a batch of {batch} exceeds the adapter's loop limit ({limit} iterations per invocation) in the batch reductions: lower the batch size");
             }
@@ -309,8 +341,16 @@ impl GpuEngine {
         let readout_chunks = budget::chunks(steps, readout_chunk_len);
         let dims_buf = uniform_init(device, "dims", &dims);
         let pstate = storage(device, "readout trace state", (batch * n * 2) as u64 * F32);
-        let state = storage(device, "forward state", (batch * n * dims.state_stride as usize) as u64 * F32);
-        let bstate = storage(device, "backward state", (batch * n * dims.bstate_stride as usize) as u64 * F32);
+        let state = storage(
+            device,
+            "forward state",
+            (batch * n * dims.state_stride as usize) as u64 * F32,
+        );
+        let bstate = storage(
+            device,
+            "backward state",
+            (batch * n * dims.bstate_stride as usize) as u64 * F32,
+        );
         let bits = storage(device, "spike bits", bits_len);
         let readout = storage(device, "readout", readout_len);
         let partials = storage(device, "per-sequence gradients", partials_len);
@@ -320,24 +360,57 @@ impl GpuEngine {
         let mut forward_groups = Vec::new();
         let mut backward_groups = Vec::new();
         for (c, &(t0, len)) in chunks.iter().enumerate() {
-            let x = storage(device, &format!("x chunk {c}"), (len * batch * n_in) as u64 * F32);
-            let records = storage(device, &format!("records chunk {c}"), (len * batch * n) as u64 * 8);
+            let x = storage(
+                device,
+                &format!("x chunk {c}"),
+                (len * batch * n_in) as u64 * F32,
+            );
+            let records = storage(
+                device,
+                &format!("records chunk {c}"),
+                (len * batch * n) as u64 * 8,
+            );
             let chunk_buf = uniform_init(
                 device,
                 &format!("chunk {c}"),
-                &Chunk { t0: t0 as u32, len: len as u32, ..Chunk::default() },
+                &Chunk {
+                    t0: t0 as u32,
+                    len: len as u32,
+                    ..Chunk::default()
+                },
             );
             forward_groups.push(bind_group(
                 device,
                 &format!("alif_forward chunk {c}"),
                 &self.pipelines.forward,
-                &[&dims_buf, &chunk_buf, &self.step_buf, &self.model, &self.delays, &x, &state, &records, &bits],
+                &[
+                    &dims_buf,
+                    &chunk_buf,
+                    &self.step_buf,
+                    &self.model,
+                    &self.delays,
+                    &x,
+                    &state,
+                    &records,
+                    &bits,
+                ],
             ));
             backward_groups.push(bind_group(
                 device,
                 &format!("alif_backward chunk {c}"),
                 &self.pipelines.backward,
-                &[&dims_buf, &chunk_buf, &self.model, &self.delays, &x, &records, &bits, &readout, &bstate, &partials],
+                &[
+                    &dims_buf,
+                    &chunk_buf,
+                    &self.model,
+                    &self.delays,
+                    &x,
+                    &records,
+                    &bits,
+                    &readout,
+                    &bstate,
+                    &partials,
+                ],
             ));
             x_chunks.push(x);
         }
@@ -348,18 +421,36 @@ impl GpuEngine {
                 let chunk_buf = uniform_init(
                     device,
                     &format!("readout chunk {c}"),
-                    &Chunk { t0: t0 as u32, len: len as u32, ..Chunk::default() },
+                    &Chunk {
+                        t0: t0 as u32,
+                        len: len as u32,
+                        ..Chunk::default()
+                    },
                 );
                 bind_group(
                     device,
                     &format!("readout_loss chunk {c}"),
                     &self.pipelines.readout,
-                    &[&dims_buf, &chunk_buf, &self.step_buf, &self.model, &bits, &labels, &readout, &partials, &pstate],
+                    &[
+                        &dims_buf,
+                        &chunk_buf,
+                        &self.step_buf,
+                        &self.model,
+                        &bits,
+                        &labels,
+                        &readout,
+                        &partials,
+                        &pstate,
+                    ],
                 )
             })
             .collect();
-        let loss_reduce_group =
-            bind_group(device, "loss_reduce", &self.pipelines.loss_reduce, &[&dims_buf, &state, &readout]);
+        let loss_reduce_group = bind_group(
+            device,
+            "loss_reduce",
+            &self.pipelines.loss_reduce,
+            &[&dims_buf, &state, &readout],
+        );
         let batch_reduce_group = bind_group(
             device,
             "batch_reduce",
@@ -370,7 +461,14 @@ impl GpuEngine {
             device,
             "adam",
             &self.pipelines.adam,
-            &[&dims_buf, &self.step_buf, &self.grads, &self.constraints, &self.model, &self.moments],
+            &[
+                &dims_buf,
+                &self.step_buf,
+                &self.grads,
+                &self.constraints,
+                &self.model,
+                &self.moments,
+            ],
         );
         let staging_len = readout_len.max(p as u64 * F32 * 3).max(bits_len);
         let staging = device.create_buffer(&wgpu::BufferDescriptor {
@@ -404,7 +502,11 @@ impl GpuEngine {
     /// Uploads inputs and labels; returns the number of scored frames.
     fn upload_batch(&mut self, batch: &Batch) -> anyhow::Result<u32> {
         if batch.n_in() != self.network.n_in() {
-            bail!("batch has {} input channels, the network {}", batch.n_in(), self.network.n_in());
+            bail!(
+                "batch has {} input channels, the network {}",
+                batch.n_in(),
+                self.network.n_in()
+            );
         }
         self.ensure_batch(batch.size(), batch.steps())?;
         let r = self.batch_res.as_ref().expect("batch resources");
@@ -413,13 +515,20 @@ impl GpuEngine {
         let xs = x.as_slice().expect("contiguous input");
         let row = batch.size() * batch.n_in();
         for (buf, &(t0, len)) in r.x_chunks.iter().zip(&r.chunks) {
-            queue.write_buffer(buf, 0, bytemuck::cast_slice(&xs[(t0 - 1) * row..(t0 - 1 + len) * row]));
+            queue.write_buffer(
+                buf,
+                0,
+                bytemuck::cast_slice(&xs[(t0 - 1) * row..(t0 - 1 + len) * row]),
+            );
         }
         let (labels, scored): (Vec<i32>, u32) = match (&self.network.sim.readout, &batch.targets) {
             (Readout::Window(_), Targets::Labels(l)) => (l.to_vec(), l.len() as u32),
             (Readout::Framewise, Targets::FrameLabels(l)) => {
                 let l = l.as_standard_layout();
-                (l.iter().copied().collect(), l.iter().filter(|&&v| v >= 0).count() as u32)
+                (
+                    l.iter().copied().collect(),
+                    l.iter().filter(|&&v| v >= 0).count() as u32,
+                )
             }
             (readout, _) => bail!("the batch's targets do not match the {readout:?} readout"),
         };
@@ -435,21 +544,33 @@ impl GpuEngine {
     }
 
     fn write_step(&self, step: &StepUniform) {
-        self.ctx.queue.write_buffer(&self.step_buf, 0, bytemuck::bytes_of(step));
+        self.ctx
+            .queue
+            .write_buffer(&self.step_buf, 0, bytemuck::bytes_of(step));
     }
 
     /// Encodes forward, loss and (optionally) backward, reduction and Adam; submits once;
     /// reads back the totals, and the gradients and spikes when `want_grads`.
-    fn run(&mut self, backward: bool, adam: bool, want_grads: bool) -> anyhow::Result<(Vec<f32>, Vec<f32>, Vec<u32>)> {
+    fn run(
+        &mut self,
+        backward: bool,
+        adam: bool,
+        want_grads: bool,
+    ) -> anyhow::Result<(Vec<f32>, Vec<f32>, Vec<u32>)> {
         let r = self.batch_res.as_ref().expect("batch resources");
         let device = &self.ctx.device;
         let b = r.batch as u32;
         let p = self.network.params.len() as u32;
         let max_dim = device.limits().max_compute_workgroups_per_dimension;
         let (gx, gy) = elementwise_groups(p, self.constants.elementwise_size, max_dim);
-        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("iteration") });
+        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("iteration"),
+        });
         {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("iteration"), timestamp_writes: None });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("iteration"),
+                timestamp_writes: None,
+            });
             pass.set_pipeline(&self.pipelines.forward);
             for g in &r.forward_groups {
                 pass.set_bind_group(0, g, &[]);
@@ -487,12 +608,16 @@ impl GpuEngine {
         let (mut grads, mut bits) = (Vec::new(), Vec::new());
         if want_grads {
             let r = self.batch_res.as_ref().expect("batch resources");
-            let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read grads") });
+            let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("read grads"),
+            });
             enc.copy_buffer_to_buffer(&self.grads, 0, &r.staging, 0, p as u64 * F32);
             self.ctx.queue.submit([enc.finish()]);
             grads = bytemuck::pod_collect_to_vec(&self.read_staging(p as u64 * F32)?);
             let r = self.batch_res.as_ref().expect("batch resources");
-            let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read spikes") });
+            let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("read spikes"),
+            });
             enc.copy_buffer_to_buffer(&r.bits, 0, &r.staging, 0, r.bits_len);
             self.ctx.queue.submit([enc.finish()]);
             let len = r.bits_len;
@@ -512,10 +637,18 @@ impl GpuEngine {
         });
         self.ctx
             .device
-            .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
+            .poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: None,
+            })
             .context("waiting for the GPU")?;
-        rx.recv().context("map callback dropped")?.context("mapping the staging buffer")?;
-        let data = slice.get_mapped_range().context("reading the staging buffer")?.to_vec();
+        rx.recv()
+            .context("map callback dropped")?
+            .context("mapping the staging buffer")?;
+        let data = slice
+            .get_mapped_range()
+            .context("reading the staging buffer")?
+            .to_vec();
         r.staging.unmap();
         Ok(data)
     }
@@ -527,7 +660,12 @@ impl GpuEngine {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut enc = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("read") });
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("read"),
+            });
         enc.copy_buffer_to_buffer(buf, 0, &staging, 0, len);
         self.ctx.queue.submit([enc.finish()]);
         let slice = staging.slice(..);
@@ -537,10 +675,19 @@ impl GpuEngine {
         });
         self.ctx
             .device
-            .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
+            .poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: None,
+            })
             .context("waiting for the GPU")?;
-        rx.recv().context("map callback dropped")?.context("mapping a read-back buffer")?;
-        let data = bytemuck::pod_collect_to_vec(&slice.get_mapped_range().context("reading a read-back buffer")?);
+        rx.recv()
+            .context("map callback dropped")?
+            .context("mapping a read-back buffer")?;
+        let data = bytemuck::pod_collect_to_vec(
+            &slice
+                .get_mapped_range()
+                .context("reading a read-back buffer")?,
+        );
         staging.unmap();
         Ok(data)
     }
@@ -577,7 +724,13 @@ impl Engine for GpuEngine {
 
     fn train_step(&mut self, batch: &Batch, s: &StepSettings) -> anyhow::Result<BatchStats> {
         let n_scored = self.upload_batch(batch)?;
-        let hyper = crate::cpu::AdamHyper { lr: s.lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, step: s.step };
+        let hyper = crate::cpu::AdamHyper {
+            lr: s.lr,
+            beta1: s.beta1,
+            beta2: s.beta2,
+            eps: s.eps,
+            step: s.step,
+        };
         let (bias1, bias2) = hyper.bias_corrections();
         self.write_step(&StepUniform {
             lr: s.lr,
@@ -595,16 +748,28 @@ impl Engine for GpuEngine {
 
     fn evaluate(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<BatchStats> {
         let n_scored = self.upload_batch(batch)?;
-        self.write_step(&StepUniform { noise_seed, n_scored, ..StepUniform::default() });
+        self.write_step(&StepUniform {
+            noise_seed,
+            n_scored,
+            ..StepUniform::default()
+        });
         let (totals, _, _) = self.run(false, false, false)?;
         Ok(self.stats(&totals))
     }
 
     fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport> {
         let n_scored = self.upload_batch(batch)?;
-        self.write_step(&StepUniform { noise_seed, n_scored, ..StepUniform::default() });
+        self.write_step(&StepUniform {
+            noise_seed,
+            n_scored,
+            ..StepUniform::default()
+        });
         let (totals, grads, bits) = self.run(true, false, true)?;
-        Ok(GradientReport { stats: self.stats(&totals), grads, spikes: self.unpack_spikes(&bits) })
+        Ok(GradientReport {
+            stats: self.stats(&totals),
+            grads,
+            spikes: self.unpack_spikes(&bits),
+        })
     }
 
     fn network(&self) -> anyhow::Result<Network> {
@@ -625,8 +790,9 @@ impl Engine for GpuEngine {
     fn set_adam_moments(&mut self, m: &[f32], v: &[f32]) -> anyhow::Result<()> {
         let mut mv = m.to_vec();
         mv.extend_from_slice(v);
-        self.ctx.queue.write_buffer(&self.moments, 0, bytemuck::cast_slice(&mv));
+        self.ctx
+            .queue
+            .write_buffer(&self.moments, 0, bytemuck::cast_slice(&mv));
         Ok(())
     }
 }
-

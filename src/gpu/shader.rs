@@ -7,10 +7,22 @@
 use crate::config::MAX_NEURONS;
 
 /// The kernels, by file name under `shaders/`.
-pub const KERNELS: [&str; 5] = ["alif_forward", "readout_loss", "loss_reduce", "alif_backward", "batch_reduce"];
+pub const KERNELS: [&str; 5] = [
+    "alif_forward",
+    "readout_loss",
+    "loss_reduce",
+    "alif_backward",
+    "batch_reduce",
+];
 /// All kernel names including the optimiser.
-pub const ALL_KERNELS: [&str; 6] =
-    ["alif_forward", "readout_loss", "loss_reduce", "alif_backward", "batch_reduce", "adam"];
+pub const ALL_KERNELS: [&str; 6] = [
+    "alif_forward",
+    "readout_loss",
+    "loss_reduce",
+    "alif_backward",
+    "batch_reduce",
+    "adam",
+];
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 

@@ -35,9 +35,13 @@ impl DaleSigns {
     pub fn reference(n_in: usize, n_rec: usize, proportion: f32, rng: &mut ChaCha8Rng) -> Self {
         let n_inhibitory = |n: usize| n.saturating_sub((proportion * n as f32) as usize + 1);
         let rec_inh = n_inhibitory(n_rec);
-        let recurrent = (0..n_rec).map(|k| if k < rec_inh { -1.0 } else { 1.0 }).collect();
+        let recurrent = (0..n_rec)
+            .map(|k| if k < rec_inh { -1.0 } else { 1.0 })
+            .collect();
         let in_inh = n_inhibitory(n_in);
-        let mut input: Vec<f32> = (0..n_in).map(|i| if i < in_inh { -1.0 } else { 1.0 }).collect();
+        let mut input: Vec<f32> = (0..n_in)
+            .map(|i| if i < in_inh { -1.0 } else { 1.0 })
+            .collect();
         input.shuffle(rng);
         DaleSigns { input, recurrent }
     }
@@ -135,7 +139,8 @@ fn balanced_signed(rows: &[f32], n_post: usize, rng: &mut ChaCha8Rng) -> Array2<
         let neg: f32 = -w.column(j).iter().filter(|x| **x < 0.0).sum::<f32>();
         if pos > 0.0 && neg > 0.0 {
             let f = pos / neg;
-            w.column_mut(j).mapv_inplace(|x| if x < 0.0 { x * f } else { x });
+            w.column_mut(j)
+                .mapv_inplace(|x| if x < 0.0 { x * f } else { x });
         }
     }
     w

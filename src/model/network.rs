@@ -136,7 +136,11 @@ impl Params {
     /// Inverse of [`Params::to_flat`].
     pub fn from_flat(flat: &[f32], n_in: usize, n_rec: usize, n_out: usize) -> Params {
         let mut p = Params::zeros(n_in, n_rec, n_out);
-        assert_eq!(flat.len(), p.len(), "flat parameter vector has the wrong length");
+        assert_eq!(
+            flat.len(),
+            p.len(),
+            "flat parameter vector has the wrong length"
+        );
         let (a, rest) = flat.split_at(n_in * n_rec);
         let (b, rest) = rest.split_at(n_rec * n_rec);
         let (c, d) = rest.split_at(n_rec * n_out);

@@ -53,14 +53,21 @@ impl SyntheticTask {
         let spike = 1.0 / self.dt;
         let x = Array3::from_shape_fn((self.steps, size, self.n_in), |(t, b, i)| {
             let cued = t < cue_end && i / group == labels[b] as usize;
-            let p = if cued { (4.0 * self.rate).min(1.0) } else { self.rate };
+            let p = if cued {
+                (4.0 * self.rate).min(1.0)
+            } else {
+                self.rate
+            };
             if rng.random_bool(p) {
                 spike
             } else {
                 0.0
             }
         });
-        Batch { x, targets: Targets::Labels(labels) }
+        Batch {
+            x,
+            targets: Targets::Labels(labels),
+        }
     }
 }
 

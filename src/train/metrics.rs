@@ -16,7 +16,9 @@ impl MetricsLog {
             .append(true)
             .open(path)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-        Ok(MetricsLog { out: BufWriter::new(f) })
+        Ok(MetricsLog {
+            out: BufWriter::new(f),
+        })
     }
 
     pub fn write(&mut self, record: &serde_json::Value) -> anyhow::Result<()> {

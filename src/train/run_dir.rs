@@ -5,7 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `YYYYMMDD-HHMMSS` in UTC.
 pub fn timestamp() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -17,7 +20,12 @@ pub fn timestamp() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// The run directory for `config_path`, created.
@@ -25,10 +33,14 @@ pub fn create(config_path: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf>
     let dir = match out {
         Some(o) => o.to_path_buf(),
         None => {
-            let stem = config_path.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
+            let stem = config_path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("run");
             PathBuf::from("runs").join(format!("{stem}-{}", timestamp()))
         }
     };
-    std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create run directory {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create run directory {}: {e}", dir.display()))?;
     Ok(dir)
 }

@@ -27,12 +27,24 @@ pub struct TrainSummary {
 
 /// Mean firing rates in Hz of the regular and the adaptive neurons.
 fn population_rates_hz(rates: &[f32], n_regular: usize) -> (f32, f32) {
-    let mean = |s: &[f32]| if s.is_empty() { 0.0 } else { s.iter().sum::<f32>() / s.len() as f32 * 1000.0 };
-    (mean(&rates[..n_regular.min(rates.len())]), mean(&rates[n_regular.min(rates.len())..]))
+    let mean = |s: &[f32]| {
+        if s.is_empty() {
+            0.0
+        } else {
+            s.iter().sum::<f32>() / s.len() as f32 * 1000.0
+        }
+    };
+    (
+        mean(&rates[..n_regular.min(rates.len())]),
+        mean(&rates[n_regular.min(rates.len())..]),
+    )
 }
 
 /// Loss and accuracy over the validation batches (weighted by scored predictions).
-pub fn evaluate(engine: &mut dyn Engine, batches: &[crate::model::Batch]) -> anyhow::Result<(f32, f32)> {
+pub fn evaluate(
+    engine: &mut dyn Engine,
+    batches: &[crate::model::Batch],
+) -> anyhow::Result<(f32, f32)> {
     let (mut loss, mut correct, mut scored) = (0.0f64, 0usize, 0usize);
     for (i, b) in batches.iter().enumerate() {
         let s = engine.evaluate(b, i as u32)?;
@@ -40,7 +52,10 @@ pub fn evaluate(engine: &mut dyn Engine, batches: &[crate::model::Batch]) -> any
         correct += s.correct;
         scored += s.scored;
     }
-    Ok(((loss / scored.max(1) as f64) as f32, correct as f32 / scored.max(1) as f32))
+    Ok((
+        (loss / scored.max(1) as f64) as f32,
+        correct as f32 / scored.max(1) as f32,
+    ))
 }
 
 fn check_finite(stats: &BatchStats, it: usize) -> anyhow::Result<()> {
@@ -83,7 +98,11 @@ pub fn train(
             constraints: constraints.to_vec(),
             rng_state: Vec::new(),
         };
-        save_checkpoint(&run_dir.join("last.safetensors"), &engine.network()?, Some(&state))
+        save_checkpoint(
+            &run_dir.join("last.safetensors"),
+            &engine.network()?,
+            Some(&state),
+        )
     };
     for it in 0..t.iterations {
         let batch = source.train_batch(it)?;
@@ -99,7 +118,8 @@ pub fn train(
         let stats = engine.train_step(&batch, &settings)?;
         check_finite(&stats, it)?;
         let (rate_regular, rate_adaptive) = population_rates_hz(&stats.rates, n_regular);
-        let validate_now = (cfg.eval.every > 0 && (it + 1) % cfg.eval.every == 0) || it + 1 == t.iterations;
+        let validate_now =
+            (cfg.eval.every > 0 && (it + 1) % cfg.eval.every == 0) || it + 1 == t.iterations;
         if validate_now {
             (val_loss, val_acc) = evaluate(engine, &validation)?;
             checkpoint(engine, it + 1)?;
@@ -117,12 +137,24 @@ pub fn train(
             "learning_rate": lr,
             "wall_s": start.elapsed().as_secs_f64(),
         }))?;
-        bar.set_message(format!("loss {:.4}  acc {:.3}  val {:.3}", stats.loss, stats.accuracy(), val_acc));
+        bar.set_message(format!(
+            "loss {:.4}  acc {:.3}  val {:.3}",
+            stats.loss,
+            stats.accuracy(),
+            val_acc
+        ));
         bar.inc(1);
         last = Some(stats);
     }
     bar.finish();
-    let last = last.unwrap_or(BatchStats { loss: f32::NAN, loss_task: f32::NAN, loss_reg: f32::NAN, correct: 0, scored: 0, rates: vec![] });
+    let last = last.unwrap_or(BatchStats {
+        loss: f32::NAN,
+        loss_task: f32::NAN,
+        loss_reg: f32::NAN,
+        correct: 0,
+        scored: 0,
+        rates: vec![],
+    });
     Ok(TrainSummary {
         iterations: t.iterations,
         final_loss: last.loss,

@@ -62,7 +62,13 @@ pub fn random_network(c: &Case) -> Network {
     let neurons = NeuronConstants {
         tau_m: Array1::from_shape_fn(n, |_| rng.random_range(5.0..30.0)),
         tau_a: Array1::from_shape_fn(n, |_| rng.random_range(20.0..300.0)),
-        beta: Array1::from_shape_fn(n, |j| if j >= c.n_regular { rng.random_range(0.5..2.0) } else { 0.0 }),
+        beta: Array1::from_shape_fn(n, |j| {
+            if j >= c.n_regular {
+                rng.random_range(0.5..2.0)
+            } else {
+                0.0
+            }
+        }),
         thr: Array1::from_shape_fn(n, |_| rng.random_range(0.02..0.08)),
     };
     let sim = SimConstants {
@@ -78,7 +84,10 @@ pub fn random_network(c: &Case) -> Network {
     };
     let mut params = Params::zeros(c.n_in, n, c.n_out);
     params.w_in = Array2::from_shape_fn((c.n_in, n), |_| normal(&mut rng) * 1.5);
-    params.w_rec = Array2::from_shape_fn((n, n), |(k, j)| if k == j { 0.0 } else { normal(&mut rng) * 0.8 });
+    params.w_rec = Array2::from_shape_fn(
+        (n, n),
+        |(k, j)| if k == j { 0.0 } else { normal(&mut rng) * 0.8 },
+    );
     params.w_out = Array2::from_shape_fn((n, c.n_out), |_| normal(&mut rng));
     params.b_out = Array1::from_shape_fn(c.n_out, |_| normal(&mut rng) * 0.1);
     let nd = c.n_delay;
@@ -106,16 +115,18 @@ pub fn random_batch(c: &Case) -> Batch {
         }
     });
     let targets = match c.readout {
-        Readout::Window(_) => {
-            Targets::Labels(Array1::from_shape_fn(c.batch, |_| rng.random_range(0..c.n_out as i32)))
-        }
-        Readout::Framewise => Targets::FrameLabels(Array2::from_shape_fn((c.steps, c.batch), |_| {
-            if rng.random_bool(0.7) {
-                rng.random_range(0..c.n_out as i32)
-            } else {
-                -1
-            }
+        Readout::Window(_) => Targets::Labels(Array1::from_shape_fn(c.batch, |_| {
+            rng.random_range(0..c.n_out as i32)
         })),
+        Readout::Framewise => {
+            Targets::FrameLabels(Array2::from_shape_fn((c.steps, c.batch), |_| {
+                if rng.random_bool(0.7) {
+                    rng.random_range(0..c.n_out as i32)
+                } else {
+                    -1
+                }
+            }))
+        }
     };
     Batch { x, targets }
 }

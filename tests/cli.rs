@@ -1,0 +1,225 @@
+//! The command line end to end: every command ends with a JSON line; bad input gives an
+//! error naming the file and field; `grads` writes the format of spec/checkpoint.md on both
+//! devices, and the two agree.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use lsnn_gpu::model::checkpoint::{load_checkpoint, load_gradients};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lsnn-gpu"))
+}
+
+/// Runs the binary; returns (success, stdout, stderr, the last stdout line parsed as JSON).
+fn run(args: &[&str]) -> (bool, String, String, serde_json::Value) {
+    let out = bin().args(args).output().expect("run lsnn-gpu");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let last = stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("no stdout; stderr: {stderr}"));
+    let json = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}\nstderr: {stderr}"));
+    (out.status.success(), stdout, stderr, json)
+}
+
+fn gpu_tests_enabled() -> bool {
+    if std::env::var("LSNN_SKIP_GPU_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!("LSNN_SKIP_GPU_TESTS=1: skipping the GPU part");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn bad_config_is_an_error_naming_file_field_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.yaml");
+    std::fs::write(&cfg, "task:\n  kind: synthetic\nmodel:\n  tau_m: -5\n").unwrap();
+    let (ok, _, stderr, json) = run(&["run", cfg.to_str().unwrap(), "--device", "cpu"]);
+    assert!(!ok);
+    let msg = json["error"].as_str().unwrap();
+    assert!(
+        msg.contains("bad.yaml") && msg.contains("model.tau_m") && msg.contains(":4"),
+        "{msg}"
+    );
+    assert!(stderr.contains("model.tau_m"));
+
+    let (ok, _, _, json) = run(&[
+        "run",
+        "configs/synthetic.yaml",
+        "--set",
+        "model.n_regular=0",
+        "--set",
+        "model.n_adaptive=0",
+    ]);
+    assert!(!ok);
+    assert!(
+        json["error"].as_str().unwrap().contains("model.n_regular"),
+        "{json}"
+    );
+}
+
+#[test]
+fn gpu_device_without_adapter_explains_how_to_get_one() {
+    // No DX12 adapter exists on Linux: the same path as a machine without any adapter.
+    if cfg!(windows) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.safetensors");
+    let b = dir.path().join("b.safetensors");
+    let (ok, ..) = run(&[
+        "init",
+        "configs/synthetic.yaml",
+        "--out",
+        p.to_str().unwrap(),
+        "--batch-out",
+        b.to_str().unwrap(),
+    ]);
+    assert!(ok);
+    let g = dir.path().join("g.safetensors");
+    let (ok, _, _, json) = run(&[
+        "grads",
+        "--params",
+        p.to_str().unwrap(),
+        "--batch",
+        b.to_str().unwrap(),
+        "--out",
+        g.to_str().unwrap(),
+        "--device",
+        "gpu",
+        "--backend",
+        "dx12",
+    ]);
+    assert!(!ok);
+    let msg = json["error"].as_str().unwrap();
+    assert!(
+        msg.contains("mesa-vulkan-drivers") && msg.contains("--device cpu"),
+        "{msg}"
+    );
+}
+
+fn grads_on(device: &str, p: &Path, b: &Path, g: &Path) -> serde_json::Value {
+    let (ok, _, stderr, json) = run(&[
+        "grads",
+        "--params",
+        p.to_str().unwrap(),
+        "--batch",
+        b.to_str().unwrap(),
+        "--out",
+        g.to_str().unwrap(),
+        "--device",
+        device,
+    ]);
+    assert!(ok, "grads on {device} failed: {stderr}");
+    json
+}
+
+#[test]
+fn grads_end_to_end_on_cpu_and_gpu_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("params.safetensors");
+    let b = dir.path().join("batch.safetensors");
+    let (ok, _, stderr, _) = run(&[
+        "init",
+        "configs/synthetic.yaml",
+        "--out",
+        p.to_str().unwrap(),
+        "--batch-out",
+        b.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let (net, _) = load_checkpoint(&p).unwrap();
+
+    let g_cpu = dir.path().join("g_cpu.safetensors");
+    let json = grads_on("cpu", &p, &b, &g_cpu);
+    assert_eq!(json["device"], "cpu");
+    let cpu = load_gradients(&g_cpu).unwrap();
+    assert_eq!(cpu.grads.len(), net.params.len());
+    assert!(cpu.loss.is_finite() && (cpu.loss - cpu.loss_task - cpu.loss_reg).abs() < 1e-5);
+    let n = net.n_rec();
+    for j in 0..n {
+        assert_eq!(
+            cpu.grads[net.n_in() * n + j * n + j],
+            0.0,
+            "diagonal gradient must be zero"
+        );
+    }
+    assert!(cpu.spikes.iter().any(|&z| z == 1.0));
+
+    if !gpu_tests_enabled() {
+        return;
+    }
+    let _guard = common::gpu::exclusive();
+    let g_gpu = dir.path().join("g_gpu.safetensors");
+    let json = grads_on("gpu", &p, &b, &g_gpu);
+    assert_eq!(json["device"], "gpu");
+    let gpu = load_gradients(&g_gpu).unwrap();
+    assert_eq!(gpu.spikes, cpu.spikes, "spikes differ between devices");
+    assert!((gpu.loss - cpu.loss).abs() <= 1e-5 * cpu.loss.abs());
+    // Both f32: the CPU reference and the kernels sum in different orders (tolerance as in
+    // tests/gpu_matches_reference.rs, doubled for two f32 computations).
+    let scale = cpu.grads.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    for (e, (a, c)) in gpu.grads.iter().zip(&cpu.grads).enumerate() {
+        assert!(
+            (a - c).abs() <= 2e-4 * c.abs() + 2e-5 * scale,
+            "gradient {e}: gpu {a} cpu {c}"
+        );
+    }
+}
+
+#[test]
+fn run_writes_metrics_checkpoint_and_summary() {
+    let devices: Vec<&str> = if gpu_tests_enabled() {
+        vec!["cpu", "gpu"]
+    } else {
+        vec!["cpu"]
+    };
+    for device in devices {
+        let _guard = (device == "gpu").then(common::gpu::exclusive);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let (ok, _, stderr, json) = run(&[
+            "run",
+            "configs/synthetic.yaml",
+            "--set",
+            "train.iterations=4",
+            "--set",
+            "eval.every=2",
+            "--out",
+            out.to_str().unwrap(),
+            "--device",
+            device,
+        ]);
+        assert!(ok, "{device}: {stderr}");
+        assert_eq!(json["command"], "run");
+        assert_eq!(json["summary"]["iterations"], 4);
+        let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+        let lines: Vec<serde_json::Value> = metrics
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert!(
+            lines[1]["validation_accuracy"].is_number()
+                && lines[0]["validation_accuracy"].is_null()
+        );
+        let (net, state) = load_checkpoint(&out.join("last.safetensors")).unwrap();
+        assert_eq!(state.unwrap().iteration, 4);
+        assert_eq!(net.n_rec(), 40);
+        assert!(out.join("config.yaml").exists());
+    }
+}
+
+#[test]
+fn devices_lists_adapters_as_json() {
+    let (ok, _, _, json) = run(&["devices"]);
+    assert!(ok);
+    assert_eq!(json["command"], "devices");
+    assert!(json["adapters"].is_array());
+}
