@@ -9,7 +9,8 @@
 // Per step t, phase 1 (owned j): dp_t, dz_t (B1), du_t (B2), dv_t (B3), dA_t (B4), db_t (B5),
 // dI_t (B6) into the ring of dI_{t..t+n_delay-1}; then the gradient of every synapse whose
 // source fired into I_{t+d}: x_t[i] -> W_in[i,j], z_{t-1}[k] -> W_rec[k,j] (event-driven over
-// the set bits of the input and spike masks). Phase 2 (owned k): the dense part of B6,
+// the set bits of the input and spike masks). Phase 2 (the neurons k whose pseudo-derivative
+// at t-1 is non-zero, dealt round-robin to the invocations): the dense part of B6,
 // dz_{t-1}[k] = sum_j W_rec[k,j] dI_{t+D[k,j]}[j], plus B7. Only phase 2 reads other
 // neurons' rings, so each step has two barriers (storage + workgroup): after phase 1 (rings
 // complete) and after phase 2 (before the next phase 1 overwrites a ring slot).
@@ -34,6 +35,8 @@
 @group(0) @binding(9) var<storage, read_write> partials: array<f32>;
 
 var<workgroup> inmask: array<u32, 2u * MAX_IN_WORDS>;
+// Spike words of z_{t-1} for step t, double-buffered by t % 2 like inmask.
+var<workgroup> zwords: array<u32, 2u * MAX_REC_WORDS>;
 
 fn input_word(s: u32, b: u32, w: u32) -> u32 {
     var word = 0u;
@@ -49,7 +52,7 @@ fn input_word(s: u32, b: u32, w: u32) -> u32 {
 }
 
 fn spiked(t: u32, b: u32, j: u32) -> bool {
-    return bit_of(bits[(t * dims.batch + b) * dims.rec_words + j / 32u], j);
+    return bit_of(bits[spike_word(t, b, j / 32u)], j);
 }
 
 @compute @workgroup_size(WG)
@@ -83,6 +86,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var w = lid; w < dims.in_words; w += WG) {
         inmask[(t_last % 2u) * MAX_IN_WORDS + w] = input_word(chunk.len - 1u, b, w);
     }
+    for (var w = lid; w < dims.rec_words; w += WG) {
+        zwords[(t_last % 2u) * MAX_REC_WORDS + w] = bits[spike_word(t_last - 1u, b, w)];
+    }
     storageBarrier();
     workgroupBarrier();
 
@@ -90,6 +96,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let s = s1 - 1u;
         let t = chunk.t0 + s;
         let in_cur = (t % 2u) * MAX_IN_WORDS;
+        let z_cur = (t % 2u) * MAX_REC_WORDS;
         let t_slot = t % nd;
         let x_base = (s * dims.batch + b) * dims.n_in;
 
@@ -105,15 +112,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             let v_prev = rec.x;
             let a_t = thr + beta * rec.y;
             let u = (v_prev - a_t) / a_t;
-            // R_t: a spike within the last n_ref steps (M5).
-            var refractory = false;
-            for (var r = 1u; r <= dims.n_ref; r++) {
-                if (t > r && spiked(t - r, b, j)) {
-                    refractory = true;
-                }
-            }
+            // The pseudo-derivative is non-zero only where the forward pass marked the neuron
+            // active (|u_t| < 1 and not refractory, M5/M6); elsewhere du_t = 0.
+            let has_gradient = bit_of(bits[active_word(t, b, j / 32u)], j);
             var z_prev = 0.0;
-            if (spiked(t - 1u, b, j)) {
+            if (bit_of(zwords[z_cur + j / 32u], j)) {
                 z_prev = spike_value;
             }
             // Readout trace: dp_t = dy_t W_out^T + kappa dp_{t+1}.
@@ -136,7 +139,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 + bstate[base + 5u];
             // B2, with the pseudo-derivative M6.
             var du = 0.0;
-            if (!refractory) {
+            if (has_gradient) {
                 du = dz * dims.dampening * max(0.0, 1.0 - abs(u)) / dims.dt;
             }
             // B3.
@@ -167,36 +170,49 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 }
             }
             // z_{t-1}[k] reached I_{t + D_rec[k,j]}.
-            if (t > 1u) {
-                let zrow = ((t - 1u) * dims.batch + b) * dims.rec_words;
-                for (var w = 0u; w < dims.rec_words; w++) {
-                    var m = bits[zrow + w];
-                    while (m != 0u) {
-                        let k = w * 32u + firstTrailingBit(m);
-                        m &= m - 1u;
-                        let d = delays[dims.off_delay_rec + k * n + j];
-                        partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[ring + ring_slot(t_slot, d, nd)];
-                    }
+            for (var w = 0u; w < dims.rec_words; w++) {
+                var m = zwords[z_cur + w];
+                while (m != 0u) {
+                    let k = w * 32u + firstTrailingBit(m);
+                    m &= m - 1u;
+                    let d = delays[dims.off_delay_rec + k * n + j];
+                    partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[ring + ring_slot(t_slot, d, nd)];
                 }
             }
         }
         storageBarrier();
         workgroupBarrier();
 
-        // Phase 2: dz_{t-1}[k] = B7 part + sum_j W_rec[k,j] dI_{t+D[k,j]}[j] (B6).
-        for (var k = lid; k < n; k += WG) {
-            let kbase = (b * n + k) * bs;
-            var acc = bstate[kbase + 6u];
-            let row = k * n;
-            for (var j = 0u; j < n; j++) {
-                let d = delays[dims.off_delay_rec + row + j];
-                acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
+        // Phase 2: dz_{t-1}[k] = B7 part + sum_j W_rec[k,j] dI_{t+D[k,j]}[j] (B6), only for
+        // neurons whose pseudo-derivative at t-1 is non-zero: for the others dz_{t-1} enters
+        // nothing (B2 multiplies it by zero), so their dense rows are skipped and their
+        // dz_later is never read. The active rows are dealt round-robin to the invocations
+        // (every invocation walks the same mask), so SIMD lanes work only on active rows.
+        var e = 0u;
+        for (var w = 0u; w < dims.rec_words; w++) {
+            var m = bits[active_word(t - 1u, b, w)];
+            while (m != 0u) {
+                let k = w * 32u + firstTrailingBit(m);
+                m &= m - 1u;
+                if (e % WG == lid) {
+                    let kbase = (b * n + k) * bs;
+                    var acc = bstate[kbase + 6u];
+                    let row = k * n;
+                    for (var j = 0u; j < n; j++) {
+                        let d = delays[dims.off_delay_rec + row + j];
+                        acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
+                    }
+                    bstate[kbase + 5u] = acc;
+                }
+                e++;
             }
-            bstate[kbase + 5u] = acc;
         }
         if (s > 0u) {
             for (var w = lid; w < dims.in_words; w += WG) {
                 inmask[((t - 1u) % 2u) * MAX_IN_WORDS + w] = input_word(s - 1u, b, w);
+            }
+            for (var w = lid; w < dims.rec_words; w += WG) {
+                zwords[((t - 1u) % 2u) * MAX_REC_WORDS + w] = bits[spike_word(t - 2u, b, w)];
             }
         }
         storageBarrier();

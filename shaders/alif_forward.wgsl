@@ -16,8 +16,8 @@
 // Bindings: dims, chunk, step (uniform); model = trained params | neuron constants (read);
 // delays (read); x = this chunk's input [len, B, n_in] (read); state [B, N, state_stride]
 // (rw: v, b, refractory countdown, spike count, delay ring); records [len, B, N] (rw:
-// (v_{t-1}, b_t) per step for BPTT); bits [T+1, B, rec_words] (rw: spike bitmask of z_t,
-// row 0 = z_0 = 0).
+// (v_{t-1}, b_t) per step for BPTT); bits [T+1, B, 2, rec_words] (rw: spike bitmask of z_t
+// and mask of non-zero pseudo-derivatives, see common.wgsl; row 0 = z_0 = 0).
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<uniform> chunk: Chunk;
@@ -31,6 +31,8 @@
 
 var<workgroup> zmask: array<atomic<u32>, 3u * MAX_REC_WORDS>;
 var<workgroup> inmask: array<u32, 2u * MAX_IN_WORDS>;
+// Neurons with a non-zero pseudo-derivative at step t, buffered like zmask.
+var<workgroup> amask: array<atomic<u32>, 3u * MAX_REC_WORDS>;
 
 // Bitmask word w of the non-zero inputs of chunk-local step s.
 fn input_word(s: u32, b: u32, w: u32) -> u32 {
@@ -64,14 +66,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             }
         }
         for (var w = lid; w < dims.rec_words; w += WG) {
-            bits[b * dims.rec_words + w] = 0u;
+            bits[spike_word(0u, b, w)] = 0u;
+            bits[active_word(0u, b, w)] = 0u;
         }
     }
     for (var w = lid; w < dims.rec_words; w += WG) {
-        let prev = bits[((t0 - 1u) * dims.batch + b) * dims.rec_words + w];
+        let prev = bits[spike_word(t0 - 1u, b, w)];
         atomicStore(&zmask[((t0 + 2u) % 3u) * MAX_REC_WORDS + w], prev);
         atomicStore(&zmask[(t0 % 3u) * MAX_REC_WORDS + w], 0u);
         atomicStore(&zmask[((t0 + 1u) % 3u) * MAX_REC_WORDS + w], 0u);
+        atomicStore(&amask[(t0 % 3u) * MAX_REC_WORDS + w], 0u);
+        atomicStore(&amask[((t0 + 1u) % 3u) * MAX_REC_WORDS + w], 0u);
     }
     for (var w = lid; w < dims.in_words; w += WG) {
         inmask[(t0 % 2u) * MAX_IN_WORDS + w] = input_word(0u, b, w);
@@ -131,7 +136,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             let b_t = rho * b_prev + (1.0 - rho) * z_prev;
             let a_t = thr + beta * b_t;
             // M5: spike from the previous voltage, unless refractory.
-            let spikes = refr <= 0.0 && (v_prev - a_t) / a_t > 0.0;
+            let u = (v_prev - a_t) / a_t;
+            let spikes = refr <= 0.0 && u > 0.0;
+            // M6 support: BPTT needs this neuron's dz_t only if psi(u_t) > 0.
+            if (refr <= 0.0 && abs(u) < 1.0) {
+                atomicOr(&amask[cur + j / 32u], 1u << (j & 31u));
+            }
             // M4: reset by the current adaptive threshold for the previous step's spike.
             let v_t = alpha * v_prev + (1.0 - alpha) * current - a_t * z_prev * dims.dt;
 
@@ -154,10 +164,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         }
         for (var w = lid; w < dims.rec_words; w += WG) {
             atomicStore(&zmask[next + w], 0u);
+            atomicStore(&amask[next + w], 0u);
         }
         workgroupBarrier();
         for (var w = lid; w < dims.rec_words; w += WG) {
-            bits[(t * dims.batch + b) * dims.rec_words + w] = atomicLoad(&zmask[cur + w]);
+            bits[spike_word(t, b, w)] = atomicLoad(&zmask[cur + w]);
+            bits[active_word(t, b, w)] = atomicLoad(&amask[cur + w]);
         }
     }
 }

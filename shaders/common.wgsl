@@ -93,3 +93,15 @@ fn ring_slot(t_slot: u32, d: u32, n_delay: u32) -> u32 {
     let s = t_slot + d;
     return select(s, s - n_delay, s >= n_delay);
 }
+
+// The bits buffer holds, per step t (row 0 = before the first step) and sequence b, two
+// bitmasks of rec_words words each: the spikes z_t, then the neurons whose pseudo-derivative
+// is non-zero at step t (|u_t| < 1 and not refractory: M6). BPTT visits only the latter's
+// rows of W_rec (B6): elsewhere dz_t is multiplied by zero (B2).
+fn spike_word(t: u32, b: u32, w: u32) -> u32 {
+    return (t * dims.batch + b) * 2u * dims.rec_words + w;
+}
+
+fn active_word(t: u32, b: u32, w: u32) -> u32 {
+    return (t * dims.batch + b) * 2u * dims.rec_words + dims.rec_words + w;
+}

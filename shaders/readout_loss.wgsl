@@ -92,7 +92,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             }
             for (var t = t0; t <= t_end; t++) {
                 var z = 0.0;
-                if (bit_of(bits[(t * dims.batch + b) * dims.rec_words + j / 32u], j)) {
+                if (bit_of(bits[spike_word(t, b, j / 32u)], j)) {
                     z = spike_value;
                 }
                 p = kappa * p + (1.0 - kappa) * z;
@@ -175,7 +175,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let label = labels[(t - 1u) * dims.batch + b];
         for (var j = lid; j < n; j += WG) {
             var z = 0.0;
-            if (bit_of(bits[(t * dims.batch + b) * dims.rec_words + j / 32u], j)) {
+            if (bit_of(bits[spike_word(t, b, j / 32u)], j)) {
                 z = spike_value;
             }
             trace_out[j] = kappa * trace_out[j] + (1.0 - kappa) * z;

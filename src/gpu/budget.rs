@@ -73,17 +73,24 @@ pub fn forward(d: &Dims, wg: u32) -> LoopCost {
     }
 }
 
-/// alif_backward.wgsl: phase 1 per owned neuron (refractory look-back, readout classes,
-/// input and spike masks with their set bits), phase 2 per owned neuron (a dense row of
-/// W_rec), and the next input mask.
+/// alif_backward.wgsl: phase 1 per owned neuron (readout classes, input and spike masks with
+/// their set bits), phase 2 (every invocation walks the active mask; worst case every neuron
+/// active, each invocation then takes ceil(N/WG) dense rows of W_rec), and the next step's
+/// input and spike words.
 pub fn backward(d: &Dims, wg: u32) -> LoopCost {
     let s = shape(d, wg);
     LoopCost {
         per_step: 1
-            + s.owned * (1 + d.n_ref as u64 + s.n_out + s.in_words + s.n_in + s.rec_words + s.n)
+            + s.owned * (1 + s.n_out + s.in_words + s.n_in + s.rec_words + s.n)
+            + s.rec_words
+            + s.n
             + s.owned * (1 + s.n)
-            + s.in_words_owned * 33,
-        fixed: 8 + s.owned * (1 + d.bstate_stride as u64 + s.n_in + s.n) + s.in_words_owned * 33,
+            + s.in_words_owned * 33
+            + s.rec_words_owned,
+        fixed: 8
+            + s.owned * (1 + d.bstate_stride as u64 + s.n_in + s.n)
+            + s.in_words_owned * 33
+            + s.rec_words_owned,
     }
 }
 

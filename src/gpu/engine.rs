@@ -152,10 +152,11 @@ impl GpuEngine {
             bail!("the GPU kernels support at most 256 readout classes");
         }
         let max_wg = ctx.device.limits().max_compute_invocations_per_workgroup;
-        // CPU adapters pay per invocation and per barrier, GPUs want wide workgroups
-        // (spec/gpu-notes.md); measured choices, overridable with device.workgroup_size.
+        // Measured on lavapipe at the sMNIST size (benches/RESULTS.md): 32 and 64 invocations
+        // are fastest, 16 and 128+ slower. GPUs want wide workgroups. Overridable with
+        // device.workgroup_size.
         let wg = workgroup_size
-            .unwrap_or(if ctx.is_cpu_adapter() { 16 } else { 128 })
+            .unwrap_or(if ctx.is_cpu_adapter() { 64 } else { 128 })
             .min(max_wg);
         let constants = ShaderConstants::new(wg);
         let device = &ctx.device;
@@ -260,7 +261,7 @@ impl GpuEngine {
         };
         let readout_len = (off_dy + dy_len) as u64 * F32;
         let partials_len = (batch * p) as u64 * F32;
-        let bits_len = ((steps + 1) * batch * rec_words) as u64 * F32;
+        let bits_len = ((steps + 1) * batch * 2 * rec_words) as u64 * F32;
         for (what, len) in [
             ("readout/dy", readout_len),
             ("per-sequence gradients", partials_len),
@@ -705,13 +706,14 @@ impl GpuEngine {
         }
     }
 
-    /// Spike bitmasks [T+1, B, words] → spikes [T, B, N] as 0/1.
+    /// Spike bitmasks [T+1, B, 2, words] → spikes [T, B, N] as 0/1.
     fn unpack_spikes(&self, bits: &[u32]) -> Array3<f32> {
         let r = self.batch_res.as_ref().expect("batch resources");
         let (t_len, batch, n) = (r.steps, r.batch, self.network.n_rec());
         let words = r.dims.rec_words as usize;
+        // Row (t, b) holds the spike mask then the pseudo-derivative mask (common.wgsl).
         Array3::from_shape_fn((t_len, batch, n), |(t, b, j)| {
-            let w = bits[((t + 1) * batch + b) * words + j / 32];
+            let w = bits[((t + 1) * batch + b) * 2 * words + j / 32];
             ((w >> (j % 32)) & 1) as f32
         })
     }

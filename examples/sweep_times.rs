@@ -1,0 +1,57 @@
+//! Splits one GPU training iteration at the benchmark size into its parts by timing
+//! evaluate (forward + readout + loss), gradients (+ BPTT) and train_step (+ Adam).
+//! `cargo run --release --example sweep_times -- [batch] [workgroup_size]`
+use std::time::Instant;
+
+use lsnn_gpu::config::Config;
+use lsnn_gpu::engine::{Engine, StepSettings};
+use lsnn_gpu::gpu::{DeviceRequest, GpuContext, GpuEngine};
+use lsnn_gpu::model::init::initialise;
+use lsnn_gpu::tasks::synthetic::SyntheticTask;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let batch: usize = args.get(1).map_or(Ok(16), |s| s.parse())?;
+    let wg: Option<u32> = args.get(2).map(|s| s.parse()).transpose()?;
+    let mut cfg = Config::load(std::path::Path::new("configs/bench_smnist_size.yaml"), &[])?;
+    cfg.train.batch_size = batch;
+    let task = SyntheticTask::from_config(&cfg);
+    let init = initialise(&cfg, task.n_in, task.n_out);
+    let ctx = GpuContext::open(&DeviceRequest::default())?;
+    let mut e = GpuEngine::new(
+        ctx,
+        init.network,
+        &init.constraints,
+        wg,
+        cfg.device.chunk_steps,
+    )?;
+    let b = task.batch(0, batch);
+    let s = StepSettings {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        step: 1,
+        noise_seed: 1,
+    };
+    e.train_step(&b, &s)?; // warm-up: pipelines, buffers
+    let time = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<f64> {
+        let t = Instant::now();
+        f()?;
+        Ok(t.elapsed().as_secs_f64() * 1e3)
+    };
+    let fwd = time(&mut || e.evaluate(&b, 1).map(|_| ()))?;
+    let grad = time(&mut || e.gradients(&b, 1).map(|_| ()))?;
+    let step = time(&mut || e.train_step(&b, &s).map(|_| ()))?;
+    eprintln!(
+        "{}: batch {batch}, workgroup {}",
+        e.describe(),
+        e.workgroup_size()
+    );
+    eprintln!("forward+loss {fwd:.0} ms, +BPTT {grad:.0} ms (incl. read-back of spikes), full step {step:.0} ms");
+    println!(
+        "{}",
+        serde_json::json!({"batch": batch, "forward_ms": fwd, "gradients_ms": grad, "step_ms": step})
+    );
+    Ok(())
+}
