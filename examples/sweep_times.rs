@@ -1,5 +1,6 @@
 //! Splits one GPU training iteration at the benchmark size into its parts by timing
-//! evaluate (forward + readout + loss), gradients (+ BPTT) and train_step (+ Adam).
+//! evaluate (forward + readout + loss), gradients (+ BPTT) and train_step (+ Adam), then
+//! each kernel on its own (profiling mode).
 //! `cargo run --release --example sweep_times -- [batch] [workgroup_size]`
 use std::time::Instant;
 
@@ -43,6 +44,12 @@ fn main() -> anyhow::Result<()> {
     let fwd = time(&mut || e.evaluate(&b, 1).map(|_| ()))?;
     let grad = time(&mut || e.gradients(&b, 1).map(|_| ()))?;
     let step = time(&mut || e.train_step(&b, &s).map(|_| ()))?;
+    e.enable_profiling();
+    e.train_step(&b, &s)?;
+    let profile = e.profile().cloned().unwrap_or_default();
+    for (k, ms) in &profile {
+        eprintln!("  {k:14} {ms:8.1} ms");
+    }
     eprintln!(
         "{}: batch {batch}, workgroup {}",
         e.describe(),
@@ -51,7 +58,7 @@ fn main() -> anyhow::Result<()> {
     eprintln!("forward+loss {fwd:.0} ms, +BPTT {grad:.0} ms (incl. read-back of spikes), full step {step:.0} ms");
     println!(
         "{}",
-        serde_json::json!({"batch": batch, "forward_ms": fwd, "gradients_ms": grad, "step_ms": step})
+        serde_json::json!({"batch": batch, "forward_ms": fwd, "gradients_ms": grad, "step_ms": step, "kernels_ms": profile})
     );
     Ok(())
 }

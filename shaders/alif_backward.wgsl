@@ -10,7 +10,7 @@
 // dI_t (B6) into the ring of dI_{t..t+n_delay-1}; then the gradient of every synapse whose
 // source fired into I_{t+d}: x_t[i] -> W_in[i,j], z_{t-1}[k] -> W_rec[k,j] (event-driven over
 // the set bits of the input and spike masks). Phase 2 (the neurons k whose pseudo-derivative
-// at t-1 is non-zero, dealt round-robin to the invocations): the dense part of B6,
+// at t-1 is non-zero, listed by invocation 0 and shared out): the dense part of B6,
 // dz_{t-1}[k] = sum_j W_rec[k,j] dI_{t+D[k,j]}[j], plus B7. Only phase 2 reads other
 // neurons' rings, so each step has two barriers (storage + workgroup): after phase 1 (rings
 // complete) and after phase 2 (before the next phase 1 overwrites a ring slot).
@@ -37,6 +37,10 @@
 var<workgroup> inmask: array<u32, 2u * MAX_IN_WORDS>;
 // Spike words of z_{t-1} for step t, double-buffered by t % 2 like inmask.
 var<workgroup> zwords: array<u32, 2u * MAX_REC_WORDS>;
+// The neurons with a non-zero pseudo-derivative at t-1, listed by invocation 0 during
+// phase 1 and shared out in phase 2 (the barrier between the phases orders them).
+var<workgroup> active_list: array<u32, MAX_NEURONS>;
+var<workgroup> active_count: u32;
 
 fn input_word(s: u32, b: u32, w: u32) -> u32 {
     var word = 0u;
@@ -159,53 +163,64 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             // B7, completed with the B6 sum in phase 2.
             bstate[base + 6u] = -a_t * dims.dt * dv + (1.0 - rho) * db;
 
-            // x_t[i] reached I_{t + D_in[i,j]}.
-            for (var w = 0u; w < dims.in_words; w++) {
-                var m = inmask[in_cur + w];
-                while (m != 0u) {
-                    let i = w * 32u + firstTrailingBit(m);
-                    m &= m - 1u;
+        }
+        // Weight gradients, event-driven: every invocation walks the same events (uniform
+        // across lanes) and updates the entries of its own neurons, whose dI rings it wrote
+        // above. x_t[i] reached I_{t + D_in[i,j]}; z_{t-1}[k] reached I_{t + D_rec[k,j]}.
+        for (var w = 0u; w < dims.in_words; w++) {
+            var m = inmask[in_cur + w];
+            while (m != 0u) {
+                let i = w * 32u + firstTrailingBit(m);
+                m &= m - 1u;
+                let xv = x[x_base + i];
+                for (var j = lid; j < n; j += WG) {
                     let d = delays[i * n + j];
-                    partials[part + i * n + j] += x[x_base + i] * bstate[ring + ring_slot(t_slot, d, nd)];
+                    partials[part + i * n + j] += xv * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
                 }
             }
-            // z_{t-1}[k] reached I_{t + D_rec[k,j]}.
-            for (var w = 0u; w < dims.rec_words; w++) {
-                var m = zwords[z_cur + w];
-                while (m != 0u) {
-                    let k = w * 32u + firstTrailingBit(m);
-                    m &= m - 1u;
+        }
+        for (var w = 0u; w < dims.rec_words; w++) {
+            var m = zwords[z_cur + w];
+            while (m != 0u) {
+                let k = w * 32u + firstTrailingBit(m);
+                m &= m - 1u;
+                for (var j = lid; j < n; j += WG) {
                     let d = delays[dims.off_delay_rec + k * n + j];
-                    partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[ring + ring_slot(t_slot, d, nd)];
+                    partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
                 }
             }
+        }
+        if (lid == 0u) {
+            var c = 0u;
+            for (var w = 0u; w < dims.rec_words; w++) {
+                var m = bits[active_word(t - 1u, b, w)];
+                while (m != 0u) {
+                    active_list[c] = w * 32u + firstTrailingBit(m);
+                    m &= m - 1u;
+                    c++;
+                }
+            }
+            active_count = c;
         }
         storageBarrier();
         workgroupBarrier();
 
         // Phase 2: dz_{t-1}[k] = B7 part + sum_j W_rec[k,j] dI_{t+D[k,j]}[j] (B6), only for
-        // neurons whose pseudo-derivative at t-1 is non-zero: for the others dz_{t-1} enters
-        // nothing (B2 multiplies it by zero), so their dense rows are skipped and their
-        // dz_later is never read. The active rows are dealt round-robin to the invocations
-        // (every invocation walks the same mask), so SIMD lanes work only on active rows.
-        var e = 0u;
-        for (var w = 0u; w < dims.rec_words; w++) {
-            var m = bits[active_word(t - 1u, b, w)];
-            while (m != 0u) {
-                let k = w * 32u + firstTrailingBit(m);
-                m &= m - 1u;
-                if (e % WG == lid) {
-                    let kbase = (b * n + k) * bs;
-                    var acc = bstate[kbase + 6u];
-                    let row = k * n;
-                    for (var j = 0u; j < n; j++) {
-                        let d = delays[dims.off_delay_rec + row + j];
-                        acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
-                    }
-                    bstate[kbase + 5u] = acc;
-                }
-                e++;
+        // the listed neurons, whose pseudo-derivative at t-1 is non-zero: for the others
+        // dz_{t-1} enters nothing (B2 multiplies it by zero), so their dense rows are skipped
+        // and their dz_later is never read. Consecutive invocations take consecutive list
+        // entries, so SIMD lanes work on active rows side by side.
+        let count = active_count;
+        for (var q = lid; q < count; q += WG) {
+            let k = active_list[q];
+            let kbase = (b * n + k) * bs;
+            var acc = bstate[kbase + 6u];
+            let row = k * n;
+            for (var j = 0u; j < n; j++) {
+                let d = delays[dims.off_delay_rec + row + j];
+                acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
             }
+            bstate[kbase + 5u] = acc;
         }
         if (s > 0u) {
             for (var w = lid; w < dims.in_words; w += WG) {

@@ -6,8 +6,8 @@
 // between chunks, so chunks of any length give the same numbers.
 //
 // Event-driven input (M1): the non-zero inputs of step t and the spikes of step t-1 are kept
-// as bitmasks in workgroup memory; each neuron adds only the rows of W_in / W_rec of the
-// channels that are set, into its delay ring at slot (t + d) % n_delay.
+// as bitmasks in workgroup memory; for each set channel, each invocation adds that row of
+// W_in / W_rec into the delay rings of its own neurons, at slot (t + d) % n_delay.
 //
 // Barriers: one workgroupBarrier per step. Spike masks are triple-buffered by t % 3 (read
 // z_{t-1}, write z_t, clear the one for t+1) and input masks double-buffered by t % 2 (read
@@ -92,29 +92,35 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let t_slot = t % nd;
         let x_base = (s * dims.batch + b) * dims.n_in;
 
+        // M1, inputs: x_t reaches I_{t+d}. Every invocation walks the same event list (uniform
+        // across lanes) and adds each event's row of W_in to the rings of its own neurons.
+        for (var w = 0u; w < dims.in_words; w++) {
+            var m = inmask[in_cur + w];
+            while (m != 0u) {
+                let i = w * 32u + firstTrailingBit(m);
+                m &= m - 1u;
+                let xv = x[x_base + i];
+                for (var j = lid; j < n; j += WG) {
+                    let d = delays[i * n + j];
+                    state[(b * n + j) * stride + 4u + ring_slot(t_slot, d, nd)] += xv * model[i * n + j];
+                }
+            }
+        }
+        // M1, recurrent: z_{t-1} reaches I_{(t-1)+1+d} = I_{t+d}.
+        for (var w = 0u; w < dims.rec_words; w++) {
+            var m = atomicLoad(&zmask[prev + w]);
+            while (m != 0u) {
+                let k = w * 32u + firstTrailingBit(m);
+                m &= m - 1u;
+                for (var j = lid; j < n; j += WG) {
+                    let d = delays[dims.off_delay_rec + k * n + j];
+                    state[(b * n + j) * stride + 4u + ring_slot(t_slot, d, nd)] += spike_value * model[dims.off_w_rec + k * n + j];
+                }
+            }
+        }
         for (var j = lid; j < n; j += WG) {
             let base = (b * n + j) * stride;
             let ring = base + 4u;
-            // M1, inputs: x_t reaches I_{t+d}.
-            for (var w = 0u; w < dims.in_words; w++) {
-                var m = inmask[in_cur + w];
-                while (m != 0u) {
-                    let i = w * 32u + firstTrailingBit(m);
-                    m &= m - 1u;
-                    let d = delays[i * n + j];
-                    state[ring + ring_slot(t_slot, d, nd)] += x[x_base + i] * model[i * n + j];
-                }
-            }
-            // M1, recurrent: z_{t-1} reaches I_{(t-1)+1+d} = I_{t+d}.
-            for (var w = 0u; w < dims.rec_words; w++) {
-                var m = atomicLoad(&zmask[prev + w]);
-                while (m != 0u) {
-                    let k = w * 32u + firstTrailingBit(m);
-                    m &= m - 1u;
-                    let d = delays[dims.off_delay_rec + k * n + j];
-                    state[ring + ring_slot(t_slot, d, nd)] += spike_value * model[dims.off_w_rec + k * n + j];
-                }
-            }
             var current = state[ring + t_slot];
             state[ring + t_slot] = 0.0;
             if (dims.noise_std > 0.0) {

@@ -56,16 +56,18 @@ fn shape(d: &Dims, wg: u32) -> Shape {
     }
 }
 
-/// alif_forward.wgsl: per step, each owned neuron walks the input and spike masks (word loops
-/// plus up to one iteration per set bit); the input mask of the next step is built (33 per
-/// word); spike masks are cleared and copied.
+/// Walking the input and spike masks once per step (word loops plus one iteration per set
+/// bit) and, per event, the invocation's own neurons.
+fn event_loops(s: &Shape) -> u64 {
+    s.in_words + s.n_in * (1 + s.owned) + s.rec_words + s.n * (1 + s.owned)
+}
+
+/// alif_forward.wgsl: per step the event loops, the update of each owned neuron, the input
+/// mask of the next step (33 per word) and the spike masks (clear, copy).
 pub fn forward(d: &Dims, wg: u32) -> LoopCost {
     let s = shape(d, wg);
     LoopCost {
-        per_step: 1
-            + s.owned * (1 + s.in_words + s.n_in + s.rec_words + s.n)
-            + s.in_words_owned * 33
-            + 2 * s.rec_words_owned,
+        per_step: 1 + event_loops(&s) + s.owned + s.in_words_owned * 33 + 2 * s.rec_words_owned,
         fixed: 8
             + s.owned * (1 + d.state_stride as u64)
             + 2 * s.rec_words_owned
@@ -73,15 +75,16 @@ pub fn forward(d: &Dims, wg: u32) -> LoopCost {
     }
 }
 
-/// alif_backward.wgsl: phase 1 per owned neuron (readout classes, input and spike masks with
-/// their set bits), phase 2 (every invocation walks the active mask; worst case every neuron
-/// active, each invocation then takes ceil(N/WG) dense rows of W_rec), and the next step's
-/// input and spike words.
+/// alif_backward.wgsl: phase 1 per owned neuron (the readout classes), the event loops of the
+/// weight gradients, the list of active neurons (invocation 0 walks the mask: up to N),
+/// phase 2 (worst case every neuron active: ceil(N/WG) dense rows of W_rec each), and the
+/// next step's input and spike words.
 pub fn backward(d: &Dims, wg: u32) -> LoopCost {
     let s = shape(d, wg);
     LoopCost {
         per_step: 1
-            + s.owned * (1 + s.n_out + s.in_words + s.n_in + s.rec_words + s.n)
+            + s.owned * (1 + s.n_out)
+            + event_loops(&s)
             + s.rec_words
             + s.n
             + s.owned * (1 + s.n)

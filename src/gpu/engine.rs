@@ -67,6 +67,7 @@ pub struct GpuEngine {
     moments: wgpu::Buffer,
     step_buf: wgpu::Buffer,
     batch_res: Option<BatchResources>,
+    profile: Option<std::collections::BTreeMap<&'static str, f64>>,
 }
 
 fn storage(device: &wgpu::Device, label: &str, size: u64) -> wgpu::Buffer {
@@ -132,7 +133,59 @@ fn elementwise_groups(n: u32, size: u32, max_per_dim: u32) -> (u32, u32) {
     }
 }
 
+/// One kernel of an iteration: its pipeline, a bind group per dispatch (one per time chunk
+/// for the sweeps) and the workgroup grid.
+struct Stage<'a> {
+    name: &'static str,
+    pipeline: &'a wgpu::ComputePipeline,
+    groups: Vec<&'a wgpu::BindGroup>,
+    grid: (u32, u32),
+}
+
+impl<'a> Stage<'a> {
+    fn new(
+        name: &'static str,
+        pipeline: &'a wgpu::ComputePipeline,
+        groups: Vec<&'a wgpu::BindGroup>,
+        grid: (u32, u32),
+    ) -> Self {
+        Stage {
+            name,
+            pipeline,
+            groups,
+            grid,
+        }
+    }
+
+    fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(self.pipeline);
+        for g in &self.groups {
+            pass.set_bind_group(0, *g, &[]);
+            pass.dispatch_workgroups(self.grid.0, self.grid.1, 1);
+        }
+    }
+
+    fn encode(&self, enc: &mut wgpu::CommandEncoder) {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(self.name),
+            timestamp_writes: None,
+        });
+        self.record(&mut pass);
+    }
+}
+
 impl GpuEngine {
+    /// Times each kernel separately from now on (one submit per kernel: slower, for
+    /// `lsnn-gpu bench --profile`). Milliseconds accumulate per kernel name.
+    pub fn enable_profiling(&mut self) {
+        self.profile = Some(std::collections::BTreeMap::new());
+    }
+
+    /// Accumulated milliseconds per kernel since profiling was enabled.
+    pub fn profile(&self) -> Option<&std::collections::BTreeMap<&'static str, f64>> {
+        self.profile.as_ref()
+    }
+
     /// Uploads the network and builds the pipelines. `workgroup_size` None = by adapter type.
     pub fn new(
         ctx: GpuContext,
@@ -204,6 +257,7 @@ impl GpuEngine {
             moments,
             step_buf,
             batch_res: None,
+            profile: None,
         })
     }
 
@@ -559,46 +613,86 @@ impl GpuEngine {
         want_grads: bool,
     ) -> anyhow::Result<(Vec<f32>, Vec<f32>, Vec<u32>)> {
         let r = self.batch_res.as_ref().expect("batch resources");
-        let device = &self.ctx.device;
+        let device = self.ctx.device.clone();
         let b = r.batch as u32;
         let p = self.network.params.len() as u32;
         let max_dim = device.limits().max_compute_workgroups_per_dimension;
         let (gx, gy) = elementwise_groups(p, self.constants.elementwise_size, max_dim);
+        // The kernels of this iteration, in order (each kernel's header gives its equations).
+        let mut stages: Vec<Stage> = vec![
+            Stage::new(
+                "alif_forward",
+                &self.pipelines.forward,
+                r.forward_groups.iter().collect(),
+                (b, 1),
+            ),
+            Stage::new(
+                "readout_loss",
+                &self.pipelines.readout,
+                r.readout_groups.iter().collect(),
+                (b, 1),
+            ),
+            Stage::new(
+                "loss_reduce",
+                &self.pipelines.loss_reduce,
+                vec![&r.loss_reduce_group],
+                (1, 1),
+            ),
+        ];
+        if backward {
+            stages.push(Stage::new(
+                "alif_backward",
+                &self.pipelines.backward,
+                r.backward_groups.iter().rev().collect(),
+                (b, 1),
+            ));
+            stages.push(Stage::new(
+                "batch_reduce",
+                &self.pipelines.batch_reduce,
+                vec![&r.batch_reduce_group],
+                (gx, gy),
+            ));
+        }
+        if adam {
+            stages.push(Stage::new(
+                "adam",
+                &self.pipelines.adam,
+                vec![&r.adam_group],
+                (gx, gy),
+            ));
+        }
+        if self.profile.is_some() {
+            // Profiling: one submit per kernel, timed on the host after the GPU is idle.
+            for stage in &stages {
+                let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some(stage.name),
+                });
+                stage.encode(&mut enc);
+                let start = std::time::Instant::now();
+                self.ctx.queue.submit([enc.finish()]);
+                device
+                    .poll(wgpu::PollType::Wait {
+                        submission_index: None,
+                        timeout: None,
+                    })
+                    .context("waiting for the GPU")?;
+                let ms = start.elapsed().as_secs_f64() * 1e3;
+                if let Some(p) = self.profile.as_mut() {
+                    *p.entry(stage.name).or_insert(0.0) += ms;
+                }
+            }
+        }
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("iteration"),
         });
-        {
+        if self.profile.is_none() {
+            // One compute pass, one submit.
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("iteration"),
                 timestamp_writes: None,
             });
-            pass.set_pipeline(&self.pipelines.forward);
-            for g in &r.forward_groups {
-                pass.set_bind_group(0, g, &[]);
-                pass.dispatch_workgroups(b, 1, 1);
-            }
-            pass.set_pipeline(&self.pipelines.readout);
-            for g in &r.readout_groups {
-                pass.set_bind_group(0, g, &[]);
-                pass.dispatch_workgroups(b, 1, 1);
-            }
-            pass.set_pipeline(&self.pipelines.loss_reduce);
-            pass.set_bind_group(0, &r.loss_reduce_group, &[]);
-            pass.dispatch_workgroups(1, 1, 1);
-            if backward {
-                pass.set_pipeline(&self.pipelines.backward);
-                for g in r.backward_groups.iter().rev() {
-                    pass.set_bind_group(0, g, &[]);
-                    pass.dispatch_workgroups(b, 1, 1);
-                }
-                pass.set_pipeline(&self.pipelines.batch_reduce);
-                pass.set_bind_group(0, &r.batch_reduce_group, &[]);
-                pass.dispatch_workgroups(gx, gy, 1);
-            }
-            if adam {
-                pass.set_pipeline(&self.pipelines.adam);
-                pass.set_bind_group(0, &r.adam_group, &[]);
-                pass.dispatch_workgroups(gx, gy, 1);
+            for stage in &stages {
+                stage.record(&mut pass);
             }
         }
         let n = self.network.n_rec() as u64;

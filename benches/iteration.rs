@@ -1,0 +1,21 @@
+//! `cargo bench`: one training iteration at the sequential-MNIST size on the GPU adapter and
+//! on the CPU reference, in the same run (the same code as `lsnn-gpu bench`).
+//! Batch sizes from LSNN_BENCH_BATCHES (comma-separated, default 16).
+
+use lsnn_gpu::bench::{run_bench, to_json};
+use lsnn_gpu::config::{Config, DeviceKind};
+use lsnn_gpu::device::select;
+
+fn main() -> anyhow::Result<()> {
+    let cfg = Config::load(std::path::Path::new("configs/bench_smnist_size.yaml"), &[])?;
+    let batches: Vec<usize> = std::env::var("LSNN_BENCH_BATCHES")
+        .unwrap_or_else(|_| "16".into())
+        .split(',')
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()?;
+    let selected = select(DeviceKind::Auto, None, None)?;
+    for r in run_bench(&cfg, &selected, &batches, 2, 1)? {
+        println!("{}", to_json(&r));
+    }
+    Ok(())
+}
