@@ -13,8 +13,8 @@ use lsnn_gpu::cpu::readout_loss::readout_loss;
 use lsnn_gpu::cpu::{alif_backward, alif_forward, CpuEngine};
 use lsnn_gpu::engine::{Engine, StepSettings};
 use lsnn_gpu::gpu::GpuEngine;
-use lsnn_gpu::model::init::constraints;
-use lsnn_gpu::model::{Network, Readout};
+use lsnn_gpu::model::init::{apply_constraints, clamp_to, constraints, DaleSigns};
+use lsnn_gpu::model::{Network, Params, Readout};
 
 /// Smallest |u| = |v_{t−1} − A_t|/A_t the reference may meet for spikes to be comparable
 /// exactly: f32 voltages carry relative rounding of ~1e-7 per operation, accumulated over a
@@ -261,6 +261,20 @@ fn training_steps_match_reference() {
     let Some((ctx, _guard)) = require_gpu!() else {
         return;
     };
+    training_steps_match(&ctx, false);
+}
+
+#[test]
+fn training_steps_with_dale_signs_match_reference_and_keep_signs() {
+    let Some((ctx, _guard)) = require_gpu!() else {
+        return;
+    };
+    training_steps_match(&ctx, true);
+}
+
+/// Three Adam steps on both engines: losses, weights and moments agree; every weight obeys
+/// its constraint (no autapses; with Dale's law, the presynaptic sign).
+fn training_steps_match(ctx: &lsnn_gpu::gpu::GpuContext, dale: bool) {
     let case = Case {
         n_in: 13,
         n_regular: 19,
@@ -273,9 +287,19 @@ fn training_steps_match_reference() {
         seed: 21,
         ..Case::default()
     };
-    let net = random_network(&case);
+    let mut net = random_network(&case);
+    let signs = dale.then(|| {
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(5);
+        DaleSigns::reference(net.n_in(), net.n_rec(), 0.75, &mut rng)
+    });
+    let c = constraints(net.n_in(), net.n_rec(), net.n_out(), signs.as_ref());
+    let mut flat = net.params.to_flat();
+    apply_constraints(&mut flat, &c);
+    net.params = Params::from_flat(&flat, net.n_in(), net.n_rec(), net.n_out());
     assert!(min_margin(&net, &case) >= MIN_MARGIN);
-    let c = constraints(net.n_in(), net.n_rec(), net.n_out(), None);
+    // With Dale's law, a large learning rate pushes some weights across zero: they must be
+    // clamped identically on both engines.
+    let lr = if dale { 0.05 } else { 1e-3 };
     let mut cpu = CpuEngine::new(net.clone(), c.clone());
     let mut gpu = GpuEngine::new(ctx.clone(), net.clone(), &c, None, 20).expect("GPU engine");
     for step in 1..=3u32 {
@@ -284,7 +308,7 @@ fn training_steps_match_reference() {
             ..case.clone()
         });
         let s = StepSettings {
-            lr: 1e-3,
+            lr,
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
@@ -303,13 +327,29 @@ fn training_steps_match_reference() {
     let wc = cpu.network().unwrap().params.to_flat();
     let wg = gpu.network().unwrap().params.to_flat();
     // Adam moves each weight by at most lr per step; after 3 steps the two engines differ by
-    // rounding in the moments: 1e-6 absolute is 1/3000 of the total movement.
+    // rounding in the moments: 1e-3 of the learning rate is 1/3000 of the total movement.
     let worst = wc
         .iter()
         .zip(&wg)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
-    assert!(worst < 1e-6, "weights after 3 steps differ by {worst}");
+    assert!(worst < 1e-3 * lr, "weights after 3 steps differ by {worst}");
+    for (e, (&w, &k)) in wg.iter().zip(&c).enumerate() {
+        assert_eq!(
+            w,
+            clamp_to(w, k),
+            "weight {e} = {w} violates its constraint {k}"
+        );
+    }
+    if dale {
+        let clamped = wg
+            .iter()
+            .zip(&c)
+            .filter(|(w, k)| **w == 0.0 && (**k == 1 || **k == 2))
+            .count();
+        assert!(clamped > 0, "the test pushed no weight across zero");
+        eprintln!("Dale's law: {clamped} weights clamped at zero");
+    }
     let (mc, vc) = cpu.adam_moments().unwrap();
     let (mg, vg) = gpu.adam_moments().unwrap();
     for (a, b) in mc.iter().zip(&mg).chain(vc.iter().zip(&vg)) {

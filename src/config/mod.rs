@@ -323,3 +323,27 @@ impl Default for DeviceConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::TrainConfig;
+
+    #[test]
+    fn learning_rate_decays_in_steps() {
+        let t = TrainConfig {
+            learning_rate: 0.01,
+            lr_decay: 0.8,
+            lr_decay_every: 2500,
+            ..TrainConfig::default()
+        };
+        assert_eq!(t.learning_rate_at(0), 0.01);
+        assert_eq!(t.learning_rate_at(2499), 0.01);
+        assert!((t.learning_rate_at(2500) - 0.008).abs() < 1e-9);
+        assert!((t.learning_rate_at(7600) - 0.01 * 0.8f32.powi(3)).abs() < 1e-9);
+        let never = TrainConfig {
+            lr_decay_every: 0,
+            ..t
+        };
+        assert_eq!(never.learning_rate_at(100_000), 0.01);
+    }
+}
