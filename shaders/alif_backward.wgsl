@@ -10,7 +10,7 @@
 // dI_t (B6) into the ring of dI_{t..t+n_delay-1}; then the gradient of every synapse whose
 // source fired into I_{t+d}: x_t[i] -> W_in[i,j], z_{t-1}[k] -> W_rec[k,j] (event-driven over
 // the set bits of the input and spike masks). Phase 2 (the neurons k whose pseudo-derivative
-// at t-1 is non-zero, listed by invocation 0 and shared out): the dense part of B6,
+// at t-1 is non-zero, listed in phase 1 and shared out): the dense part of B6,
 // dz_{t-1}[k] = sum_j W_rec[k,j] dI_{t+D[k,j]}[j], plus B7. Only phase 2 reads other
 // neurons' rings, so each step has two barriers (storage + workgroup): after phase 1 (rings
 // complete) and after phase 2 (before the next phase 1 overwrites a ring slot).
@@ -34,25 +34,24 @@
 @group(0) @binding(8) var<storage, read_write> bstate: array<f32>;
 @group(0) @binding(9) var<storage, read_write> partials: array<f32>;
 
-var<workgroup> inmask: array<u32, 2u * MAX_IN_WORDS>;
-// Spike words of z_{t-1} for step t, double-buffered by t % 2 like inmask.
+var<workgroup> inmask: array<atomic<u32>, 3u * MAX_IN_WORDS>;
+// Spike words of z_{t-1} for step t, double-buffered by t % 2.
 var<workgroup> zwords: array<u32, 2u * MAX_REC_WORDS>;
-// The neurons with a non-zero pseudo-derivative at t-1, listed by invocation 0 during
-// phase 1 and shared out in phase 2 (the barrier between the phases orders them).
+// The neurons with a non-zero pseudo-derivative at t-1, listed during phase 1 (in any order:
+// each row's result does not depend on it) and shared out in phase 2. The count is
+// double-buffered by t % 2 and reset one step ahead.
 var<workgroup> active_list: array<u32, MAX_NEURONS>;
-var<workgroup> active_count: u32;
+var<workgroup> active_count: array<atomic<u32>, 2>;
 
-fn input_word(s: u32, b: u32, w: u32) -> u32 {
-    var word = 0u;
+// Sets, in the input mask at `mask`, the bits of the non-zero inputs of chunk-local step s;
+// invocations share the channels (a cleared mask is required).
+fn mark_inputs(mask: u32, s: u32, b: u32, lid: u32) {
     let base = (s * dims.batch + b) * dims.n_in;
-    let lo = w * 32u;
-    let hi = min(lo + 32u, dims.n_in);
-    for (var i = lo; i < hi; i++) {
+    for (var i = lid; i < dims.n_in; i += WG) {
         if (x[base + i] != 0.0) {
-            word |= 1u << (i - lo);
+            atomicOr(&inmask[mask + i / 32u], 1u << (i & 31u));
         }
     }
-    return word;
 }
 
 fn spiked(t: u32, b: u32, j: u32) -> bool {
@@ -88,8 +87,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         }
     }
     for (var w = lid; w < dims.in_words; w += WG) {
-        inmask[(t_last % 2u) * MAX_IN_WORDS + w] = input_word(chunk.len - 1u, b, w);
+        for (var q = 0u; q < 3u; q++) {
+            atomicStore(&inmask[q * MAX_IN_WORDS + w], 0u);
+        }
     }
+    if (lid == 0u) {
+        atomicStore(&active_count[0], 0u);
+        atomicStore(&active_count[1], 0u);
+    }
+    workgroupBarrier();
+    mark_inputs((t_last % 3u) * MAX_IN_WORDS, chunk.len - 1u, b, lid);
     for (var w = lid; w < dims.rec_words; w += WG) {
         zwords[(t_last % 2u) * MAX_REC_WORDS + w] = bits[spike_word(t_last - 1u, b, w)];
     }
@@ -99,7 +106,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var s1 = chunk.len; s1 > 0u; s1--) {
         let s = s1 - 1u;
         let t = chunk.t0 + s;
-        let in_cur = (t % 2u) * MAX_IN_WORDS;
+        let in_cur = (t % 3u) * MAX_IN_WORDS;
         let z_cur = (t % 2u) * MAX_REC_WORDS;
         let t_slot = t % nd;
         let x_base = (s * dims.batch + b) * dims.n_in;
@@ -162,13 +169,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             bstate[base + 4u] = dp;
             // B7, completed with the B6 sum in phase 2.
             bstate[base + 6u] = -a_t * dims.dt * dv + (1.0 - rho) * db;
+            // List this neuron for phase 2 if dz_{t-1} will be needed.
+            if (bit_of(bits[active_word(t - 1u, b, j / 32u)], j)) {
+                active_list[atomicAdd(&active_count[t % 2u], 1u)] = j;
+            }
 
         }
         // Weight gradients, event-driven: every invocation walks the same events (uniform
         // across lanes) and updates the entries of its own neurons, whose dI rings it wrote
         // above. x_t[i] reached I_{t + D_in[i,j]}; z_{t-1}[k] reached I_{t + D_rec[k,j]}.
         for (var w = 0u; w < dims.in_words; w++) {
-            var m = inmask[in_cur + w];
+            var m = atomicLoad(&inmask[in_cur + w]);
             while (m != 0u) {
                 let i = w * 32u + firstTrailingBit(m);
                 m &= m - 1u;
@@ -190,18 +201,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 }
             }
         }
-        if (lid == 0u) {
-            var c = 0u;
-            for (var w = 0u; w < dims.rec_words; w++) {
-                var m = bits[active_word(t - 1u, b, w)];
-                while (m != 0u) {
-                    active_list[c] = w * 32u + firstTrailingBit(m);
-                    m &= m - 1u;
-                    c++;
-                }
-            }
-            active_count = c;
-        }
         storageBarrier();
         workgroupBarrier();
 
@@ -210,7 +209,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         // dz_{t-1} enters nothing (B2 multiplies it by zero), so their dense rows are skipped
         // and their dz_later is never read. Consecutive invocations take consecutive list
         // entries, so SIMD lanes work on active rows side by side.
-        let count = active_count;
+        let count = atomicLoad(&active_count[t % 2u]);
         for (var q = lid; q < count; q += WG) {
             let k = active_list[q];
             let kbase = (b * n + k) * bs;
@@ -222,10 +221,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             }
             bstate[kbase + 5u] = acc;
         }
+        if (lid == 0u) {
+            atomicStore(&active_count[(t + 1u) % 2u], 0u);
+        }
+        for (var w = lid; w < dims.in_words; w += WG) {
+            atomicStore(&inmask[((t + 1u) % 3u) * MAX_IN_WORDS + w], 0u);
+        }
         if (s > 0u) {
-            for (var w = lid; w < dims.in_words; w += WG) {
-                inmask[((t - 1u) % 2u) * MAX_IN_WORDS + w] = input_word(s - 1u, b, w);
-            }
+            mark_inputs(((t - 1u) % 3u) * MAX_IN_WORDS, s - 1u, b, lid);
             for (var w = lid; w < dims.rec_words; w += WG) {
                 zwords[((t - 1u) % 2u) * MAX_REC_WORDS + w] = bits[spike_word(t - 2u, b, w)];
             }

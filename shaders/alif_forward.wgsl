@@ -10,8 +10,9 @@
 // W_in / W_rec into the delay rings of its own neurons, at slot (t + d) % n_delay.
 //
 // Barriers: one workgroupBarrier per step. Spike masks are triple-buffered by t % 3 (read
-// z_{t-1}, write z_t, clear the one for t+1) and input masks double-buffered by t % 2 (read
-// x_t, build x_{t+1}), so that no mask is cleared or rebuilt while another invocation reads it.
+// z_{t-1}, write z_t, clear the one for t+1) and so are input masks (read x_t, build x_{t+1},
+// clear the one for t+2), so that no mask is cleared or built while another invocation
+// reads it.
 //
 // Bindings: dims, chunk, step (uniform); model = trained params | neuron constants (read);
 // delays (read); x = this chunk's input [len, B, n_in] (read); state [B, N, state_stride]
@@ -30,22 +31,19 @@
 @group(0) @binding(8) var<storage, read_write> bits: array<u32>;
 
 var<workgroup> zmask: array<atomic<u32>, 3u * MAX_REC_WORDS>;
-var<workgroup> inmask: array<u32, 2u * MAX_IN_WORDS>;
+var<workgroup> inmask: array<atomic<u32>, 3u * MAX_IN_WORDS>;
 // Neurons with a non-zero pseudo-derivative at step t, buffered like zmask.
 var<workgroup> amask: array<atomic<u32>, 3u * MAX_REC_WORDS>;
 
-// Bitmask word w of the non-zero inputs of chunk-local step s.
-fn input_word(s: u32, b: u32, w: u32) -> u32 {
-    var word = 0u;
+// Sets, in the input mask at `mask`, the bits of the non-zero inputs of chunk-local step s;
+// invocations share the channels (a cleared mask is required).
+fn mark_inputs(mask: u32, s: u32, b: u32, lid: u32) {
     let base = (s * dims.batch + b) * dims.n_in;
-    let lo = w * 32u;
-    let hi = min(lo + 32u, dims.n_in);
-    for (var i = lo; i < hi; i++) {
+    for (var i = lid; i < dims.n_in; i += WG) {
         if (x[base + i] != 0.0) {
-            word |= 1u << (i - lo);
+            atomicOr(&inmask[mask + i / 32u], 1u << (i & 31u));
         }
     }
-    return word;
 }
 
 @compute @workgroup_size(WG)
@@ -79,8 +77,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         atomicStore(&amask[((t0 + 1u) % 3u) * MAX_REC_WORDS + w], 0u);
     }
     for (var w = lid; w < dims.in_words; w += WG) {
-        inmask[(t0 % 2u) * MAX_IN_WORDS + w] = input_word(0u, b, w);
+        for (var q = 0u; q < 3u; q++) {
+            atomicStore(&inmask[q * MAX_IN_WORDS + w], 0u);
+        }
     }
+    workgroupBarrier();
+    mark_inputs((t0 % 3u) * MAX_IN_WORDS, 0u, b, lid);
     workgroupBarrier();
 
     for (var s = 0u; s < chunk.len; s++) {
@@ -88,14 +90,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let cur = (t % 3u) * MAX_REC_WORDS;
         let prev = ((t + 2u) % 3u) * MAX_REC_WORDS;
         let next = ((t + 1u) % 3u) * MAX_REC_WORDS;
-        let in_cur = (t % 2u) * MAX_IN_WORDS;
+        let in_cur = (t % 3u) * MAX_IN_WORDS;
         let t_slot = t % nd;
         let x_base = (s * dims.batch + b) * dims.n_in;
 
         // M1, inputs: x_t reaches I_{t+d}. Every invocation walks the same event list (uniform
         // across lanes) and adds each event's row of W_in to the rings of its own neurons.
         for (var w = 0u; w < dims.in_words; w++) {
-            var m = inmask[in_cur + w];
+            var m = atomicLoad(&inmask[in_cur + w]);
             while (m != 0u) {
                 let i = w * 32u + firstTrailingBit(m);
                 m &= m - 1u;
@@ -162,11 +164,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 state[base + 2u] = max(refr - 1.0, 0.0);
             }
         }
-        // Prepare step t+1: its input mask, and an empty spike mask.
+        // Prepare step t+1: its input mask, and empty masks for the step after.
         if (s + 1u < chunk.len) {
-            for (var w = lid; w < dims.in_words; w += WG) {
-                inmask[((t + 1u) % 2u) * MAX_IN_WORDS + w] = input_word(s + 1u, b, w);
-            }
+            mark_inputs(((t + 1u) % 3u) * MAX_IN_WORDS, s + 1u, b, lid);
+        }
+        for (var w = lid; w < dims.in_words; w += WG) {
+            atomicStore(&inmask[((t + 2u) % 3u) * MAX_IN_WORDS + w], 0u);
         }
         for (var w = lid; w < dims.rec_words; w += WG) {
             atomicStore(&zmask[next + w], 0u);
