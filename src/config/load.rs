@@ -817,7 +817,7 @@ train: {adam: {beta1: 0.9, beta2: 0.99}, seed: 1}
         assert_eq!(s.task.steps, 100);
         assert_eq!(s.model.n_in, Some(20));
         assert_eq!(s.model.n_rec(), 40);
-        assert_eq!(s.train.batch_size, 8);
+        assert_eq!(s.train.batch_size, 32);
         let b = Config::load(&dir.join("bench_smnist_size.yaml"), &[]).unwrap();
         assert_eq!(b.task.steps, 840);
         assert_eq!(b.model.n_rec(), 220);
