@@ -43,17 +43,6 @@ var<workgroup> zwords: array<u32, 2u * MAX_REC_WORDS>;
 var<workgroup> active_list: array<u32, MAX_NEURONS>;
 var<workgroup> active_count: array<atomic<u32>, 2>;
 
-// Sets, in the input mask at `mask`, the bits of the non-zero inputs of chunk-local step s;
-// invocations share the channels (a cleared mask is required).
-fn mark_inputs(mask: u32, s: u32, b: u32, lid: u32) {
-    let base = (s * dims.batch + b) * dims.n_in;
-    for (var i = lid; i < dims.n_in; i += WG) {
-        if (x[base + i] != 0.0) {
-            atomicOr(&inmask[mask + i / 32u], 1u << (i & 31u));
-        }
-    }
-}
-
 fn spiked(t: u32, b: u32, j: u32) -> bool {
     return bit_of(bits[spike_word(t, b, j / 32u)], j);
 }

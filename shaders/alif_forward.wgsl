@@ -35,17 +35,6 @@ var<workgroup> inmask: array<atomic<u32>, 3u * MAX_IN_WORDS>;
 // Neurons with a non-zero pseudo-derivative at step t, buffered like zmask.
 var<workgroup> amask: array<atomic<u32>, 3u * MAX_REC_WORDS>;
 
-// Sets, in the input mask at `mask`, the bits of the non-zero inputs of chunk-local step s;
-// invocations share the channels (a cleared mask is required).
-fn mark_inputs(mask: u32, s: u32, b: u32, lid: u32) {
-    let base = (s * dims.batch + b) * dims.n_in;
-    for (var i = lid; i < dims.n_in; i += WG) {
-        if (x[base + i] != 0.0) {
-            atomicOr(&inmask[mask + i / 32u], 1u << (i & 31u));
-        }
-    }
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let b = wg.x;

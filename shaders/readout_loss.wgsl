@@ -65,6 +65,19 @@ fn softmax_errors(label: i32, scale: f32) -> vec2<f32> {
     return vec2<f32>(lse - logits[u32(label)], correct);
 }
 
+// logits = trace_out . W_out + b_out (M8), classes shared out over the invocations.
+fn compute_logits(lid: u32) {
+    let n = dims.n_rec;
+    let n_out = dims.n_out;
+    for (var o = lid; o < n_out; o += WG) {
+        var y = model[dims.off_b_out + o];
+        for (var j = 0u; j < n; j++) {
+            y += trace_out[j] * model[dims.off_w_out + j * n_out + o];
+        }
+        logits[o] = y;
+    }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let b = wg.x;
@@ -108,13 +121,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             return;
         }
         workgroupBarrier();
-        for (var o = lid; o < n_out; o += WG) {
-            var y = model[dims.off_b_out + o];
-            for (var j = 0u; j < n; j++) {
-                y += trace_out[j] * model[dims.off_w_out + j * n_out + o];
-            }
-            logits[o] = y;
-        }
+        compute_logits(lid);
         workgroupBarrier();
         if (lid == 0u) {
             let label = labels[b];
@@ -181,13 +188,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             trace_out[j] = kappa * trace_out[j] + (1.0 - kappa) * z;
         }
         workgroupBarrier();
-        for (var o = lid; o < n_out; o += WG) {
-            var y = model[dims.off_b_out + o];
-            for (var j = 0u; j < n; j++) {
-                y += trace_out[j] * model[dims.off_w_out + j * n_out + o];
-            }
-            logits[o] = y;
-        }
+        compute_logits(lid);
         workgroupBarrier();
         // Unlabelled steps (label < 0) get zero errors; the branch is taken by invocation 0
         // alone, so the barriers stay in uniform control flow.

@@ -27,14 +27,7 @@ fn check(case: &Case) {
     );
     assert!(trace.refractory.iter().any(|&r| r) || case.n_ref == 0);
     let g = alif_backward(&net, &p64, &batch.x, &trace, &loss, &batch.targets);
-    let bptt: Vec<f64> = g
-        .w_in
-        .iter()
-        .chain(g.w_rec.iter())
-        .chain(g.w_out.iter())
-        .chain(g.b_out.iter())
-        .copied()
-        .collect();
+    let bptt: Vec<f64> = g.to_flat();
 
     let base = ParamsOf::<Dual>::from_params(&net.params);
     let n_params = net.params.len();

@@ -182,14 +182,7 @@ fn forward_loss_and_gradients_match_reference() {
         let tr = alif_forward(&net, &p64, &batch.x, 9);
         let loss = readout_loss(&net, &p64, &tr, &batch.targets);
         let g = alif_backward(&net, &p64, &batch.x, &tr, &loss, &batch.targets);
-        let reference: Vec<f64> = g
-            .w_in
-            .iter()
-            .chain(g.w_rec.iter())
-            .chain(g.w_out.iter())
-            .chain(g.b_out.iter())
-            .copied()
-            .collect();
+        let reference: Vec<f64> = g.to_flat();
 
         let mut engine = gpu_engine(&ctx, &net, chunk, wg);
         let report = engine.gradients(&batch, 9).expect("GPU gradients");

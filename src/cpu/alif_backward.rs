@@ -17,9 +17,9 @@ pub struct Gradients<S> {
     pub b_out: Array1<S>,
 }
 
-impl Gradients<f32> {
+impl<S: Copy> Gradients<S> {
     /// Flat in the layout of [`crate::model::Params::to_flat`].
-    pub fn to_flat(&self) -> Vec<f32> {
+    pub fn to_flat(&self) -> Vec<S> {
         let mut v = Vec::new();
         v.extend(self.w_in.iter());
         v.extend(self.w_rec.iter());

@@ -230,7 +230,18 @@ pub fn probe_loop_limit(device: &wgpu::Device, queue: &wgpu::Queue) -> anyhow::R
     }
     enc.copy_buffer_to_buffer(&out, 0, &staging, 0, 16);
     queue.submit([enc.finish()]);
-    let slice = staging.slice(..);
+    let ran: Vec<u32> = bytemuck::pod_collect_to_vec(&map_read(device, &staging, 16)?);
+    Ok(if ran[0] < PROBE_ITERATIONS {
+        Some(ran[0] as u64)
+    } else {
+        None
+    })
+}
+
+/// Maps the first `len` bytes of a MAP_READ buffer once the queue is idle, copies them out
+/// and unmaps it.
+pub fn map_read(device: &wgpu::Device, buffer: &wgpu::Buffer, len: u64) -> anyhow::Result<Vec<u8>> {
+    let slice = buffer.slice(0..len);
     let (tx, rx) = std::sync::mpsc::channel();
     slice.map_async(wgpu::MapMode::Read, move |r| {
         let _ = tx.send(r);
@@ -240,19 +251,14 @@ pub fn probe_loop_limit(device: &wgpu::Device, queue: &wgpu::Queue) -> anyhow::R
             submission_index: None,
             timeout: None,
         })
-        .context("waiting for the loop-limit probe")?;
+        .context("waiting for the GPU")?;
     rx.recv()
-        .context("probe map callback dropped")?
-        .context("mapping the probe result")?;
-    let ran: Vec<u32> = bytemuck::pod_collect_to_vec(
-        &slice
-            .get_mapped_range()
-            .context("reading the probe result")?,
-    );
-    staging.unmap();
-    Ok(if ran[0] < PROBE_ITERATIONS {
-        Some(ran[0] as u64)
-    } else {
-        None
-    })
+        .context("map callback dropped")?
+        .context("mapping a read-back buffer")?;
+    let data = slice
+        .get_mapped_range()
+        .context("reading a mapped buffer")?
+        .to_vec();
+    buffer.unmap();
+    Ok(data)
 }

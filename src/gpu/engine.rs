@@ -11,7 +11,7 @@ use ndarray::Array3;
 use wgpu::util::DeviceExt;
 
 use super::budget;
-use super::context::GpuContext;
+use super::context::{map_read, GpuContext};
 use super::layout::{Chunk, Dims, StepUniform, BSTATE_HEAD, READOUT_TOTALS, STATE_HEAD};
 use super::shader::{kernel_source, ShaderConstants};
 use crate::engine::{BatchStats, Engine, GradientReport, StepSettings};
@@ -725,29 +725,10 @@ impl GpuEngine {
     fn read_staging(&self, len: u64) -> anyhow::Result<Vec<u8>> {
         let r = self.batch_res.as_ref().expect("batch resources");
         debug_assert!(len <= r.staging_len);
-        let slice = r.staging.slice(0..len);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |res| {
-            let _ = tx.send(res);
-        });
-        self.ctx
-            .device
-            .poll(wgpu::PollType::Wait {
-                submission_index: None,
-                timeout: None,
-            })
-            .context("waiting for the GPU")?;
-        rx.recv()
-            .context("map callback dropped")?
-            .context("mapping the staging buffer")?;
-        let data = slice
-            .get_mapped_range()
-            .context("reading the staging buffer")?
-            .to_vec();
-        r.staging.unmap();
-        Ok(data)
+        map_read(&self.ctx.device, &r.staging, len)
     }
 
+    /// Copies the first `len` bytes of `buf` to a fresh staging buffer and reads them.
     fn read_buffer(&self, buf: &wgpu::Buffer, len: u64) -> anyhow::Result<Vec<f32>> {
         let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("read"),
@@ -763,28 +744,11 @@ impl GpuEngine {
             });
         enc.copy_buffer_to_buffer(buf, 0, &staging, 0, len);
         self.ctx.queue.submit([enc.finish()]);
-        let slice = staging.slice(..);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |res| {
-            let _ = tx.send(res);
-        });
-        self.ctx
-            .device
-            .poll(wgpu::PollType::Wait {
-                submission_index: None,
-                timeout: None,
-            })
-            .context("waiting for the GPU")?;
-        rx.recv()
-            .context("map callback dropped")?
-            .context("mapping a read-back buffer")?;
-        let data = bytemuck::pod_collect_to_vec(
-            &slice
-                .get_mapped_range()
-                .context("reading a read-back buffer")?,
-        );
-        staging.unmap();
-        Ok(data)
+        Ok(bytemuck::pod_collect_to_vec(&map_read(
+            &self.ctx.device,
+            &staging,
+            len,
+        )?))
     }
 
     fn stats(&self, totals: &[f32]) -> BatchStats {
