@@ -4,9 +4,11 @@
 pub mod bench;
 pub mod config;
 pub mod cpu;
+pub mod data;
 pub mod device;
 pub mod engine;
 pub mod gpu;
 pub mod model;
+pub mod plot;
 pub mod tasks;
 pub mod train;

@@ -17,7 +17,7 @@ use lsnn_gpu::model::checkpoint::{
 use lsnn_gpu::model::init::{constraints, initialise};
 use lsnn_gpu::tasks::synthetic::SyntheticTask;
 use lsnn_gpu::tasks::BatchSource;
-use lsnn_gpu::train::{run_dir, train};
+use lsnn_gpu::train::{evaluate, run_dir, train, truncate_metrics, StartPoint};
 
 #[derive(Parser)]
 #[command(
@@ -74,6 +74,22 @@ enum Command {
         /// Run directory (default runs/<config-name>-<timestamp>/).
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+    /// Continue an interrupted run from its last checkpoint (same numbers as uninterrupted).
+    Resume {
+        run_dir: PathBuf,
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+    /// Evaluate a checkpoint on the validation and test sets of a config's task.
+    Eval {
+        config: PathBuf,
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
         #[command(flatten)]
         device: DeviceArgs,
     },
@@ -184,12 +200,92 @@ fn cmd_run(
         engine.as_mut(),
         &init.constraints,
         &dir,
+        StartPoint::default(),
     )?;
     Ok(json!({
         "command": "run",
         "device": selected.device_label(),
         "adapter": selected.name(),
         "summary": summary,
+    }))
+}
+
+fn cmd_resume(dir: &Path, device: &DeviceArgs) -> anyhow::Result<serde_json::Value> {
+    let cfg = load_config(&dir.join("config.yaml"), &[], Some(device))?;
+    let checkpoint = dir.join("last.safetensors");
+    let (network, state) = load_checkpoint(&checkpoint)?;
+    let state = state.with_context(|| {
+        format!(
+            "{}: no training state (train.*) to resume from",
+            checkpoint.display()
+        )
+    })?;
+    let iteration = state.iteration as usize;
+    truncate_metrics(dir, iteration)?;
+    let best = std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["validation_accuracy"].as_f64())
+        .fold(None, |m: Option<f64>, a| Some(m.map_or(a, |m| m.max(a))));
+    let mut source = source_for(&cfg)?;
+    let selected = select_from_config(&cfg)?;
+    let mut engine = build_engine(&selected, network, &state.constraints, &cfg)?;
+    engine.set_adam_moments(&state.adam_m, &state.adam_v)?;
+    eprintln!(
+        "resuming at iteration {iteration} on {} → {}",
+        engine.describe(),
+        dir.display()
+    );
+    let start = StartPoint {
+        iteration,
+        best_validation_accuracy: best.map(|b| b as f32),
+    };
+    let summary = train(
+        &cfg,
+        source.as_mut(),
+        engine.as_mut(),
+        &state.constraints,
+        dir,
+        start,
+    )?;
+    Ok(json!({
+        "command": "resume",
+        "device": selected.device_label(),
+        "adapter": selected.name(),
+        "resumed_at": iteration,
+        "summary": summary,
+    }))
+}
+
+fn cmd_eval(
+    config: &Path,
+    checkpoint: &Path,
+    set: &[String],
+    device: &DeviceArgs,
+) -> anyhow::Result<serde_json::Value> {
+    let cfg = load_config(config, set, Some(device))?;
+    let mut source = source_for(&cfg)?;
+    let (network, _) = load_checkpoint(checkpoint)?;
+    let c = constraints(network.n_in(), network.n_rec(), network.n_out(), None);
+    let selected = select_from_config(&cfg)?;
+    let mut engine = build_engine(&selected, network, &c, &cfg)?;
+    let (validation_loss, validation_accuracy) =
+        evaluate(engine.as_mut(), &source.validation_batches()?)?;
+    let (test_loss, test_accuracy) = evaluate(engine.as_mut(), &source.test_batches()?)?;
+    eprintln!(
+        "validation accuracy {validation_accuracy:.4}, test accuracy {test_accuracy:.4} on {}",
+        engine.describe()
+    );
+    Ok(json!({
+        "command": "eval",
+        "checkpoint": checkpoint,
+        "device": selected.device_label(),
+        "adapter": selected.name(),
+        "validation_accuracy": validation_accuracy,
+        "validation_loss": validation_loss,
+        "test_accuracy": test_accuracy,
+        "test_loss": test_loss,
     }))
 }
 
@@ -257,6 +353,13 @@ fn main() -> ExitCode {
             out,
             device,
         } => cmd_run(config, set, out.as_deref(), device).map(|v| vec![v]),
+        Command::Resume { run_dir, device } => cmd_resume(run_dir, device).map(|v| vec![v]),
+        Command::Eval {
+            config,
+            checkpoint,
+            set,
+            device,
+        } => cmd_eval(config, checkpoint, set, device).map(|v| vec![v]),
         Command::Init {
             config,
             set,

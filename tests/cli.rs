@@ -204,11 +204,14 @@ fn run_writes_metrics_checkpoint_and_summary() {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 4);
+        // Four training iterations, then the test evaluation.
+        assert_eq!(lines.len(), 5);
         assert!(
             lines[1]["validation_accuracy"].is_number()
                 && lines[0]["validation_accuracy"].is_null()
         );
+        assert_eq!(lines[4]["test_accuracy"], json["summary"]["test_accuracy"]);
+        assert!(out.join("best.safetensors").exists());
         let (net, state) = load_checkpoint(&out.join("last.safetensors")).unwrap();
         assert_eq!(state.unwrap().iteration, 4);
         assert_eq!(net.n_rec(), 40);
@@ -222,4 +225,99 @@ fn devices_lists_adapters_as_json() {
     assert!(ok);
     assert_eq!(json["command"], "devices");
     assert!(json["adapters"].is_array());
+}
+
+/// Runs `iterations` of the synthetic config into `dir` on `device`, checkpointing every 3.
+fn run_synthetic(dir: &Path, device: &str, iterations: usize) {
+    let (ok, _, stderr, _) = run(&[
+        "run",
+        "configs/synthetic.yaml",
+        "--set",
+        &format!("train.iterations={iterations}"),
+        "--set",
+        "eval.every=3",
+        "--set",
+        "train.batch_size=8",
+        "--out",
+        dir.to_str().unwrap(),
+        "--device",
+        device,
+    ]);
+    assert!(ok, "{stderr}");
+}
+
+fn losses(dir: &Path) -> Vec<(u64, f64)> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|v| Some((v["iteration"].as_u64()?, v["loss"].as_f64()?)))
+        .collect()
+}
+
+#[test]
+fn resume_equals_uninterrupted_run() {
+    let devices: Vec<&str> = if gpu_tests_enabled() {
+        vec!["cpu", "gpu"]
+    } else {
+        vec!["cpu"]
+    };
+    for device in devices {
+        let _guard = (device == "gpu").then(common::gpu::exclusive);
+        let tmp = tempfile::tempdir().unwrap();
+        let whole = tmp.path().join("whole");
+        run_synthetic(&whole, device, 6);
+        // An "interrupted" run: stopped after its checkpoint at iteration 3, then told to go
+        // on to 6 and resumed.
+        let part = tmp.path().join("part");
+        run_synthetic(&part, device, 3);
+        let cfg = std::fs::read_to_string(part.join("config.yaml")).unwrap();
+        assert!(cfg.contains("iterations: 3"), "{cfg}");
+        std::fs::write(
+            part.join("config.yaml"),
+            cfg.replace("iterations: 3", "iterations: 6"),
+        )
+        .unwrap();
+        let (ok, _, stderr, json) = run(&["resume", part.to_str().unwrap(), "--device", device]);
+        assert!(ok, "{stderr}");
+        assert_eq!(json["resumed_at"], 3);
+        let (a, b) = (losses(&whole), losses(&part));
+        assert_eq!(a.len(), 6);
+        assert_eq!(
+            a, b,
+            "{device}: resumed run differs from the uninterrupted one"
+        );
+        assert_eq!(json["summary"]["test_accuracy"], {
+            let v: serde_json::Value = serde_json::from_str(
+                std::fs::read_to_string(whole.join("metrics.jsonl"))
+                    .unwrap()
+                    .lines()
+                    .last()
+                    .unwrap(),
+            )
+            .unwrap();
+            v["test_accuracy"].clone()
+        });
+    }
+}
+
+#[test]
+fn eval_of_a_checkpoint_reproduces_the_logged_validation_accuracy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    run_synthetic(&dir, "cpu", 3);
+    let logged = losses(&dir);
+    assert_eq!(logged.len(), 3);
+    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let at3: serde_json::Value = serde_json::from_str(metrics.lines().nth(2).unwrap()).unwrap();
+    let (ok, _, stderr, json) = run(&[
+        "eval",
+        dir.join("config.yaml").to_str().unwrap(),
+        "--checkpoint",
+        dir.join("last.safetensors").to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(json["validation_accuracy"], at3["validation_accuracy"]);
 }

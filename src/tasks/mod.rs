@@ -1,5 +1,6 @@
 //! Task generators: where batches come from.
 
+pub mod smnist_encoding;
 pub mod synthetic;
 
 use crate::model::Batch;
@@ -14,4 +15,6 @@ pub trait BatchSource {
     fn train_batch(&mut self, it: usize) -> anyhow::Result<Batch>;
     /// Validation batches (fixed for the run).
     fn validation_batches(&mut self) -> anyhow::Result<Vec<Batch>>;
+    /// Test batches, evaluated at the end of a run and by `lsnn-gpu eval`.
+    fn test_batches(&mut self) -> anyhow::Result<Vec<Batch>>;
 }

@@ -26,8 +26,9 @@ pub struct SyntheticTask {
     pub dt: f32,
 }
 
-/// Validation batches drawn from a seed stream disjoint from the training batches.
+/// Validation and test batches drawn from seed streams disjoint from the training batches.
 const VALIDATION_STREAM: u64 = 1 << 40;
+const TEST_STREAM: u64 = 1 << 41;
 
 impl SyntheticTask {
     pub fn from_config(cfg: &Config) -> SyntheticTask {
@@ -83,5 +84,8 @@ impl BatchSource for SyntheticTask {
     }
     fn validation_batches(&mut self) -> anyhow::Result<Vec<Batch>> {
         Ok(vec![self.batch(VALIDATION_STREAM, self.eval_batch_size)])
+    }
+    fn test_batches(&mut self) -> anyhow::Result<Vec<Batch>> {
+        Ok(vec![self.batch(TEST_STREAM, self.eval_batch_size)])
     }
 }

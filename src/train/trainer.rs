@@ -1,4 +1,5 @@
-//! The training loop shared by every classification task.
+//! The training loop shared by every classification task: step-decay schedule, periodic
+//! validation, `last` and `best` checkpoints (atomic), resume, test evaluation at the end.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -11,6 +12,7 @@ use super::metrics::MetricsLog;
 use crate::config::Config;
 use crate::engine::{BatchStats, Engine, StepSettings};
 use crate::model::checkpoint::{save_checkpoint, TrainState};
+use crate::model::Batch;
 use crate::tasks::BatchSource;
 
 /// What a finished run reports (also the JSON summary line of `lsnn-gpu run`).
@@ -21,8 +23,19 @@ pub struct TrainSummary {
     pub final_train_accuracy: f32,
     pub validation_accuracy: f32,
     pub validation_loss: f32,
+    pub best_validation_accuracy: f32,
+    pub test_accuracy: f32,
+    pub test_loss: f32,
     pub wall_s: f64,
     pub run_dir: PathBuf,
+}
+
+/// Where a resumed run starts: the iteration of its last checkpoint, whose weights and Adam
+/// moments the engine already holds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StartPoint {
+    pub iteration: usize,
+    pub best_validation_accuracy: Option<f32>,
 }
 
 /// Mean firing rates in Hz of the regular and the adaptive neurons.
@@ -34,17 +47,13 @@ fn population_rates_hz(rates: &[f32], n_regular: usize) -> (f32, f32) {
             s.iter().sum::<f32>() / s.len() as f32 * 1000.0
         }
     };
-    (
-        mean(&rates[..n_regular.min(rates.len())]),
-        mean(&rates[n_regular.min(rates.len())..]),
-    )
+    let split = n_regular.min(rates.len());
+    (mean(&rates[..split]), mean(&rates[split..]))
 }
 
-/// Loss and accuracy over the validation batches (weighted by scored predictions).
-pub fn evaluate(
-    engine: &mut dyn Engine,
-    batches: &[crate::model::Batch],
-) -> anyhow::Result<(f32, f32)> {
+/// Loss and accuracy over batches (weighted by scored predictions). Evaluation uses no
+/// injected noise beyond the fixed seeds 0, 1, … of its batches.
+pub fn evaluate(engine: &mut dyn Engine, batches: &[Batch]) -> anyhow::Result<(f32, f32)> {
     let (mut loss, mut correct, mut scored) = (0.0f64, 0usize, 0usize);
     for (i, b) in batches.iter().enumerate() {
         let s = engine.evaluate(b, i as u32)?;
@@ -59,23 +68,42 @@ pub fn evaluate(
 }
 
 fn check_finite(stats: &BatchStats, it: usize) -> anyhow::Result<()> {
-    if !stats.loss.is_finite() {
+    if !stats.loss.is_finite() || stats.rates.iter().any(|r| !r.is_finite()) {
         bail!(
-            "non-finite loss ({}) at iteration {it}; the last good checkpoint is kept. Check the learning rate, the input scale and the thresholds (thr > 0).",
+            "non-finite loss ({}) at iteration {it}; the last good checkpoint is kept. Check the learning rate (train.learning_rate), the input scale and the thresholds (model.thr > 0).",
             stats.loss
         );
     }
     Ok(())
 }
 
-/// Trains `engine` on `source` for `cfg.train.iterations` iterations, writing metrics and
-/// checkpoints into `run_dir`.
+/// Noise seed of iteration `it` (M1): a pure function of the run seed and the iteration.
+pub fn noise_seed(seed: u64, it: usize) -> u32 {
+    (seed as u32) ^ (it as u32).wrapping_mul(0x9E37_79B9)
+}
+
+/// Saves the engine's network and training state, atomically.
+fn save(engine: &dyn Engine, constraints: &[u32], path: &Path, it: usize) -> anyhow::Result<()> {
+    let (m, v) = engine.adam_moments()?;
+    let state = TrainState {
+        iteration: it as u64,
+        adam_m: m,
+        adam_v: v,
+        constraints: constraints.to_vec(),
+        rng_state: Vec::new(),
+    };
+    save_checkpoint(path, &engine.network()?, Some(&state))
+}
+
+/// Trains `engine` on `source` from `start` to `cfg.train.iterations`, writing metrics and
+/// checkpoints into `run_dir`, then evaluates the test set with the final weights.
 pub fn train(
     cfg: &Config,
     source: &mut dyn BatchSource,
     engine: &mut dyn Engine,
     constraints: &[u32],
     run_dir: &Path,
+    start: StartPoint,
 ) -> anyhow::Result<TrainSummary> {
     let t = &cfg.train;
     let mut log = MetricsLog::create(&run_dir.join("metrics.jsonl"))?;
@@ -85,26 +113,14 @@ pub fn train(
         ProgressStyle::with_template("{bar:30} {pos}/{len} it  {per_sec}  ETA {eta}  {msg}")
             .expect("valid template"),
     );
-    let start = Instant::now();
+    bar.set_position(start.iteration as u64);
+    bar.reset_eta();
+    let clock = Instant::now();
     let n_regular = engine.network()?.n_regular;
     let mut last = None;
     let (mut val_loss, mut val_acc) = (f32::NAN, f32::NAN);
-    let checkpoint = |engine: &dyn Engine, it: usize| -> anyhow::Result<()> {
-        let (m, v) = engine.adam_moments()?;
-        let state = TrainState {
-            iteration: it as u64,
-            adam_m: m,
-            adam_v: v,
-            constraints: constraints.to_vec(),
-            rng_state: Vec::new(),
-        };
-        save_checkpoint(
-            &run_dir.join("last.safetensors"),
-            &engine.network()?,
-            Some(&state),
-        )
-    };
-    for it in 0..t.iterations {
+    let mut best = start.best_validation_accuracy.unwrap_or(f32::NEG_INFINITY);
+    for it in start.iteration..t.iterations {
         let batch = source.train_batch(it)?;
         let lr = t.learning_rate_at(it);
         let settings = StepSettings {
@@ -113,16 +129,31 @@ pub fn train(
             beta2: t.adam.beta2,
             eps: t.adam.eps,
             step: it as u32 + 1,
-            noise_seed: (t.seed as u32) ^ (it as u32).wrapping_mul(0x9E37_79B9),
+            noise_seed: noise_seed(t.seed, it),
         };
         let stats = engine.train_step(&batch, &settings)?;
-        check_finite(&stats, it)?;
+        check_finite(&stats, it + 1)?;
         let (rate_regular, rate_adaptive) = population_rates_hz(&stats.rates, n_regular);
         let validate_now =
             (cfg.eval.every > 0 && (it + 1) % cfg.eval.every == 0) || it + 1 == t.iterations;
         if validate_now {
             (val_loss, val_acc) = evaluate(engine, &validation)?;
-            checkpoint(engine, it + 1)?;
+            // The best checkpoint first: `last` then always names a state at least as new.
+            if val_acc > best {
+                best = val_acc;
+                save(
+                    engine,
+                    constraints,
+                    &run_dir.join("best.safetensors"),
+                    it + 1,
+                )?;
+            }
+            save(
+                engine,
+                constraints,
+                &run_dir.join("last.safetensors"),
+                it + 1,
+            )?;
         }
         log.write(&json!({
             "iteration": it + 1,
@@ -135,7 +166,7 @@ pub fn train(
             "rate_regular_hz": rate_regular,
             "rate_adaptive_hz": rate_adaptive,
             "learning_rate": lr,
-            "wall_s": start.elapsed().as_secs_f64(),
+            "wall_s": clock.elapsed().as_secs_f64(),
         }))?;
         bar.set_message(format!(
             "loss {:.4}  acc {:.3}  val {:.3}",
@@ -147,6 +178,11 @@ pub fn train(
         last = Some(stats);
     }
     bar.finish();
+    let test = source.test_batches()?;
+    let (test_loss, test_acc) = evaluate(engine, &test)?;
+    log.write(
+        &json!({ "iteration": t.iterations, "test_loss": test_loss, "test_accuracy": test_acc }),
+    )?;
     let last = last.unwrap_or(BatchStats {
         loss: f32::NAN,
         loss_task: f32::NAN,
@@ -161,7 +197,33 @@ pub fn train(
         final_train_accuracy: last.accuracy(),
         validation_accuracy: val_acc,
         validation_loss: val_loss,
-        wall_s: start.elapsed().as_secs_f64(),
+        best_validation_accuracy: best,
+        test_accuracy: test_acc,
+        test_loss,
+        wall_s: clock.elapsed().as_secs_f64(),
         run_dir: run_dir.to_path_buf(),
     })
+}
+
+/// Keeps the lines of `metrics.jsonl` up to `iteration` (a resumed run rewrites what came
+/// after its checkpoint). Written atomically.
+pub fn truncate_metrics(run_dir: &Path, iteration: usize) -> anyhow::Result<()> {
+    let path = run_dir.join("metrics.jsonl");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let mut kept = String::new();
+    for (n, line) in text.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| anyhow::anyhow!("{}: line {}: {e}", path.display(), n + 1))?;
+        let it = v["iteration"].as_u64().unwrap_or(0) as usize;
+        if it <= iteration && v.get("test_accuracy").is_none() {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    let tmp = path.with_extension("jsonl.tmp");
+    std::fs::write(&tmp, kept)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(())
 }

@@ -1,0 +1,10 @@
+//! PNG figures without a plotting crate: a small raster drawing toolkit ([`canvas`], with an
+//! embedded bitmap [`font`]) on top of the `image` crate, and the project's [`figures`]:
+//! learning curves from `metrics.jsonl` and the spike raster of one example.
+
+pub mod canvas;
+pub mod figures;
+pub mod font;
+
+pub use canvas::{color, Align, Axes, Canvas, Corner, LegendEntry, Mark, Rect, Rgb};
+pub use figures::{learning_curves, raster_figure, read_metrics, Metrics, RasterFigure};
