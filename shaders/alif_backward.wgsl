@@ -10,7 +10,7 @@
 // dI_t (B6) into the ring of dI_{t..t+n_delay-1}; then the gradient of every synapse whose
 // source fired into I_{t+d}: x_t[i] -> W_in[i,j], z_{t-1}[k] -> W_rec[k,j] (event-driven over
 // the set bits of the input and spike masks). Phase 2 (the neurons k whose pseudo-derivative
-// at t-1 is non-zero, listed in phase 1 and shared out): the dense part of B6,
+// at t-1 is non-zero): the dense part of B6,
 // dz_{t-1}[k] = sum_j W_rec[k,j] dI_{t+D[k,j]}[j], plus B7. Only phase 2 reads other
 // neurons' rings, so each step has two barriers (storage + workgroup): after phase 1 (rings
 // complete) and after phase 2 (before the next phase 1 overwrites a ring slot).
@@ -37,11 +37,6 @@
 var<workgroup> inmask: array<atomic<u32>, 3u * MAX_IN_WORDS>;
 // Spike words of z_{t-1} for step t, double-buffered by t % 2.
 var<workgroup> zwords: array<u32, 2u * MAX_REC_WORDS>;
-// The neurons with a non-zero pseudo-derivative at t-1, listed during phase 1 (in any order:
-// each row's result does not depend on it) and shared out in phase 2. The count is
-// double-buffered by t % 2 and reset one step ahead.
-var<workgroup> active_list: array<u32, MAX_NEURONS>;
-var<workgroup> active_count: array<atomic<u32>, 2>;
 
 fn spiked(t: u32, b: u32, j: u32) -> bool {
     return bit_of(bits[spike_word(t, b, j / 32u)], j);
@@ -79,10 +74,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         for (var q = 0u; q < 3u; q++) {
             atomicStore(&inmask[q * MAX_IN_WORDS + w], 0u);
         }
-    }
-    if (lid == 0u) {
-        atomicStore(&active_count[0], 0u);
-        atomicStore(&active_count[1], 0u);
     }
     workgroupBarrier();
     mark_inputs((t_last % 3u) * MAX_IN_WORDS, chunk.len - 1u, b, lid);
@@ -158,10 +149,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             bstate[base + 4u] = dp;
             // B7, completed with the B6 sum in phase 2.
             bstate[base + 6u] = -a_t * dims.dt * dv + (1.0 - rho) * db;
-            // List this neuron for phase 2 if dz_{t-1} will be needed.
-            if (bit_of(bits[active_word(t - 1u, b, j / 32u)], j)) {
-                active_list[atomicAdd(&active_count[t % 2u], 1u)] = j;
-            }
 
         }
         // Weight gradients, event-driven: every invocation walks the same events (uniform
@@ -194,24 +181,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         workgroupBarrier();
 
         // Phase 2: dz_{t-1}[k] = B7 part + sum_j W_rec[k,j] dI_{t+D[k,j]}[j] (B6), only for
-        // the listed neurons, whose pseudo-derivative at t-1 is non-zero: for the others
-        // dz_{t-1} enters nothing (B2 multiplies it by zero), so their dense rows are skipped
-        // and their dz_later is never read. Consecutive invocations take consecutive list
-        // entries, so SIMD lanes work on active rows side by side.
-        let count = atomicLoad(&active_count[t % 2u]);
-        for (var q = lid; q < count; q += WG) {
-            let k = active_list[q];
-            let kbase = (b * n + k) * bs;
-            var acc = bstate[kbase + 6u];
-            let row = k * n;
-            for (var j = 0u; j < n; j++) {
-                let d = delays[dims.off_delay_rec + row + j];
-                acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
+        // neurons whose pseudo-derivative at t-1 is non-zero: for the others dz_{t-1} enters
+        // nothing (B2 multiplies it by zero), so their dense rows are skipped and their
+        // dz_later is never read. (Compacting the active rows into a list shared out over
+        // the invocations ran ~3x faster on lavapipe, but made llvmpipe's GL path spend
+        // minutes compiling the kernel: see benches/RESULTS.md.)
+        for (var k = lid; k < n; k += WG) {
+            if (bit_of(bits[active_word(t - 1u, b, k / 32u)], k)) {
+                let kbase = (b * n + k) * bs;
+                var acc = bstate[kbase + 6u];
+                let row = k * n;
+                for (var j = 0u; j < n; j++) {
+                    let d = delays[dims.off_delay_rec + row + j];
+                    acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
+                }
+                bstate[kbase + 5u] = acc;
             }
-            bstate[kbase + 5u] = acc;
-        }
-        if (lid == 0u) {
-            atomicStore(&active_count[(t + 1u) % 2u], 0u);
         }
         for (var w = lid; w < dims.in_words; w += WG) {
             atomicStore(&inmask[((t + 1u) % 3u) * MAX_IN_WORDS + w], 0u);

@@ -15,8 +15,9 @@ use lsnn_gpu::model::checkpoint::{
     load_batch, load_checkpoint, save_batch, save_checkpoint, save_gradients,
 };
 use lsnn_gpu::model::init::{constraints, initialise};
+use lsnn_gpu::tasks::smnist::SmnistTask;
 use lsnn_gpu::tasks::synthetic::SyntheticTask;
-use lsnn_gpu::tasks::BatchSource;
+use lsnn_gpu::tasks::{BatchSource, Split};
 use lsnn_gpu::train::{evaluate, run_dir, train, truncate_metrics, StartPoint};
 
 #[derive(Parser)]
@@ -147,8 +148,9 @@ fn load_config(path: &Path, set: &[String], device: Option<&DeviceArgs>) -> anyh
 fn source_for(cfg: &Config) -> anyhow::Result<Box<dyn BatchSource>> {
     match cfg.task.kind {
         TaskKind::Synthetic => Ok(Box::new(SyntheticTask::from_config(cfg))),
+        TaskKind::Smnist => Ok(Box::new(SmnistTask::from_config(cfg)?)),
         other => bail!(
-            "task.kind {other:?} is not available in this version of lsnn-gpu (only `synthetic`)"
+            "task.kind {other:?} is not available in this version of lsnn-gpu (only `synthetic` and `smnist`)"
         ),
     }
 }
@@ -271,8 +273,8 @@ fn cmd_eval(
     let selected = select_from_config(&cfg)?;
     let mut engine = build_engine(&selected, network, &c, &cfg)?;
     let (validation_loss, validation_accuracy) =
-        evaluate(engine.as_mut(), &source.validation_batches()?)?;
-    let (test_loss, test_accuracy) = evaluate(engine.as_mut(), &source.test_batches()?)?;
+        evaluate(engine.as_mut(), source.as_mut(), Split::Validation)?;
+    let (test_loss, test_accuracy) = evaluate(engine.as_mut(), source.as_mut(), Split::Test)?;
     eprintln!(
         "validation accuracy {validation_accuracy:.4}, test accuracy {test_accuracy:.4} on {}",
         engine.describe()

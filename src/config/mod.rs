@@ -53,6 +53,14 @@ pub struct TaskConfig {
     pub steps: usize,
     /// Firing probability per step of each synthetic input channel.
     pub input_rate: f32,
+    /// Sequential MNIST: simulation steps per pixel (1 or 2; experiments.md §1).
+    pub ms_per_pixel: usize,
+    /// Sequential MNIST: input encoding (threshold crossing, the reference; or population).
+    pub encoding: crate::tasks::smnist_encoding::Encoding,
+    /// Population coding: peak rate of a channel, Hz (ours).
+    pub population_peak_rate_hz: f32,
+    /// Population coding: width of the Gaussian tuning curves, intensity units (ours).
+    pub population_width: f32,
 }
 
 impl Default for TaskConfig {
@@ -61,15 +69,40 @@ impl Default for TaskConfig {
             kind: TaskKind::Synthetic,
             steps: 840,
             input_rate: 0.02,
+            ms_per_pixel: 1,
+            encoding: Default::default(),
+            population_peak_rate_hz: 100.0,
+            population_width: 0.05,
         }
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+impl TaskConfig {
+    /// Sequence length T of the task.
+    pub fn sequence_steps(&self) -> usize {
+        match self.kind {
+            TaskKind::Smnist => crate::tasks::smnist_encoding::steps(self.ms_per_pixel),
+            _ => self.steps,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
     /// Directory or file holding the data set.
     pub path: Option<String>,
+    /// Training examples held out for validation (5,000 in the reference sMNIST split).
+    pub validation_size: usize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            path: None,
+            validation_size: 5000,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]

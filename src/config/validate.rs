@@ -73,6 +73,14 @@ impl Config {
         // ---- task
         let t = &self.task;
         nonzero("task.steps", t.steps)?;
+        if !(1..=2).contains(&t.ms_per_pixel) {
+            return fail(
+                "task.ms_per_pixel",
+                format!("must be 1 or 2 (got {})", t.ms_per_pixel),
+            );
+        }
+        positive("task.population_peak_rate_hz", t.population_peak_rate_hz)?;
+        positive("task.population_width", t.population_width)?;
         finite("task.input_rate", t.input_rate)?;
         if !(0.0..=1.0).contains(&t.input_rate) {
             return fail(
@@ -157,12 +165,14 @@ impl Config {
         let r = &m.readout;
         positive("model.readout.tau_out", r.tau_out)?;
         nonzero("model.readout.window", r.window)?;
-        if r.kind == ReadoutKind::Window && t.kind == TaskKind::Synthetic && r.window > t.steps {
+        let has_fixed_length = matches!(t.kind, TaskKind::Synthetic | TaskKind::Smnist);
+        if r.kind == ReadoutKind::Window && has_fixed_length && r.window > t.sequence_steps() {
             return fail(
                 "model.readout.window",
                 format!(
-                    "readout window K = {} is longer than the sequence (task.steps = {})",
-                    r.window, t.steps
+                    "readout window K = {} is longer than the sequence ({} steps)",
+                    r.window,
+                    t.sequence_steps()
                 ),
             );
         }
@@ -349,13 +359,16 @@ mod tests {
     }
 
     #[test]
-    fn window_limit_only_for_synthetic_window_readout() {
+    fn window_limit_only_for_fixed_length_window_readout() {
         let mut c = base();
         c.task.steps = 10;
         c.model.readout.window = 28;
         assert!(c.validate().is_err());
-        c.task.kind = TaskKind::Smnist;
+        c.task.kind = TaskKind::Smnist; // T = 840 from the encoding, whatever task.steps says
         c.validate().unwrap();
+        c.model.readout.window = 841;
+        assert!(c.validate().is_err());
+        c.model.readout.window = 28;
         c.task.kind = TaskKind::Synthetic;
         c.model.readout.kind = ReadoutKind::Framewise;
         c.validate().unwrap();

@@ -1,5 +1,6 @@
 //! Task generators: where batches come from.
 
+pub mod smnist;
 pub mod smnist_encoding;
 pub mod synthetic;
 
@@ -13,8 +14,18 @@ pub trait BatchSource {
     /// The training batch of (0-based) iteration `it`; a pure function of the seed and `it`,
     /// so that a resumed run sees the same batches.
     fn train_batch(&mut self, it: usize) -> anyhow::Result<Batch>;
-    /// Validation batches (fixed for the run).
-    fn validation_batches(&mut self) -> anyhow::Result<Vec<Batch>>;
-    /// Test batches, evaluated at the end of a run and by `lsnn-gpu eval`.
-    fn test_batches(&mut self) -> anyhow::Result<Vec<Batch>>;
+    /// Number of evaluation batches of a split (fixed for the run).
+    fn eval_batches(&self, split: Split) -> usize;
+    /// Evaluation batch `index` of a split, made on demand so that large splits are never
+    /// held in memory at once.
+    fn eval_batch(&mut self, split: Split, index: usize) -> anyhow::Result<Batch>;
+}
+
+/// The held-out parts of a data set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// Periodic validation during training (and the `best` checkpoint).
+    Validation,
+    /// Evaluated at the end of a run and by `lsnn-gpu eval`.
+    Test,
 }

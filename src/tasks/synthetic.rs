@@ -11,7 +11,7 @@ use ndarray::{Array1, Array3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::BatchSource;
+use super::{BatchSource, Split};
 use crate::config::Config;
 use crate::model::{Batch, Targets};
 
@@ -82,10 +82,14 @@ impl BatchSource for SyntheticTask {
     fn train_batch(&mut self, it: usize) -> anyhow::Result<Batch> {
         Ok(self.batch(it as u64, self.batch_size))
     }
-    fn validation_batches(&mut self) -> anyhow::Result<Vec<Batch>> {
-        Ok(vec![self.batch(VALIDATION_STREAM, self.eval_batch_size)])
+    fn eval_batches(&self, _split: Split) -> usize {
+        1
     }
-    fn test_batches(&mut self) -> anyhow::Result<Vec<Batch>> {
-        Ok(vec![self.batch(TEST_STREAM, self.eval_batch_size)])
+    fn eval_batch(&mut self, split: Split, _index: usize) -> anyhow::Result<Batch> {
+        let stream = match split {
+            Split::Validation => VALIDATION_STREAM,
+            Split::Test => TEST_STREAM,
+        };
+        Ok(self.batch(stream, self.eval_batch_size))
     }
 }

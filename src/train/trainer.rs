@@ -12,8 +12,7 @@ use super::metrics::MetricsLog;
 use crate::config::Config;
 use crate::engine::{BatchStats, Engine, StepSettings};
 use crate::model::checkpoint::{save_checkpoint, TrainState};
-use crate::model::Batch;
-use crate::tasks::BatchSource;
+use crate::tasks::{BatchSource, Split};
 
 /// What a finished run reports (also the JSON summary line of `lsnn-gpu run`).
 #[derive(Clone, Debug, serde::Serialize)]
@@ -51,12 +50,17 @@ fn population_rates_hz(rates: &[f32], n_regular: usize) -> (f32, f32) {
     (mean(&rates[..split]), mean(&rates[split..]))
 }
 
-/// Loss and accuracy over batches (weighted by scored predictions). Evaluation uses no
-/// injected noise beyond the fixed seeds 0, 1, … of its batches.
-pub fn evaluate(engine: &mut dyn Engine, batches: &[Batch]) -> anyhow::Result<(f32, f32)> {
+/// Loss and accuracy over a split (weighted by scored predictions). Batch i is evaluated
+/// with noise seed i, so evaluation is deterministic.
+pub fn evaluate(
+    engine: &mut dyn Engine,
+    source: &mut dyn BatchSource,
+    split: Split,
+) -> anyhow::Result<(f32, f32)> {
     let (mut loss, mut correct, mut scored) = (0.0f64, 0usize, 0usize);
-    for (i, b) in batches.iter().enumerate() {
-        let s = engine.evaluate(b, i as u32)?;
+    for i in 0..source.eval_batches(split) {
+        let b = source.eval_batch(split, i)?;
+        let s = engine.evaluate(&b, i as u32)?;
         loss += s.loss_task as f64 * s.scored as f64;
         correct += s.correct;
         scored += s.scored;
@@ -107,7 +111,6 @@ pub fn train(
 ) -> anyhow::Result<TrainSummary> {
     let t = &cfg.train;
     let mut log = MetricsLog::create(&run_dir.join("metrics.jsonl"))?;
-    let validation = source.validation_batches()?;
     let bar = ProgressBar::new(t.iterations as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} it  {per_sec}  ETA {eta}  {msg}")
@@ -137,7 +140,7 @@ pub fn train(
         let validate_now =
             (cfg.eval.every > 0 && (it + 1) % cfg.eval.every == 0) || it + 1 == t.iterations;
         if validate_now {
-            (val_loss, val_acc) = evaluate(engine, &validation)?;
+            (val_loss, val_acc) = evaluate(engine, source, Split::Validation)?;
             // The best checkpoint first: `last` then always names a state at least as new.
             if val_acc > best {
                 best = val_acc;
@@ -178,8 +181,7 @@ pub fn train(
         last = Some(stats);
     }
     bar.finish();
-    let test = source.test_batches()?;
-    let (test_loss, test_acc) = evaluate(engine, &test)?;
+    let (test_loss, test_acc) = evaluate(engine, source, Split::Test)?;
     log.write(
         &json!({ "iteration": t.iterations, "test_loss": test_loss, "test_accuracy": test_acc }),
     )?;
