@@ -27,6 +27,15 @@ fn run(args: &[&str]) -> (bool, String, String, serde_json::Value) {
     (out.status.success(), stdout, stderr, json)
 }
 
+/// "cpu", and "gpu" unless the run opted out of GPU tests.
+fn devices_under_test() -> Vec<&'static str> {
+    if gpu_tests_enabled() {
+        vec!["cpu", "gpu"]
+    } else {
+        vec!["cpu"]
+    }
+}
+
 fn gpu_tests_enabled() -> bool {
     if std::env::var("LSNN_SKIP_GPU_TESTS").is_ok_and(|v| v == "1") {
         eprintln!("LSNN_SKIP_GPU_TESTS=1: skipping the GPU part");
@@ -175,28 +184,11 @@ fn grads_end_to_end_on_cpu_and_gpu_agree() {
 
 #[test]
 fn run_writes_metrics_checkpoint_and_summary() {
-    let devices: Vec<&str> = if gpu_tests_enabled() {
-        vec!["cpu", "gpu"]
-    } else {
-        vec!["cpu"]
-    };
-    for device in devices {
+    for device in devices_under_test() {
         let _guard = (device == "gpu").then(common::gpu::exclusive);
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("run");
-        let (ok, _, stderr, json) = run(&[
-            "run",
-            "configs/synthetic.yaml",
-            "--set",
-            "train.iterations=4",
-            "--set",
-            "eval.every=2",
-            "--out",
-            out.to_str().unwrap(),
-            "--device",
-            device,
-        ]);
-        assert!(ok, "{device}: {stderr}");
+        let json = run_synthetic(&out, device, 4, 2);
         assert_eq!(json["command"], "run");
         assert_eq!(json["summary"]["iterations"], 4);
         let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
@@ -227,15 +219,16 @@ fn devices_lists_adapters_as_json() {
     assert!(json["adapters"].is_array());
 }
 
-/// Runs `iterations` of the synthetic config into `dir` on `device`, checkpointing every 3.
-fn run_synthetic(dir: &Path, device: &str, iterations: usize) {
-    let (ok, _, stderr, _) = run(&[
+/// Runs `iterations` of the synthetic config (batch 8) into `dir` on `device`, validating and
+/// checkpointing every `every` iterations; returns the JSON summary line.
+fn run_synthetic(dir: &Path, device: &str, iterations: usize, every: usize) -> serde_json::Value {
+    let (ok, _, stderr, json) = run(&[
         "run",
         "configs/synthetic.yaml",
         "--set",
         &format!("train.iterations={iterations}"),
         "--set",
-        "eval.every=3",
+        &format!("eval.every={every}"),
         "--set",
         "train.batch_size=8",
         "--out",
@@ -243,7 +236,8 @@ fn run_synthetic(dir: &Path, device: &str, iterations: usize) {
         "--device",
         device,
     ]);
-    assert!(ok, "{stderr}");
+    assert!(ok, "{device}: {stderr}");
+    json
 }
 
 fn losses(dir: &Path) -> Vec<(u64, f64)> {
@@ -257,20 +251,15 @@ fn losses(dir: &Path) -> Vec<(u64, f64)> {
 
 #[test]
 fn resume_equals_uninterrupted_run() {
-    let devices: Vec<&str> = if gpu_tests_enabled() {
-        vec!["cpu", "gpu"]
-    } else {
-        vec!["cpu"]
-    };
-    for device in devices {
+    for device in devices_under_test() {
         let _guard = (device == "gpu").then(common::gpu::exclusive);
         let tmp = tempfile::tempdir().unwrap();
         let whole = tmp.path().join("whole");
-        run_synthetic(&whole, device, 6);
+        run_synthetic(&whole, device, 6, 3);
         // An "interrupted" run: stopped after its checkpoint at iteration 3, then told to go
         // on to 6 and resumed.
         let part = tmp.path().join("part");
-        run_synthetic(&part, device, 3);
+        run_synthetic(&part, device, 3, 3);
         let cfg = std::fs::read_to_string(part.join("config.yaml")).unwrap();
         assert!(cfg.contains("iterations: 3"), "{cfg}");
         std::fs::write(
@@ -305,7 +294,7 @@ fn resume_equals_uninterrupted_run() {
 fn eval_of_a_checkpoint_reproduces_the_logged_validation_accuracy() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    run_synthetic(&dir, "cpu", 3);
+    run_synthetic(&dir, "cpu", 3, 3);
     let logged = losses(&dir);
     assert_eq!(logged.len(), 3);
     let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
