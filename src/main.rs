@@ -15,6 +15,7 @@ use lsnn_gpu::model::checkpoint::{
     load_batch, load_checkpoint, save_batch, save_checkpoint, save_gradients,
 };
 use lsnn_gpu::model::init::{constraints, initialise};
+use lsnn_gpu::plot::run_figures::{draw_learning_curves, draw_raster};
 use lsnn_gpu::tasks::smnist::SmnistTask;
 use lsnn_gpu::tasks::synthetic::SyntheticTask;
 use lsnn_gpu::tasks::{BatchSource, Split};
@@ -94,6 +95,9 @@ enum Command {
         #[command(flatten)]
         device: DeviceArgs,
     },
+    /// Redraw the figures of a run directory (learning curves; raster of one test sequence
+    /// with the best checkpoint, else the last).
+    Plot { run_dir: PathBuf },
     /// Write the initial network of a config as a checkpoint, and optionally one batch of its
     /// task, for `lsnn-gpu grads` or for comparison with another implementation.
     Init {
@@ -291,6 +295,33 @@ fn cmd_eval(
     }))
 }
 
+fn cmd_plot(dir: &Path) -> anyhow::Result<serde_json::Value> {
+    let cfg = load_config(&dir.join("config.yaml"), &[], None)?;
+    draw_learning_curves(dir)?;
+    let best = dir.join("best.safetensors");
+    let checkpoint = if best.exists() {
+        best
+    } else {
+        dir.join("last.safetensors")
+    };
+    let (network, state) = load_checkpoint(&checkpoint)?;
+    let c = state
+        .map(|s| s.constraints)
+        .unwrap_or_else(|| constraints(network.n_in(), network.n_rec(), network.n_out(), None));
+    let mut source = source_for(&cfg)?;
+    draw_raster(dir, &network, &source.eval_batch(Split::Test, 0)?, &c)?;
+    eprintln!(
+        "wrote {} and {}",
+        dir.join("learning_curves.png").display(),
+        dir.join("raster.png").display()
+    );
+    Ok(json!({
+        "command": "plot",
+        "figures": [dir.join("learning_curves.png"), dir.join("raster.png")],
+        "checkpoint": checkpoint,
+    }))
+}
+
 fn cmd_init(
     config: &Path,
     set: &[String],
@@ -356,6 +387,7 @@ fn main() -> ExitCode {
             device,
         } => cmd_run(config, set, out.as_deref(), device).map(|v| vec![v]),
         Command::Resume { run_dir, device } => cmd_resume(run_dir, device).map(|v| vec![v]),
+        Command::Plot { run_dir } => cmd_plot(run_dir).map(|v| vec![v]),
         Command::Eval {
             config,
             checkpoint,

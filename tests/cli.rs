@@ -204,6 +204,18 @@ fn run_writes_metrics_checkpoint_and_summary() {
         );
         assert_eq!(lines[4]["test_accuracy"], json["summary"]["test_accuracy"]);
         assert!(out.join("best.safetensors").exists());
+        // Figures, written by the run and redrawn by `plot`.
+        for fig in ["learning_curves.png", "raster.png"] {
+            assert!(out.join(fig).exists(), "{device}: {fig} missing");
+            std::fs::remove_file(out.join(fig)).unwrap();
+        }
+        let (ok, _, stderr, json) = run(&["plot", out.to_str().unwrap()]);
+        assert!(ok, "{stderr}");
+        assert_eq!(json["command"], "plot");
+        for fig in ["learning_curves.png", "raster.png"] {
+            let img = image::open(out.join(fig)).unwrap();
+            assert!(img.width() >= 800 && img.height() >= 600, "{fig}");
+        }
         let (net, state) = load_checkpoint(&out.join("last.safetensors")).unwrap();
         assert_eq!(state.unwrap().iteration, 4);
         assert_eq!(net.n_rec(), 40);

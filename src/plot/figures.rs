@@ -58,6 +58,17 @@ pub fn read_metrics(path: &Path) -> anyhow::Result<Metrics> {
         }
         let row: MetricsLine = serde_json::from_str(line)
             .map_err(|e| anyhow::anyhow!("{}: line {}: {e}", path.display(), i + 1))?;
+        // Lines with none of the plotted values (the final test record) are not points.
+        let plotted = [
+            row.loss,
+            row.loss_task,
+            row.train_accuracy,
+            row.validation_loss,
+            row.validation_accuracy,
+        ];
+        if plotted.iter().all(Option::is_none) {
+            continue;
+        }
         rows.push(row);
     }
     // Stable sort, then keep the last record of each iteration.

@@ -5,6 +5,7 @@
 pub mod canvas;
 pub mod figures;
 pub mod font;
+pub mod run_figures;
 
 pub use canvas::{color, Align, Axes, Canvas, Corner, LegendEntry, Mark, Rect, Rgb};
 pub use figures::{learning_curves, raster_figure, read_metrics, Metrics, RasterFigure};

@@ -12,6 +12,7 @@ use super::metrics::MetricsLog;
 use crate::config::Config;
 use crate::engine::{BatchStats, Engine, StepSettings};
 use crate::model::checkpoint::{save_checkpoint, TrainState};
+use crate::plot::run_figures::{draw_learning_curves, draw_raster};
 use crate::tasks::{BatchSource, Split};
 
 /// What a finished run reports (also the JSON summary line of `lsnn-gpu run`).
@@ -171,6 +172,9 @@ pub fn train(
             "learning_rate": lr,
             "wall_s": clock.elapsed().as_secs_f64(),
         }))?;
+        if validate_now {
+            draw_learning_curves(run_dir)?;
+        }
         bar.set_message(format!(
             "loss {:.4}  acc {:.3}  val {:.3}",
             stats.loss,
@@ -184,6 +188,13 @@ pub fn train(
     let (test_loss, test_acc) = evaluate(engine, source, Split::Test)?;
     log.write(
         &json!({ "iteration": t.iterations, "test_loss": test_loss, "test_accuracy": test_acc }),
+    )?;
+    draw_learning_curves(run_dir)?;
+    draw_raster(
+        run_dir,
+        &engine.network()?,
+        &source.eval_batch(Split::Test, 0)?,
+        constraints,
     )?;
     let last = last.unwrap_or(BatchStats {
         loss: f32::NAN,

@@ -1,0 +1,108 @@
+//! The figures of a run directory, drawn by `run` as it trains and by `lsnn-gpu plot RUN_DIR`.
+
+use std::path::Path;
+
+use ndarray::{s, Array2, Axis};
+
+use super::figures::{learning_curves, raster_figure, RasterFigure};
+use crate::cpu::alif_forward::{alif_forward, ParamsOf};
+use crate::cpu::readout_loss::{outputs_over_time, readout_loss};
+use crate::model::init::Constraint;
+use crate::model::{Batch, Network, Targets};
+
+/// `learning_curves.png` from `metrics.jsonl`.
+pub fn draw_learning_curves(run_dir: &Path) -> anyhow::Result<()> {
+    learning_curves(
+        &run_dir.join("metrics.jsonl"),
+        &run_dir.join("learning_curves.png"),
+    )
+}
+
+/// The paper's Fig. 1D for the first sequence of `batch`: input raster, rasters of the
+/// excitatory, inhibitory and adaptive neurons, thresholds of up to 8 adaptive neurons, and
+/// the softmax outputs over time. Simulated by the CPU reference (one sequence).
+pub fn draw_raster(
+    run_dir: &Path,
+    network: &Network,
+    batch: &Batch,
+    constraints: &[u32],
+) -> anyhow::Result<()> {
+    let x = batch.x.slice(s![.., 0..1, ..]).to_owned();
+    let label = match &batch.targets {
+        Targets::Labels(l) => l[0].max(0) as usize,
+        Targets::FrameLabels(l) => l[[l.nrows() - 1, 0]].max(0) as usize,
+    };
+    let targets = Targets::Labels(ndarray::arr1(&[label as i32]));
+    let params = ParamsOf::<f32>::from_params(&network.params);
+    let trace = alif_forward(network, &params, &x, 0);
+    let loss = readout_loss(network, &params, &trace, &targets);
+    let y = outputs_over_time(&params, &loss.trace_out)
+        .index_axis(Axis(1), 0)
+        .to_owned();
+    // Softmax over classes at every step.
+    let mut probs = y.clone();
+    for mut row in probs.rows_mut() {
+        let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        row.mapv_inplace(|v| (v - max).exp());
+        let sum = row.sum();
+        row.mapv_inplace(|v| v / sum);
+    }
+    let prediction = probs
+        .row(probs.nrows() - 1)
+        .iter()
+        .enumerate()
+        .fold(0, |b, (i, &v)| {
+            if v > probs[[probs.nrows() - 1, b]] {
+                i
+            } else {
+                b
+            }
+        });
+    let n = network.n_rec();
+    let n_reg = network.n_regular;
+    let inhibitory = inhibitory_count(constraints, network.n_in(), n);
+    let mut groups = Vec::new();
+    if inhibitory > 0 {
+        groups.push(("I".to_string(), 0..inhibitory, [214, 39, 40]));
+        groups.push(("E".to_string(), inhibitory..n_reg, [31, 119, 180]));
+    } else {
+        groups.push(("R".to_string(), 0..n_reg, [31, 119, 180]));
+    }
+    groups.push(("A".to_string(), n_reg..n, [44, 160, 44]));
+    let k = (n - n_reg).min(8);
+    let thresholds: Array2<f32> = trace
+        .thr_adaptive
+        .slice(s![.., 0, n_reg..n_reg + k])
+        .to_owned();
+    let spikes = trace
+        .z
+        .index_axis(Axis(1), 0)
+        .mapv(|z| if z != 0.0 { 1.0 } else { 0.0 });
+    let input = x
+        .index_axis(Axis(1), 0)
+        .mapv(|v| if v != 0.0 { 1.0 } else { 0.0 });
+    let fig = RasterFigure {
+        title: "LSNN on one test sequence".to_string(),
+        dt_ms: network.sim.dt,
+        input: input.view(),
+        spikes: spikes.view(),
+        groups,
+        thresholds: thresholds.view(),
+        outputs: probs.view(),
+        label,
+        prediction,
+    };
+    raster_figure(&fig, &run_dir.join("raster.png"))
+}
+
+/// Number of inhibitory neurons under Dale's law: rows of W_rec constrained non-positive
+/// (they come first, model.md §1); 0 without Dale's law.
+pub fn inhibitory_count(constraints: &[u32], n_in: usize, n_rec: usize) -> usize {
+    (0..n_rec)
+        .filter(|&k| {
+            // Any off-diagonal entry of row k carries the row's sign constraint.
+            let j = if k == 0 { 1.min(n_rec - 1) } else { 0 };
+            constraints.get(n_in * n_rec + k * n_rec + j) == Some(&(Constraint::NonPositive as u32))
+        })
+        .count()
+}
