@@ -808,7 +808,14 @@ train: {adam: {beta1: 0.9, beta2: 0.99}, seed: 1}
     #[test]
     fn example_configs_load_and_validate() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
-        for name in ["synthetic.yaml", "bench_smnist_size.yaml"] {
+        for name in [
+            "synthetic.yaml",
+            "bench_smnist_size.yaml",
+            "smnist_quick.yaml",
+            "smnist.yaml",
+            "smnist_2ms.yaml",
+            "smnist_lif.yaml",
+        ] {
             let c = Config::load(&dir.join(name), &[]).unwrap_or_else(|e| panic!("{e}"));
             // And the resolved form round-trips.
             assert_eq!(load_str(&c.to_yaml(), &[]).unwrap(), c, "{name}");
