@@ -80,31 +80,9 @@ fn gpu_device_without_adapter_explains_how_to_get_one() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("p.safetensors");
-    let b = dir.path().join("b.safetensors");
-    let (ok, ..) = run(&[
-        "init",
-        "configs/synthetic.yaml",
-        "--out",
-        p.to_str().unwrap(),
-        "--batch-out",
-        b.to_str().unwrap(),
-    ]);
-    assert!(ok);
+    let (p, b) = init_synthetic(dir.path());
     let g = dir.path().join("g.safetensors");
-    let (ok, _, _, json) = run(&[
-        "grads",
-        "--params",
-        p.to_str().unwrap(),
-        "--batch",
-        b.to_str().unwrap(),
-        "--out",
-        g.to_str().unwrap(),
-        "--device",
-        "gpu",
-        "--backend",
-        "dx12",
-    ]);
+    let (ok, _, json) = grads_on("gpu", &p, &b, &g, &["--backend", "dx12"]);
     assert!(!ok);
     let msg = json["error"].as_str().unwrap();
     assert!(
@@ -113,27 +91,12 @@ fn gpu_device_without_adapter_explains_how_to_get_one() {
     );
 }
 
-fn grads_on(device: &str, p: &Path, b: &Path, g: &Path) -> serde_json::Value {
-    let (ok, _, stderr, json) = run(&[
-        "grads",
-        "--params",
-        p.to_str().unwrap(),
-        "--batch",
-        b.to_str().unwrap(),
-        "--out",
-        g.to_str().unwrap(),
-        "--device",
-        device,
-    ]);
-    assert!(ok, "grads on {device} failed: {stderr}");
-    json
-}
-
-#[test]
-fn grads_end_to_end_on_cpu_and_gpu_agree() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("params.safetensors");
-    let b = dir.path().join("batch.safetensors");
+/// `init` of the synthetic config into `dir`: (params, batch) files.
+fn init_synthetic(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (p, b) = (
+        dir.join("params.safetensors"),
+        dir.join("batch.safetensors"),
+    );
     let (ok, _, stderr, _) = run(&[
         "init",
         "configs/synthetic.yaml",
@@ -143,10 +106,42 @@ fn grads_end_to_end_on_cpu_and_gpu_agree() {
         b.to_str().unwrap(),
     ]);
     assert!(ok, "{stderr}");
+    (p, b)
+}
+
+/// `grads` on `device` with `extra` arguments: (success, stderr, JSON line).
+fn grads_on(
+    device: &str,
+    p: &Path,
+    b: &Path,
+    g: &Path,
+    extra: &[&str],
+) -> (bool, String, serde_json::Value) {
+    let mut args = vec![
+        "grads",
+        "--params",
+        p.to_str().unwrap(),
+        "--batch",
+        b.to_str().unwrap(),
+        "--out",
+        g.to_str().unwrap(),
+        "--device",
+        device,
+    ];
+    args.extend_from_slice(extra);
+    let (ok, _, stderr, json) = run(&args);
+    (ok, stderr, json)
+}
+
+#[test]
+fn grads_end_to_end_on_cpu_and_gpu_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, b) = init_synthetic(dir.path());
     let (net, _) = load_checkpoint(&p).unwrap();
 
     let g_cpu = dir.path().join("g_cpu.safetensors");
-    let json = grads_on("cpu", &p, &b, &g_cpu);
+    let (ok, stderr, json) = grads_on("cpu", &p, &b, &g_cpu, &[]);
+    assert!(ok, "grads on cpu failed: {stderr}");
     assert_eq!(json["device"], "cpu");
     let cpu = load_gradients(&g_cpu).unwrap();
     assert_eq!(cpu.grads.len(), net.params.len());
@@ -166,7 +161,8 @@ fn grads_end_to_end_on_cpu_and_gpu_agree() {
     }
     let _guard = common::gpu::exclusive();
     let g_gpu = dir.path().join("g_gpu.safetensors");
-    let json = grads_on("gpu", &p, &b, &g_gpu);
+    let (ok, stderr, json) = grads_on("gpu", &p, &b, &g_gpu, &[]);
+    assert!(ok, "grads on gpu failed: {stderr}");
     assert_eq!(json["device"], "gpu");
     let gpu = load_gradients(&g_gpu).unwrap();
     assert_eq!(gpu.spikes, cpu.spikes, "spikes differ between devices");

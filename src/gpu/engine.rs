@@ -702,21 +702,10 @@ impl GpuEngine {
         let totals: Vec<f32> = bytemuck::pod_collect_to_vec(&self.read_staging(totals_len)?);
         let (mut grads, mut bits) = (Vec::new(), Vec::new());
         if want_grads {
+            grads =
+                bytemuck::pod_collect_to_vec(&self.read_via_staging(&self.grads, p as u64 * F32)?);
             let r = self.batch_res.as_ref().expect("batch resources");
-            let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("read grads"),
-            });
-            enc.copy_buffer_to_buffer(&self.grads, 0, &r.staging, 0, p as u64 * F32);
-            self.ctx.queue.submit([enc.finish()]);
-            grads = bytemuck::pod_collect_to_vec(&self.read_staging(p as u64 * F32)?);
-            let r = self.batch_res.as_ref().expect("batch resources");
-            let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("read spikes"),
-            });
-            enc.copy_buffer_to_buffer(&r.bits, 0, &r.staging, 0, r.bits_len);
-            self.ctx.queue.submit([enc.finish()]);
-            let len = r.bits_len;
-            bits = bytemuck::pod_collect_to_vec(&self.read_staging(len)?);
+            bits = bytemuck::pod_collect_to_vec(&self.read_via_staging(&r.bits, r.bits_len)?);
         }
         Ok((totals, grads, bits))
     }
@@ -726,6 +715,20 @@ impl GpuEngine {
         let r = self.batch_res.as_ref().expect("batch resources");
         debug_assert!(len <= r.staging_len);
         map_read(&self.ctx.device, &r.staging, len)
+    }
+
+    /// Copies the first `len` bytes of `src` into the staging buffer and reads them.
+    fn read_via_staging(&self, src: &wgpu::Buffer, len: u64) -> anyhow::Result<Vec<u8>> {
+        let r = self.batch_res.as_ref().expect("batch resources");
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("read back"),
+            });
+        enc.copy_buffer_to_buffer(src, 0, &r.staging, 0, len);
+        self.ctx.queue.submit([enc.finish()]);
+        self.read_staging(len)
     }
 
     /// Copies the first `len` bytes of `buf` to a fresh staging buffer and reads them.
