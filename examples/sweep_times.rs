@@ -19,6 +19,9 @@ fn main() -> anyhow::Result<()> {
     let task = SyntheticTask::from_config(&cfg);
     let init = initialise(&cfg, task.n_in, task.n_out);
     let ctx = GpuContext::open(&DeviceRequest::default())?;
+    // Pipeline creation plus the first step: on llvmpipe's GL path this is dominated by
+    // shader compilation (set MESA_SHADER_CACHE_DISABLE=true to measure it cold).
+    let setup = Instant::now();
     let mut e = GpuEngine::new(
         ctx,
         init.network,
@@ -36,6 +39,8 @@ fn main() -> anyhow::Result<()> {
         noise_seed: 1,
     };
     e.train_step(&b, &s)?; // warm-up: pipelines, buffers
+    let setup_ms = setup.elapsed().as_secs_f64() * 1e3;
+    eprintln!("setup (compile + first step) {setup_ms:.0} ms");
     let time = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<f64> {
         let t = Instant::now();
         f()?;
@@ -58,7 +63,7 @@ fn main() -> anyhow::Result<()> {
     eprintln!("forward+loss {fwd:.0} ms, +BPTT {grad:.0} ms (incl. read-back of spikes), full step {step:.0} ms");
     println!(
         "{}",
-        serde_json::json!({"batch": batch, "forward_ms": fwd, "gradients_ms": grad, "step_ms": step, "kernels_ms": profile})
+        serde_json::json!({"batch": batch, "setup_ms": setup_ms, "forward_ms": fwd, "gradients_ms": grad, "step_ms": step, "kernels_ms": profile})
     );
     Ok(())
 }

@@ -42,6 +42,24 @@ fn spiked(t: u32, b: u32, j: u32) -> bool {
     return bit_of(bits[spike_word(t, b, j / 32u)], j);
 }
 
+// The index of the q-th (from 0) neuron marked active at step t in sequence b, or n_rec if
+// fewer than q + 1 are.
+fn nth_active(t: u32, b: u32, q: u32) -> u32 {
+    var remaining = q;
+    for (var w = 0u; w < dims.rec_words; w++) {
+        var m = bits[active_word(t, b, w)];
+        let count = countOneBits(m);
+        if (remaining < count) {
+            for (var r = 0u; r < remaining; r++) {
+                m &= m - 1u;
+            }
+            return w * 32u + firstTrailingBit(m);
+        }
+        remaining -= count;
+    }
+    return dims.n_rec;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let b = wg.x;
@@ -183,20 +201,25 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         // Phase 2: dz_{t-1}[k] = B7 part + sum_j W_rec[k,j] dI_{t+D[k,j]}[j] (B6), only for
         // neurons whose pseudo-derivative at t-1 is non-zero: for the others dz_{t-1} enters
         // nothing (B2 multiplies it by zero), so their dense rows are skipped and their
-        // dz_later is never read. (Compacting the active rows into a list shared out over
-        // the invocations ran ~3x faster on lavapipe, but made llvmpipe's GL path spend
-        // minutes compiling the kernel: see benches/RESULTS.md.)
-        for (var k = lid; k < n; k += WG) {
-            if (bit_of(bits[active_word(t - 1u, b, k / 32u)], k)) {
-                let kbase = (b * n + k) * bs;
-                var acc = bstate[kbase + 6u];
-                let row = k * n;
-                for (var j = 0u; j < n; j++) {
-                    let d = delays[dims.off_delay_rec + row + j];
-                    acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
-                }
-                bstate[kbase + 5u] = acc;
+        // dz_later is never read. The q-th active neuron (in index order) goes to invocation
+        // q % WG, so SIMD lanes run active rows side by side instead of idling beside
+        // inactive ones (~3x on lavapipe at 6 % active). Each invocation finds its rows by
+        // counting set bits in the forward pass's mask: no atomics, no shared list (a list
+        // built with workgroup atomics was as fast but made llvmpipe's GL path spend minutes
+        // compiling the kernel: benches/RESULTS.md).
+        for (var q = lid; q < n; q += WG) {
+            let k = nth_active(t - 1u, b, q);
+            if (k >= n) {
+                break;
             }
+            let kbase = (b * n + k) * bs;
+            var acc = bstate[kbase + 6u];
+            let row = k * n;
+            for (var j = 0u; j < n; j++) {
+                let d = delays[dims.off_delay_rec + row + j];
+                acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
+            }
+            bstate[kbase + 5u] = acc;
         }
         for (var w = lid; w < dims.in_words; w += WG) {
             atomicStore(&inmask[((t + 1u) % 3u) * MAX_IN_WORDS + w], 0u);

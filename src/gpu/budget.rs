@@ -76,18 +76,16 @@ pub fn forward(d: &Dims, wg: u32) -> LoopCost {
 }
 
 /// alif_backward.wgsl: phase 1 per owned neuron (the readout classes), the event loops of the
-/// weight gradients, the list of active neurons (invocation 0 walks the mask: up to N),
-/// phase 2 (worst case every neuron active: ceil(N/WG) dense rows of W_rec each), and the
-/// next step's input and spike words.
+/// weight gradients, phase 2 (worst case every neuron active: ceil(N/WG) rounds, each finding
+/// its row in the active mask, up to every word plus 31 bits, then a dense row of W_rec), and
+/// the next step's input and spike words.
 pub fn backward(d: &Dims, wg: u32) -> LoopCost {
     let s = shape(d, wg);
     LoopCost {
         per_step: 1
             + s.owned * (1 + s.n_out)
             + event_loops(&s)
-            + s.rec_words
-            + s.n
-            + s.owned * (1 + s.n)
+            + s.owned * (1 + s.rec_words + 31 + s.n)
             + s.in_words_owned * 33
             + s.rec_words_owned,
         fixed: 8
