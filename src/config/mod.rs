@@ -55,6 +55,9 @@ pub struct TaskConfig {
     pub input_rate: f32,
     /// Sequential MNIST: simulation steps per pixel (1 or 2; experiments.md §1).
     pub ms_per_pixel: usize,
+    /// Sequential MNIST: side of the presented image, 28 (the reference) or 14 / 7 (each pixel
+    /// the mean of a 2×2 / 4×4 block: shorter sequences for quick runs; ours).
+    pub image_side: usize,
     /// Sequential MNIST: input encoding (threshold crossing, the reference; or population).
     pub encoding: crate::tasks::smnist_encoding::Encoding,
     /// Population coding: peak rate of a channel, Hz (ours).
@@ -70,6 +73,7 @@ impl Default for TaskConfig {
             steps: 840,
             input_rate: 0.02,
             ms_per_pixel: 1,
+            image_side: 28,
             encoding: Default::default(),
             population_peak_rate_hz: 100.0,
             population_width: 0.05,
@@ -81,7 +85,9 @@ impl TaskConfig {
     /// Sequence length T of the task.
     pub fn sequence_steps(&self) -> usize {
         match self.kind {
-            TaskKind::Smnist => crate::tasks::smnist_encoding::steps(self.ms_per_pixel),
+            TaskKind::Smnist => {
+                crate::tasks::smnist_encoding::steps(self.image_side, self.ms_per_pixel)
+            }
             _ => self.steps,
         }
     }

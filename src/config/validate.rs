@@ -79,6 +79,15 @@ impl Config {
                 format!("must be 1 or 2 (got {})", t.ms_per_pixel),
             );
         }
+        if ![28, 14, 7].contains(&t.image_side) {
+            return fail(
+                "task.image_side",
+                format!(
+                    "must be 28 (the MNIST image), 14 or 7 (pooled by 2 or 4) (got {})",
+                    t.image_side
+                ),
+            );
+        }
         positive("task.population_peak_rate_hz", t.population_peak_rate_hz)?;
         positive("task.population_width", t.population_width)?;
         finite("task.input_rate", t.input_rate)?;

@@ -13,7 +13,9 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::smnist_encoding::{encode_batch, noise_key, Encoding, PopulationCoding, N_CHANNELS};
+use super::smnist_encoding::{
+    downsample, encode_batch, noise_key, Encoding, PopulationCoding, MNIST_SIDE, N_CHANNELS,
+};
 use super::{BatchSource, Split};
 use crate::config::Config;
 use crate::data::mnist::{load_mnist, split_validation, MnistSet, NUM_CLASSES};
@@ -26,6 +28,8 @@ pub struct SmnistTask {
     batch_size: usize,
     eval_batch_size: usize,
     ms_per_pixel: usize,
+    /// 1 for the 28 × 28 digits, 2 or 4 for the pooled ones (task.image_side 14 or 7).
+    pool: usize,
     encoding: Encoding,
     population: PopulationCoding,
     dt: f32,
@@ -55,6 +59,7 @@ impl SmnistTask {
             batch_size: cfg.train.batch_size,
             eval_batch_size: cfg.eval.batch_size,
             ms_per_pixel: cfg.task.ms_per_pixel,
+            pool: MNIST_SIDE / cfg.task.image_side,
             encoding: cfg.task.encoding,
             population: PopulationCoding {
                 peak_rate_hz: cfg.task.population_peak_rate_hz,
@@ -71,7 +76,19 @@ impl SmnistTask {
 
     /// Encodes the digits `indices` of `set`; `key_base` separates the noise of the splits.
     fn encode(&self, set: &MnistSet, indices: &[usize], key_base: u64) -> Batch {
-        let images: Vec<&[u8]> = indices.iter().map(|&i| set.image(i)).collect();
+        let pooled: Vec<Vec<u8>> = if self.pool > 1 {
+            indices
+                .iter()
+                .map(|&i| downsample(set.image(i), self.pool))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let images: Vec<&[u8]> = if self.pool > 1 {
+            pooled.iter().map(|p| p.as_slice()).collect()
+        } else {
+            indices.iter().map(|&i| set.image(i)).collect()
+        };
         let keys: Vec<u64> = indices
             .iter()
             .map(|&i| noise_key(self.seed ^ key_base, i as u64))

@@ -2,7 +2,9 @@
 //!
 //! An image of 784 pixels (u8, scaled to [0, 1] by /255) is presented row by row, one pixel per
 //! `ms_per_pixel` simulation steps, followed by a recall cue of 56·`ms_per_pixel` steps (two
-//! image rows): T = (784 + 56)·`ms_per_pixel` steps, 80 input channels. A spike has the value
+//! image rows): T = (784 + 56)·`ms_per_pixel` steps, 80 input channels. Square images of
+//! another side s (the quick configs' 2×2-pooled 14 × 14 digits, see [`downsample`]) are
+//! presented the same way with a cue of two rows: T = (s² + 2s)·`ms_per_pixel`. A spike has the value
 //! 1/dt (as every spike input of this crate), every other entry is 0.
 //!
 //! # Threshold crossing (`Encoding::ThresholdCrossing`, the authors' code)
@@ -56,10 +58,12 @@ use ndarray::{s, Array3, ArrayViewMut2, ArrayViewMut3, Axis};
 
 /// Input channels of both encodings.
 pub const N_CHANNELS: usize = 80;
-/// Pixels of one image (28 × 28).
-pub const N_PIXELS: usize = 784;
-/// Cue steps per `ms_per_pixel` (two image rows).
-pub const CUE_PIXELS: usize = 56;
+/// Side of an MNIST image (28 × 28 pixels).
+pub const MNIST_SIDE: usize = 28;
+/// Pixels of one MNIST image (28 × 28).
+pub const N_PIXELS: usize = MNIST_SIDE * MNIST_SIDE;
+/// Cue steps per `ms_per_pixel` of a 28 × 28 image (two image rows).
+pub const CUE_PIXELS: usize = 2 * MNIST_SIDE;
 /// Thresholds below 1 (θ_k = k/39, k = 0..39), one onset and one offset channel each.
 pub const N_THRESHOLDS: usize = 39;
 /// First onset channel (onset of θ_k is `ONSET + k`).
@@ -104,9 +108,45 @@ impl Default for PopulationCoding {
     }
 }
 
-/// Steps of one encoded image: (784 + 56)·`ms_per_pixel`.
-pub fn steps(ms_per_pixel: usize) -> usize {
-    (N_PIXELS + CUE_PIXELS) * ms_per_pixel
+/// Steps of one encoded image of side `side`: (side² + 2·side)·`ms_per_pixel`; for MNIST's
+/// 28 × 28, (784 + 56)·`ms_per_pixel`.
+pub fn steps(side: usize, ms_per_pixel: usize) -> usize {
+    (side * side + 2 * side) * ms_per_pixel
+}
+
+/// Side of a square image of `n_pixels` pixels (panics if it is not square).
+fn side_of(n_pixels: usize) -> usize {
+    let side = (n_pixels as f64).sqrt().round() as usize;
+    assert_eq!(side * side, n_pixels, "images must be square");
+    side
+}
+
+/// A 28 × 28 image pooled by `factor` (a divisor of 28): each output pixel is the mean of a
+/// factor × factor block, rounded to the nearest integer. Factor 2 gives the 14 × 14 digits
+/// of the quick configs (T = 224 steps instead of 840 at 1 ms per pixel; ours).
+pub fn downsample(pixels: &[u8], factor: usize) -> Vec<u8> {
+    assert_eq!(pixels.len(), N_PIXELS, "an MNIST image has 784 pixels");
+    assert!(
+        factor >= 1 && MNIST_SIDE.is_multiple_of(factor),
+        "the pooling factor must divide 28"
+    );
+    let side = MNIST_SIDE / factor;
+    let area = (factor * factor) as u32;
+    let mut out = Vec::with_capacity(side * side);
+    for r in 0..side {
+        for c in 0..side {
+            let mut sum = 0u32;
+            for dr in 0..factor {
+                let row = (r * factor + dr) * MNIST_SIDE + c * factor;
+                sum += pixels[row..row + factor]
+                    .iter()
+                    .map(|&p| p as u32)
+                    .sum::<u32>();
+            }
+            out.push(((sum + area / 2) / area) as u8);
+        }
+    }
+    out
 }
 
 /// A key for the population coding's noise of image `image_index` under run seed `seed`.
@@ -135,9 +175,10 @@ const LEVEL: [u8; 256] = {
     t
 };
 
-/// Writes the encoding of one 784-pixel image into `out`, an [T, n_channels] view (zeroed first).
+/// Writes the encoding of one square image (784 pixels for MNIST) into `out`, an
+/// [T, n_channels] view (zeroed first).
 ///
-/// `out` must be [steps(ms_per_pixel), N_CHANNELS]; `noise_key` is used by the population coding
+/// `out` must be [steps(side, ms_per_pixel), N_CHANNELS]; `noise_key` is used by the population coding
 /// only. `dt` is the simulation step in ms (spikes are 1/dt; rates use dt/1000 s per step).
 pub fn encode_image(
     pixels: &[u8],
@@ -159,7 +200,8 @@ pub fn encode_image(
     }
 }
 
-/// Encodes a batch: images[b] -> x[:, b, :] of an [T, B, 80] array.
+/// Encodes a batch of square images of one size: images[b] -> x[:, b, :] of an [T, B, 80]
+/// array.
 ///
 /// `keys[b]` is the noise key of image b for the population coding; the threshold-crossing
 /// encoding is deterministic and ignores `keys` (which may then be empty).
@@ -171,7 +213,8 @@ pub fn encode_batch(
     dt: f32,
     keys: &[u64],
 ) -> Array3<f32> {
-    let mut x = Array3::<f32>::zeros((steps(ms_per_pixel), images.len(), N_CHANNELS));
+    let side = images.first().map_or(MNIST_SIDE, |p| side_of(p.len()));
+    let mut x = Array3::<f32>::zeros((steps(side, ms_per_pixel), images.len(), N_CHANNELS));
     // `x` is freshly zeroed: write the spikes only.
     write_batch(images, ms_per_pixel, encoding, pop, dt, keys, x.view_mut());
     x
@@ -188,10 +231,11 @@ pub fn encode_batch_into(
     keys: &[u64],
     mut out: ArrayViewMut3<f32>,
 ) {
+    let side = images.first().map_or(MNIST_SIDE, |p| side_of(p.len()));
     assert_eq!(
         out.dim(),
-        (steps(ms_per_pixel), images.len(), N_CHANNELS),
-        "output must be [steps(ms_per_pixel), images.len(), 80]"
+        (steps(side, ms_per_pixel), images.len(), N_CHANNELS),
+        "output must be [steps(side, ms_per_pixel), images.len(), 80]"
     );
     out.fill(0.0);
     write_batch(images, ms_per_pixel, encoding, pop, dt, keys, out);
@@ -227,13 +271,13 @@ fn write_batch(
 }
 
 fn check_args(pixels: &[u8], ms_per_pixel: usize, dt: f32, dim: (usize, usize)) {
-    assert_eq!(pixels.len(), N_PIXELS, "an MNIST image has 784 pixels");
+    let side = side_of(pixels.len());
     assert!(ms_per_pixel >= 1, "ms_per_pixel must be at least 1");
     assert!(dt > 0.0, "dt must be positive");
     assert_eq!(
         dim,
-        (steps(ms_per_pixel), N_CHANNELS),
-        "output must be [steps(ms_per_pixel), 80]"
+        (steps(side, ms_per_pixel), N_CHANNELS),
+        "output must be [steps(side, ms_per_pixel), 80]"
     );
 }
 
@@ -263,11 +307,12 @@ fn write_crossings(pixels: &[u8], m: usize, dt: f32, out: &mut ArrayViewMut2<f32
         }
         prev_level = level;
     }
-    write_cue(m, spike, out);
+    write_cue(pixels.len(), m, spike, out);
 }
 
-fn write_cue(m: usize, spike: f32, out: &mut ArrayViewMut2<f32>) {
-    out.slice_mut(s![N_PIXELS * m.., CUE]).fill(spike);
+/// The cue: a spike on every step after the image's `n_pixels`·m steps.
+fn write_cue(n_pixels: usize, m: usize, spike: f32, out: &mut ArrayViewMut2<f32>) {
+    out.slice_mut(s![n_pixels * m.., CUE]).fill(spike);
 }
 
 /// The spike probabilities of the intensity channels for one u8 pixel value, as integer
@@ -331,7 +376,7 @@ fn write_population(
             }
         }
     }
-    write_cue(m, spike, out);
+    write_cue(pixels.len(), m, spike, out);
 }
 
 #[cfg(test)]
@@ -340,7 +385,8 @@ mod tests {
     use ndarray::Array2;
 
     fn encode(pixels: &[u8], m: usize) -> Array2<f32> {
-        let mut out = Array2::<f32>::from_elem((steps(m), N_CHANNELS), 7.0);
+        let side = side_of(pixels.len());
+        let mut out = Array2::<f32>::from_elem((steps(side, m), N_CHANNELS), 7.0);
         let pop = PopulationCoding::default();
         encode_image(
             pixels,
@@ -365,8 +411,9 @@ mod tests {
 
     #[test]
     fn step_count() {
-        assert_eq!(steps(1), 840);
-        assert_eq!(steps(2), 1680);
+        assert_eq!(steps(MNIST_SIDE, 1), 840);
+        assert_eq!(steps(MNIST_SIDE, 2), 1680);
+        assert_eq!(steps(14, 1), 196 + 28);
     }
 
     #[test]
@@ -533,7 +580,7 @@ mod tests {
     #[test]
     fn spike_value_is_one_over_dt_and_output_is_zeroed() {
         let img = image_from(|i| if i == 0 { 255 } else { 0 });
-        let mut out = Array2::<f32>::from_elem((steps(1), N_CHANNELS), 3.0);
+        let mut out = Array2::<f32>::from_elem((steps(MNIST_SIDE, 1), N_CHANNELS), 3.0);
         let pop = PopulationCoding::default();
         encode_image(
             &img,
@@ -560,9 +607,9 @@ mod tests {
         for enc in [Encoding::ThresholdCrossing, Encoding::Population] {
             let keys = [1u64, 2, 3];
             let x = encode_batch(&refs, 2, enc, &pop, 1.0, &keys);
-            assert_eq!(x.dim(), (steps(2), 3, N_CHANNELS));
+            assert_eq!(x.dim(), (steps(MNIST_SIDE, 2), 3, N_CHANNELS));
             for b in 0..3 {
-                let mut one = Array2::<f32>::zeros((steps(2), N_CHANNELS));
+                let mut one = Array2::<f32>::zeros((steps(MNIST_SIDE, 2), N_CHANNELS));
                 encode_image(&imgs[b], 2, enc, &pop, 1.0, keys[b], one.view_mut());
                 assert_eq!(x.index_axis(Axis(1), b), one, "{enc:?} image {b}");
             }
@@ -578,7 +625,7 @@ mod tests {
     }
 
     fn encode_pop(pixels: &[u8], m: usize, pop: &PopulationCoding, key: u64) -> Array2<f32> {
-        let mut out = Array2::<f32>::zeros((steps(m), N_CHANNELS));
+        let mut out = Array2::<f32>::zeros((steps(MNIST_SIDE, m), N_CHANNELS));
         encode_image(
             pixels,
             m,
@@ -604,7 +651,7 @@ mod tests {
         assert_ne!(a, d);
         assert!(a.iter().filter(|&&v| v != 0.0).count() > 100);
         // The cue: channel 79 on every cue step only; intensity channels silent there.
-        for t in 0..steps(1) {
+        for t in 0..steps(MNIST_SIDE, 1) {
             let cue = t >= N_PIXELS;
             assert_eq!(a[[t, CUE]] != 0.0, cue, "step {t}");
             if cue {
@@ -684,7 +731,7 @@ mod tests {
         let keys: Vec<u64> = (0..256).map(|i| noise_key(0, i)).collect();
         let pop = PopulationCoding::default();
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-        let mut reused = Array3::<f32>::zeros((steps(1), 256, N_CHANNELS));
+        let mut reused = Array3::<f32>::zeros((steps(MNIST_SIDE, 1), 256, N_CHANNELS));
         reused.fill(1.0); // fault every page in once
         for enc in [Encoding::ThresholdCrossing, Encoding::Population] {
             // Best of 3 (the machine may be shared).
@@ -706,9 +753,35 @@ mod tests {
                 "smnist_encoding {enc:?}: 256 images x {} steps x 80 ({:.1} spikes/image): \
                  encode_batch {fresh:.2} ms (incl. first read of the fresh array {fresh_read:.2} \
                  ms); encode_batch_into a reused array {into:.2} ms",
-                steps(1),
+                steps(MNIST_SIDE, 1),
                 n as f64 / 256.0
             );
         }
+    }
+
+    #[test]
+    fn downsample_averages_blocks_and_keeps_rows() {
+        // Pixel (r, c) = 4·r + c for r, c < 4, 0 elsewhere; pooled by 2:
+        // (0,0) = mean(0, 1, 4, 5) = 2.5 -> 3 (rounded half up); (0,1) = mean(2,3,6,7) = 4.5 -> 5;
+        // (1,0) = mean(8,9,12,13) = 10.5 -> 11; (1,1) = mean(10,11,14,15) = 12.5 -> 13.
+        let img = image_from(|i| {
+            let (r, c) = (i / 28, i % 28);
+            if r < 4 && c < 4 {
+                (4 * r + c) as u8
+            } else {
+                0
+            }
+        });
+        let small = downsample(&img, 2);
+        assert_eq!(small.len(), 196);
+        assert_eq!(&small[..2], &[3, 5]);
+        assert_eq!(&small[14..16], &[11, 13]);
+        assert!(small[2..14].iter().all(|&p| p == 0));
+        assert_eq!(downsample(&img, 1), img);
+        // A pooled image encodes to (196 + 28) steps with the cue on the last 28.
+        let x = encode(&small, 1);
+        assert_eq!(x.dim(), (224, N_CHANNELS));
+        assert!((196..224).all(|t| active(&x, t) == vec![CUE]));
+        assert!((0..196).all(|t| x[[t, CUE]] == 0.0));
     }
 }
