@@ -1,11 +1,16 @@
 // adam.wgsl: one Adam step (model.md section 6) with the step-decay learning rate (the host
 // writes the decayed lr and the bias corrections into `step`), followed by the projection on
-// each parameter's sign constraint (Dale's law, no autapses).
-// Reference: src/cpu/adam.rs (adam_step) and src/model/init.rs (apply_constraints).
-// Host: src/gpu/engine.rs.
+// each parameter's sign constraint (Dale's law, no autapses) and, for DEEP R's rewired
+// parameters (constraint 4: w = +theta, 5: w = -theta), R1-R4 of model.md section 7:
+// an entry inactive before the step stays 0, one whose theta went <= 0 disconnects, active
+// ones take theta -= lr*l1 + sqrt(2 lr T) N(0,1) (Philox, stream STREAM_NOISE) and disconnect
+// if that makes theta <= 0. Active connections per matrix and disconnections are counted
+// into `stats` for the refill (deep_r_refill.wgsl) and the metrics.
+// Reference: src/cpu/adam.rs (adam_step), src/model/init.rs (apply_constraints),
+// src/cpu/deep_r.rs (rewire_entries). Host: src/gpu/engine.rs.
 //
-// One invocation per parameter e. Bindings: dims, step (uniform); grads (read);
-// constraints (read); model (rw: the first P entries); moments (rw: m | v).
+// One invocation per parameter e. Bindings: dims, step, rewire (uniform); grads (read);
+// constraints (read); model (rw: the first P entries); moments (rw: m | v); stats (rw).
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<uniform> step: StepUniform;
@@ -13,24 +18,72 @@
 @group(0) @binding(3) var<storage, read> constraints: array<u32>;
 @group(0) @binding(4) var<storage, read_write> model: array<f32>;
 @group(0) @binding(5) var<storage, read_write> moments: array<f32>;
+@group(0) @binding(6) var<uniform> rewire: RewireUniform;
+@group(0) @binding(7) var<storage, read_write> stats: array<atomic<u32>>;
+
+// Counts of this workgroup (active W_in, W_rec, W_out; disconnected), added to `stats` once.
+var<workgroup> counts: array<atomic<u32>, 4>;
 
 @compute @workgroup_size(WG_ELEMENTWISE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+fn main(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
     let e = gid.x + gid.y * groups.x * WG_ELEMENTWISE;
-    if (e >= dims.n_params) {
-        return;
+    if (lid < 4u) {
+        atomicStore(&counts[lid], 0u);
     }
-    let g = grads[e];
-    let m = step.beta1 * moments[e] + (1.0 - step.beta1) * g;
-    let v = step.beta2 * moments[dims.n_params + e] + (1.0 - step.beta2) * g * g;
-    moments[e] = m;
-    moments[dims.n_params + e] = v;
-    var w = model[e] - step.lr * (m / step.bias1) / (sqrt(v / step.bias2) + step.eps);
-    switch constraints[e] {
-        case 1u: { w = max(w, 0.0); }
-        case 2u: { w = min(w, 0.0); }
-        case 3u: { w = 0.0; }
-        default: {}
+    workgroupBarrier();
+    if (e < dims.n_params) {
+        let before = model[e];
+        let g = grads[e];
+        let m = step.beta1 * moments[e] + (1.0 - step.beta1) * g;
+        let v = step.beta2 * moments[dims.n_params + e] + (1.0 - step.beta2) * g * g;
+        moments[e] = m;
+        moments[dims.n_params + e] = v;
+        var w = before - step.lr * (m / step.bias1) / (sqrt(v / step.bias2) + step.eps);
+        let c = constraints[e];
+        switch c {
+            case 1u, 4u: { w = max(w, 0.0); }
+            case 2u, 5u: { w = min(w, 0.0); }
+            case 3u: { w = 0.0; }
+            default: {}
+        }
+        if (c == 4u || c == 5u) {
+            let s = select(-1.0, 1.0, c == 4u);
+            let theta_old = s * before;
+            var theta = s * w;
+            if (theta_old <= 0.0 || theta <= 0.0) {
+                theta = 0.0;
+            } else {
+                theta -= step.lr * rewire.l1;
+                if (rewire.temperature > 0.0) {
+                    let r = philox4x32_10(vec4<u32>(rewire.iteration, STREAM_NOISE, e, 0u), vec2<u32>(rewire.seed_lo, rewire.seed_hi));
+                    theta += sqrt(2.0 * step.lr * rewire.temperature) * philox_normal(r.x, r.y);
+                }
+                theta = max(theta, 0.0);
+            }
+            w = s * theta;
+            if (theta > 0.0) {
+                var k = 2u;
+                if (e < dims.off_w_rec) {
+                    k = 0u;
+                } else if (e < dims.off_w_out) {
+                    k = 1u;
+                }
+                atomicAdd(&counts[k], 1u);
+            } else if (theta_old > 0.0) {
+                atomicAdd(&counts[3], 1u);
+            }
+        }
+        model[e] = w;
     }
-    model[e] = w;
+    workgroupBarrier();
+    if (lid < 4u) {
+        let count = atomicLoad(&counts[lid]);
+        if (count > 0u) {
+            atomicAdd(&stats[lid], count);
+        }
+    }
 }

@@ -215,9 +215,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             let kbase = (b * n + k) * bs;
             var acc = bstate[kbase + 6u];
             let row = k * n;
-            for (var j = 0u; j < n; j++) {
-                let d = delays[dims.off_delay_rec + row + j];
-                acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
+            // Only the row's non-zero weights (sparse_rows.wgsl): all of a dense row, p of it
+            // under DEEP R.
+            let len = delays[dims.off_row_len + k];
+            for (var q = 0u; q < len; q++) {
+                let entry = delays[dims.off_rows + row + q];
+                let j = entry & 0xFFFFu;
+                acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, entry >> 16u, nd)];
             }
             bstate[kbase + 5u] = acc;
         }

@@ -26,8 +26,8 @@ struct Dims {
     off_rates: u32,        // in the readout buffer (see readout_loss.wgsl)
     off_per_seq: u32,
     off_dy: u32,
-    _pad0: u32,
-    _pad1: u32,
+    off_rows: u32,         // in the delay buffer: per W_rec row k, its non-zero entries j | d << 16
+    off_row_len: u32,      // in the delay buffer: per row k, the number of listed entries
     _pad2: u32,
     dt: f32,
     dampening: f32,        // gamma of M6
@@ -49,6 +49,29 @@ struct StepUniform {
     bias2: f32,            // 1 - beta2^step
     noise_seed: u32,
     n_scored: u32,         // scored frames of the framewise readout (normalises its loss)
+}
+
+// DEEP R settings of the rewiring in adam.wgsl (R1-R4) and deep_r_refill.wgsl (R5), model.md
+// section 7. Mirrors `gpu::layout::RewireUniform`. Per rewired matrix k (x = W_in, y = W_rec,
+// z = W_out): first flat index, rows*cols, capacity (W_rec without its diagonal), and the
+// cumulative 32-bit thresholds that choose the matrix of a refilled connection.
+struct RewireUniform {
+    enabled: u32,
+    budget: u32,           // K, active connections over all rewired matrices
+    iteration: u32,        // the Adam step: Philox counter word 0
+    max_attempts: u32,     // refill draws per dispatch (under llvmpipe's loop cap)
+    seed_lo: u32,          // Philox key
+    seed_hi: u32,
+    _pad0: u32,
+    _pad1: u32,
+    l1: f32,
+    temperature: f32,
+    _pad2: f32,
+    _pad3: f32,
+    offset: vec4<u32>,
+    size: vec4<u32>,
+    capacity: vec4<u32>,
+    choice: vec4<u32>,
 }
 
 // One time chunk of the forward/backward sweep. Mirrors `gpu::layout::Chunk`.

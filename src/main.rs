@@ -15,7 +15,7 @@ use lsnn_gpu::model::checkpoint::{
     load_batch, load_checkpoint, save_batch, save_checkpoint, save_gradients,
 };
 use lsnn_gpu::model::init::{constraints, initialise};
-use lsnn_gpu::plot::run_figures::{draw_learning_curves, draw_raster};
+use lsnn_gpu::plot::run_figures::{draw_connectivity_files, draw_learning_curves, draw_raster};
 use lsnn_gpu::tasks::smnist::SmnistTask;
 use lsnn_gpu::tasks::synthetic::SyntheticTask;
 use lsnn_gpu::tasks::{BatchSource, Split};
@@ -199,6 +199,9 @@ fn cmd_run(
         .context("writing the resolved config")?;
     let init = initialise(&cfg, source.n_in(), source.n_out());
     let mut engine = build_engine(&selected, init.network, &init.constraints, &cfg)?;
+    if let Some(d) = init.rewiring {
+        engine.set_rewiring(d)?;
+    }
     eprintln!("training on {} → {}", engine.describe(), dir.display());
     let summary = train(
         &cfg,
@@ -238,6 +241,11 @@ fn cmd_resume(dir: &Path, device: &DeviceArgs) -> anyhow::Result<serde_json::Val
     let selected = select_from_config(&cfg)?;
     let mut engine = build_engine(&selected, network, &state.constraints, &cfg)?;
     engine.set_adam_moments(&state.adam_m, &state.adam_v)?;
+    // DEEP R's settings are a pure function of the config (the signs travel in the
+    // checkpoint's constraint codes).
+    if let Some(d) = initialise(&cfg, source.n_in(), source.n_out()).rewiring {
+        engine.set_rewiring(d)?;
+    }
     eprintln!(
         "resuming at iteration {iteration} on {} → {}",
         engine.describe(),
@@ -310,14 +318,15 @@ fn cmd_plot(dir: &Path) -> anyhow::Result<serde_json::Value> {
         .unwrap_or_else(|| constraints(network.n_in(), network.n_rec(), network.n_out(), None));
     let mut source = source_for(&cfg)?;
     draw_raster(dir, &network, &source.eval_batch(Split::Test, 0)?, &c)?;
-    eprintln!(
-        "wrote {} and {}",
-        dir.join("learning_curves.png").display(),
-        dir.join("raster.png").display()
-    );
+    draw_connectivity_files(dir, &network)?;
+    let figures = ["learning_curves.png", "raster.png", "connectivity.png"].map(|f| dir.join(f));
+    for f in &figures {
+        eprintln!("wrote {}", f.display());
+    }
     Ok(json!({
         "command": "plot",
-        "figures": [dir.join("learning_curves.png"), dir.join("raster.png")],
+        "figures": figures,
+        "connectivity": dir.join("connectivity.json"),
         "checkpoint": checkpoint,
     }))
 }

@@ -3,7 +3,7 @@
 //! HLSL (DX12) and GLSL (GL / GLES); it fits WebGPU's default limits; and the Rust uniform
 //! structs of `src/gpu/layout.rs` match the WGSL structs of `shaders/common.wgsl`.
 
-use lsnn_gpu::gpu::layout::{Chunk, Dims, StepUniform};
+use lsnn_gpu::gpu::layout::{Chunk, Dims, RewireUniform, StepUniform};
 use lsnn_gpu::gpu::shader::{kernel_source, ShaderConstants, ALL_KERNELS};
 use naga::back::{glsl, hlsl, msl, spv};
 use naga::error::ShaderError;
@@ -319,6 +319,7 @@ fn rust_uniform_structs_match_wgsl_layout() {
         ("Dims", size_of::<Dims>()),
         ("StepUniform", size_of::<StepUniform>()),
         ("Chunk", size_of::<Chunk>()),
+        ("RewireUniform", size_of::<RewireUniform>()),
     ];
     // Every kernel compiles common.wgsl; the structs are the same in each, but a kernel that
     // shadowed or redeclared one would show here.
@@ -358,13 +359,14 @@ fn rust_uniform_structs_match_wgsl_layout() {
                 rust_names, wgsl_names,
                 "{name}: field names/order of {struct_name} differ (Rust left, WGSL right)"
             );
-            for (i, (m, (field, rust_ty))) in members.iter().zip(&rust).enumerate() {
+            // Fields are packed with no padding: 4-byte scalars, or `[u32; 4]` as vec4<u32>
+            // (16 bytes, which the layout keeps 16-byte aligned).
+            let mut offset = 0u32;
+            for (m, (field, rust_ty)) in members.iter().zip(&rust) {
                 assert_eq!(
-                    m.offset,
-                    4 * i as u32,
-                    "{name}: {struct_name}.{field} is at WGSL offset {} but should be {} (4-byte fields, no padding)",
-                    m.offset,
-                    4 * i
+                    m.offset, offset,
+                    "{name}: {struct_name}.{field} is at WGSL offset {} but should be {offset} (no padding)",
+                    m.offset
                 );
                 let wgsl_ty = match k.module.types[m.ty].inner {
                     TypeInner::Scalar(s) if s.width == 4 => match s.kind {
@@ -373,8 +375,13 @@ fn rust_uniform_structs_match_wgsl_layout() {
                         ScalarKind::Float => "f32",
                         _ => "?",
                     },
+                    TypeInner::Vector {
+                        size: naga::VectorSize::Quad,
+                        scalar,
+                    } if scalar.kind == ScalarKind::Uint && scalar.width == 4 => "[u32; 4]",
                     _ => "?",
                 };
+                offset += if wgsl_ty == "[u32; 4]" { 16 } else { 4 };
                 assert_eq!(
                     rust_ty, wgsl_ty,
                     "{name}: type of {struct_name}.{field} differs (Rust left, WGSL right)"

@@ -6,8 +6,10 @@ use ndarray::Array3;
 use super::adam::{adam_step, AdamHyper, AdamState};
 use super::alif_backward::alif_backward;
 use super::alif_forward::{alif_forward, ParamsOf};
+use super::deep_r::{refill, rewire_entries};
 use super::readout_loss::{readout_loss, LossOutput};
 use crate::engine::{BatchStats, Engine, GradientReport, StepSettings};
+use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::init::apply_constraints;
 use crate::model::{Batch, Network, Params};
 
@@ -15,6 +17,8 @@ pub struct CpuEngine {
     network: Network,
     constraints: Vec<u32>,
     adam: AdamState,
+    deep_r: Option<DeepR>,
+    rewire_stats: Option<RewireStats>,
 }
 
 impl CpuEngine {
@@ -25,6 +29,8 @@ impl CpuEngine {
             network,
             constraints,
             adam: AdamState::new(len),
+            deep_r: None,
+            rewire_stats: None,
         }
     }
 
@@ -55,8 +61,14 @@ impl Engine for CpuEngine {
             eps: s.eps,
             step: s.step,
         };
+        let before = flat.clone();
         adam_step(&mut flat, &report.grads, &mut self.adam, &hyper);
         apply_constraints(&mut flat, &self.constraints);
+        if let Some(d) = &self.deep_r {
+            let mut stats = rewire_entries(&before, &mut flat, &self.constraints, d, s.lr, s.step);
+            refill(&mut flat, &self.constraints, d, s.step, &mut stats);
+            self.rewire_stats = Some(stats);
+        }
         let p = &self.network.params;
         self.network.params = Params::from_flat(&flat, p.n_in(), p.n_rec(), p.n_out());
         Ok(report.stats)
@@ -101,5 +113,14 @@ impl Engine for CpuEngine {
         self.adam.m = m.to_vec();
         self.adam.v = v.to_vec();
         Ok(())
+    }
+
+    fn set_rewiring(&mut self, deep_r: DeepR) -> anyhow::Result<()> {
+        self.deep_r = Some(deep_r);
+        Ok(())
+    }
+
+    fn rewire_stats(&self) -> Option<RewireStats> {
+        self.rewire_stats
     }
 }

@@ -11,10 +11,13 @@
 pub mod adam;
 pub mod alif_backward;
 pub mod alif_forward;
+pub mod deep_r;
 pub mod engine;
 pub mod noise;
+pub mod philox;
 pub mod readout_loss;
 pub mod real;
+pub mod sparse_rows;
 
 pub use adam::{adam_step, AdamHyper, AdamState};
 pub use alif_backward::{alif_backward, Gradients};

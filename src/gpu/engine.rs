@@ -12,9 +12,13 @@ use wgpu::util::DeviceExt;
 
 use super::budget;
 use super::context::{map_read, GpuContext};
-use super::layout::{Chunk, Dims, StepUniform, BSTATE_HEAD, READOUT_TOTALS, STATE_HEAD};
+use super::layout::{
+    Chunk, Dims, RewireUniform, StepUniform, BSTATE_HEAD, READOUT_TOTALS, REWIRE_STATS_LEN,
+    STATE_HEAD,
+};
 use super::shader::{kernel_source, ShaderConstants};
 use crate::engine::{BatchStats, Engine, GradientReport, StepSettings};
+use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::{Batch, Network, Params, Readout, Targets};
 
 const F32: u64 = 4;
@@ -27,6 +31,8 @@ struct Pipelines {
     backward: wgpu::ComputePipeline,
     batch_reduce: wgpu::ComputePipeline,
     adam: wgpu::ComputePipeline,
+    deep_r_refill: wgpu::ComputePipeline,
+    sparse_rows: wgpu::ComputePipeline,
 }
 
 /// Buffers that depend on the batch shape (B, T), rebuilt when it changes.
@@ -48,6 +54,8 @@ struct BatchResources {
     loss_reduce_group: wgpu::BindGroup,
     batch_reduce_group: wgpu::BindGroup,
     adam_group: wgpu::BindGroup,
+    refill_group: wgpu::BindGroup,
+    sparse_rows_group: wgpu::BindGroup,
     staging: wgpu::Buffer,
     staging_len: u64,
 }
@@ -60,9 +68,15 @@ pub struct GpuEngine {
     pipelines: Pipelines,
     /// Trained parameters (P) followed by the per-neuron constants α | ρ | β | thr.
     model: wgpu::Buffer,
+    /// delay_in | delay_rec | W_rec row lists [n·n] | row counts [n] (sparse_rows.wgsl).
     delays: wgpu::Buffer,
     constraints: wgpu::Buffer,
     grads: wgpu::Buffer,
+    /// DEEP R: settings (`RewireUniform`) and the counters of the last step.
+    rewire_buf: wgpu::Buffer,
+    rewire_stats_buf: wgpu::Buffer,
+    deep_r: Option<DeepR>,
+    rewire_stats: Option<RewireStats>,
     /// Adam moments m | v.
     moments: wgpu::Buffer,
     step_buf: wgpu::Buffer,
@@ -234,16 +248,26 @@ impl GpuEngine {
             backward: make("alif_backward"),
             batch_reduce: make("batch_reduce"),
             adam: make("adam"),
+            deep_r_refill: make("deep_r_refill"),
+            sparse_rows: make("sparse_rows"),
         };
         let p = network.params.len();
         let model = storage_init(device, "model", &Self::model_data(&network));
         let mut delay_data: Vec<u32> = network.delay_in.iter().copied().collect();
         delay_data.extend(network.delay_rec.iter());
+        // Room for the row lists and counts, written by sparse_rows.wgsl.
+        delay_data.resize(delay_data.len() + n * n + n, 0);
         let delays = storage_init(device, "delays", &delay_data);
         let constraints_buf = storage_init(device, "constraints", constraints);
         let grads = storage(device, "grads", p as u64 * F32);
         let moments = storage(device, "adam moments", 2 * p as u64 * F32);
         let step_buf = uniform_init(device, "step uniform", &StepUniform::default());
+        let rewire_buf = uniform_init(device, "rewire uniform", &RewireUniform::default());
+        let rewire_stats_buf = storage(
+            device,
+            "rewire stats",
+            (REWIRE_STATS_LEN * std::mem::size_of::<u32>()) as u64,
+        );
         Ok(GpuEngine {
             ctx,
             network,
@@ -254,6 +278,10 @@ impl GpuEngine {
             delays,
             constraints: constraints_buf,
             grads,
+            rewire_buf,
+            rewire_stats_buf,
+            deep_r: None,
+            rewire_stats: None,
             moments,
             step_buf,
             batch_res: None,
@@ -347,6 +375,8 @@ impl GpuEngine {
             off_rates: off_rates as u32,
             off_per_seq: off_per_seq as u32,
             off_dy: off_dy as u32,
+            off_rows: (n_in * n + n * n) as u32,
+            off_row_len: (n_in * n + 2 * n * n) as u32,
             dt: net.sim.dt,
             dampening: net.sim.dampening,
             kappa: net.sim.kappa(),
@@ -523,7 +553,27 @@ impl GpuEngine {
                 &self.constraints,
                 &self.model,
                 &self.moments,
+                &self.rewire_buf,
+                &self.rewire_stats_buf,
             ],
+        );
+        let refill_group = bind_group(
+            device,
+            "deep_r_refill",
+            &self.pipelines.deep_r_refill,
+            &[
+                &dims_buf,
+                &self.rewire_buf,
+                &self.constraints,
+                &self.model,
+                &self.rewire_stats_buf,
+            ],
+        );
+        let sparse_rows_group = bind_group(
+            device,
+            "sparse_rows",
+            &self.pipelines.sparse_rows,
+            &[&dims_buf, &self.model, &self.delays],
         );
         let staging_len = readout_len.max(p as u64 * F32 * 3).max(bits_len);
         let staging = device.create_buffer(&wgpu::BufferDescriptor {
@@ -548,6 +598,8 @@ impl GpuEngine {
             loss_reduce_group,
             batch_reduce_group,
             adam_group,
+            refill_group,
+            sparse_rows_group,
             staging,
             staging_len,
         });
@@ -641,6 +693,18 @@ impl GpuEngine {
         ];
         if backward {
             stages.push(Stage::new(
+                "sparse_rows",
+                &self.pipelines.sparse_rows,
+                vec![&r.sparse_rows_group],
+                (
+                    self.network
+                        .n_rec()
+                        .div_ceil(self.constants.elementwise_size as usize)
+                        as u32,
+                    1,
+                ),
+            ));
+            stages.push(Stage::new(
                 "alif_backward",
                 &self.pipelines.backward,
                 r.backward_groups.iter().rev().collect(),
@@ -660,6 +724,20 @@ impl GpuEngine {
                 vec![&r.adam_group],
                 (gx, gy),
             ));
+            if self.deep_r.is_some() {
+                // Counters from zero: written before this submit, so ordered before adam.
+                self.ctx.queue.write_buffer(
+                    &self.rewire_stats_buf,
+                    0,
+                    bytemuck::cast_slice(&[0u32; REWIRE_STATS_LEN]),
+                );
+                stages.push(Stage::new(
+                    "deep_r_refill",
+                    &self.pipelines.deep_r_refill,
+                    vec![&r.refill_group],
+                    (1, 1),
+                ));
+            }
         }
         if self.profile.is_some() {
             // Profiling: one submit per kernel, timed on the host after the GPU is idle.
@@ -731,8 +809,15 @@ impl GpuEngine {
         self.read_staging(len)
     }
 
-    /// Copies the first `len` bytes of `buf` to a fresh staging buffer and reads them.
+    /// Copies the first `len` bytes of `buf` to a fresh staging buffer and reads them as f32.
     fn read_buffer(&self, buf: &wgpu::Buffer, len: u64) -> anyhow::Result<Vec<f32>> {
+        Ok(bytemuck::pod_collect_to_vec(
+            &self.read_buffer_bytes(buf, len)?,
+        ))
+    }
+
+    /// Copies the first `len` bytes of `buf` to a fresh staging buffer and reads them.
+    fn read_buffer_bytes(&self, buf: &wgpu::Buffer, len: u64) -> anyhow::Result<Vec<u8>> {
         let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("read"),
             size: len,
@@ -747,11 +832,83 @@ impl GpuEngine {
             });
         enc.copy_buffer_to_buffer(buf, 0, &staging, 0, len);
         self.ctx.queue.submit([enc.finish()]);
-        Ok(bytemuck::pod_collect_to_vec(&map_read(
-            &self.ctx.device,
-            &staging,
-            len,
-        )?))
+        map_read(&self.ctx.device, &staging, len)
+    }
+
+    /// Writes the DEEP R uniform for Adam step `iteration`.
+    fn write_rewire(&self, iteration: u32) {
+        let Some(d) = &self.deep_r else { return };
+        // Refill draws per dispatch: under the loop cap where the driver has one (10 % margin).
+        let max_attempts = self
+            .ctx
+            .loop_limit
+            .map_or(1 << 20, |l| (l * 9 / 10).min(1 << 20) as u32);
+        let per = |f: fn(&crate::model::deep_r::RewiredMatrix) -> u32| {
+            [f(&d.matrices[0]), f(&d.matrices[1]), f(&d.matrices[2]), 0]
+        };
+        let u = RewireUniform {
+            enabled: 1,
+            budget: d.budget,
+            iteration,
+            max_attempts,
+            seed_lo: d.seed as u32,
+            seed_hi: (d.seed >> 32) as u32,
+            l1: d.l1,
+            temperature: d.temperature,
+            offset: per(|m| m.offset),
+            size: per(|m| m.rows * m.cols),
+            capacity: per(|m| m.capacity),
+            choice: [d.choice[0], d.choice[1], d.choice[2], u32::MAX],
+            ..RewireUniform::default()
+        };
+        self.ctx
+            .queue
+            .write_buffer(&self.rewire_buf, 0, bytemuck::bytes_of(&u));
+    }
+
+    /// Reads the rewiring counters of the step just run; dispatches the refill again while
+    /// connections are missing (only when a draw budget under the loop cap ran out).
+    fn finish_refill(&mut self) -> anyhow::Result<()> {
+        let budget = self.deep_r.as_ref().map_or(0, |d| d.budget);
+        for _ in 0..1000 {
+            let c: Vec<u32> = bytemuck::pod_collect_to_vec(
+                &self.read_via_staging(&self.rewire_stats_buf, (REWIRE_STATS_LEN * 4) as u64)?,
+            );
+            if c[0] + c[1] + c[2] >= budget {
+                self.rewire_stats = Some(RewireStats {
+                    active: [c[0], c[1], c[2]],
+                    rewired: c[3],
+                });
+                return Ok(());
+            }
+            let r = self.batch_res.as_ref().expect("batch resources");
+            let mut enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("deep_r_refill (continued)"),
+                });
+            Stage::new(
+                "deep_r_refill",
+                &self.pipelines.deep_r_refill,
+                vec![&r.refill_group],
+                (1, 1),
+            )
+            .encode(&mut enc);
+            self.ctx.queue.submit([enc.finish()]);
+        }
+        bail!("DEEP R's refill could not restore the connection budget ({budget}): is rewiring.connectivity close to 1?")
+    }
+
+    /// The W_rec row lists and counts of sparse_rows.wgsl, as last built (for tests).
+    pub fn row_lists(&self) -> anyhow::Result<(Vec<u32>, Vec<u32>)> {
+        let (n_in, n) = (self.network.n_in(), self.network.n_rec());
+        let all: Vec<u32> = bytemuck::pod_collect_to_vec(
+            &self.read_buffer_bytes(&self.delays, ((n_in * n + 2 * n * n + n) * 4) as u64)?,
+        );
+        let lists = all[n_in * n + n * n..n_in * n + 2 * n * n].to_vec();
+        let counts = all[n_in * n + 2 * n * n..].to_vec();
+        Ok((lists, counts))
     }
 
     fn stats(&self, totals: &[f32]) -> BatchStats {
@@ -805,7 +962,13 @@ impl Engine for GpuEngine {
             noise_seed: s.noise_seed,
             n_scored,
         });
+        if self.deep_r.is_some() {
+            self.write_rewire(s.step);
+        }
         let (totals, _, _) = self.run(true, true, false)?;
+        if self.deep_r.is_some() {
+            self.finish_refill()?;
+        }
         Ok(self.stats(&totals))
     }
 
@@ -857,5 +1020,15 @@ impl Engine for GpuEngine {
             .queue
             .write_buffer(&self.moments, 0, bytemuck::cast_slice(&mv));
         Ok(())
+    }
+
+    fn set_rewiring(&mut self, deep_r: DeepR) -> anyhow::Result<()> {
+        self.deep_r = Some(deep_r);
+        self.write_rewire(0);
+        Ok(())
+    }
+
+    fn rewire_stats(&self) -> Option<RewireStats> {
+        self.rewire_stats
     }
 }

@@ -29,8 +29,8 @@ pub struct Dims {
     pub off_rates: u32,
     pub off_per_seq: u32,
     pub off_dy: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
+    pub off_rows: u32,
+    pub off_row_len: u32,
     pub _pad2: u32,
     pub dt: f32,
     pub dampening: f32,
@@ -55,6 +55,32 @@ pub struct StepUniform {
     pub noise_seed: u32,
     pub n_scored: u32,
 }
+
+/// `struct RewireUniform` of common.wgsl (DEEP R).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable, PartialEq)]
+pub struct RewireUniform {
+    pub enabled: u32,
+    pub budget: u32,
+    pub iteration: u32,
+    pub max_attempts: u32,
+    pub seed_lo: u32,
+    pub seed_hi: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub l1: f32,
+    pub temperature: f32,
+    pub _pad2: f32,
+    pub _pad3: f32,
+    pub offset: [u32; 4],
+    pub size: [u32; 4],
+    pub capacity: [u32; 4],
+    pub choice: [u32; 4],
+}
+
+/// u32 counters of one rewiring step (`rewire_stats` buffer): active connections of W_in,
+/// W_rec, W_out; connections that went inactive; placed by the refill; refill draws made.
+pub const REWIRE_STATS_LEN: usize = 8;
 
 /// `struct Chunk` of common.wgsl.
 #[repr(C)]

@@ -5,6 +5,7 @@
 //! GPUs (many).
 
 use crate::config::MAX_NEURONS;
+use crate::model::deep_r;
 
 /// The kernels, by file name under `shaders/`.
 pub const KERNELS: [&str; 5] = [
@@ -14,19 +15,23 @@ pub const KERNELS: [&str; 5] = [
     "alif_backward",
     "batch_reduce",
 ];
-/// All kernel names including the optimiser.
-pub const ALL_KERNELS: [&str; 6] = [
+/// All kernel names including the optimiser, DEEP R's refill and the row lists.
+pub const ALL_KERNELS: [&str; 8] = [
     "alif_forward",
     "readout_loss",
     "loss_reduce",
     "alif_backward",
     "batch_reduce",
     "adam",
+    "deep_r_refill",
+    "sparse_rows",
 ];
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// Shared by the forward and backward sweeps only (it uses their `x` and `inmask`).
 const INPUT_EVENTS: &str = include_str!("../../shaders/input_events.wgsl");
+/// The counter-based generator of DEEP R (adam's Langevin noise, the refill's draws).
+const PHILOX: &str = include_str!("../../shaders/philox.wgsl");
 
 /// The text of `shaders/<name>.wgsl`, embedded at build time.
 pub fn kernel_text(name: &str) -> &'static str {
@@ -37,6 +42,8 @@ pub fn kernel_text(name: &str) -> &'static str {
         "loss_reduce" => include_str!("../../shaders/loss_reduce.wgsl"),
         "batch_reduce" => include_str!("../../shaders/batch_reduce.wgsl"),
         "adam" => include_str!("../../shaders/adam.wgsl"),
+        "deep_r_refill" => include_str!("../../shaders/deep_r_refill.wgsl"),
+        "sparse_rows" => include_str!("../../shaders/sparse_rows.wgsl"),
         other => panic!("unknown kernel {other}"),
     }
 }
@@ -74,6 +81,7 @@ impl ShaderConstants {
 pub fn kernel_source(name: &str, c: &ShaderConstants) -> String {
     let includes = match name {
         "alif_forward" | "alif_backward" => INPUT_EVENTS,
+        "adam" | "deep_r_refill" => PHILOX,
         _ => "",
     };
     format!(
@@ -84,6 +92,9 @@ pub fn kernel_source(name: &str, c: &ShaderConstants) -> String {
          const MAX_IN_WORDS: u32 = {}u;\n\
          const MAX_NEURONS: u32 = {}u;\n\
          const MAX_OUT: u32 = {}u;\n\
+         const STREAM_NOISE: u32 = {}u;\n\
+         const STREAM_REFILL: u32 = {}u;\n\
+         const REFILL_THETA: f32 = {:e};\n\
          {}\n{}\n{}",
         c.workgroup_size,
         c.elementwise_size,
@@ -91,6 +102,9 @@ pub fn kernel_source(name: &str, c: &ShaderConstants) -> String {
         c.max_in_words,
         c.max_neurons,
         c.max_out,
+        deep_r::STREAM_NOISE,
+        deep_r::STREAM_REFILL,
+        deep_r::REFILL_THETA,
         COMMON,
         includes,
         kernel_text(name)

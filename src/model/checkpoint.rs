@@ -800,10 +800,10 @@ impl<'a> Reader<'a> {
         let (_, adam_m) = self.f32s("train.adam_m", &[n])?;
         let (_, adam_v) = self.f32s("train.adam_v", &[n])?;
         let (_, c) = self.ints("train.constraints", &[Dtype::U32, Dtype::I32], &[n])?;
-        if let Some((i, v)) = c.iter().enumerate().find(|(_, v)| !(0..=3).contains(*v)) {
+        if let Some((i, v)) = c.iter().enumerate().find(|(_, v)| !(0..=5).contains(*v)) {
             return Err(self.err(value_err(
                 "train.constraints",
-                format!("value {v} at [{i}] is not a constraint code 0..=3"),
+                format!("value {v} at [{i}] is not a constraint code 0..=5"),
             )));
         }
         let (_, _, rng) = self.tensor("train.rng_state", &[Dtype::U8], &[Dim::Any("len")])?;

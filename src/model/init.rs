@@ -7,6 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use super::deep_r::{DeepR, RewiredMatrix};
 use super::network::{Network, NeuronConstants, Params, Readout, SimConstants};
 use crate::config::{Config, ReadoutKind};
 
@@ -19,6 +20,10 @@ pub enum Constraint {
     NonPositive = 2,
     /// Always zero (the recurrent diagonal: no autapses).
     Zero = 3,
+    /// DEEP R (model.md §7): w = +θ, θ ≥ 0, rewired.
+    RewiredPositive = 4,
+    /// DEEP R: w = −θ, θ ≥ 0, rewired.
+    RewiredNegative = 5,
 }
 
 /// Dale's-law signs (model.md §1): +1 excitatory, −1 inhibitory.
@@ -90,8 +95,8 @@ pub fn apply_constraints(params: &mut [f32], constraints: &[u32]) {
 
 pub fn clamp_to(w: f32, c: u32) -> f32 {
     match c {
-        1 => w.max(0.0),
-        2 => w.min(0.0),
+        1 | 4 => w.max(0.0),
+        2 | 5 => w.min(0.0),
         3 => 0.0,
         _ => w,
     }
@@ -102,6 +107,8 @@ pub struct Initialised {
     pub network: Network,
     pub constraints: Vec<u32>,
     pub dale: Option<DaleSigns>,
+    /// DEEP R settings when the config rewires (`rewiring:`), else None.
+    pub rewiring: Option<DeepR>,
 }
 
 fn normal(rng: &mut ChaCha8Rng) -> f32 {
@@ -134,7 +141,13 @@ fn spectral_radius(w: &Array2<f32>) -> f64 {
 fn balanced_signed(rows: &[f32], n_post: usize, rng: &mut ChaCha8Rng) -> Array2<f32> {
     let n_pre = rows.len();
     let mut w = Array2::from_shape_fn((n_pre, n_post), |(k, _)| rows[k] * normal(rng).abs());
-    for j in 0..n_post {
+    balance_columns(&mut w);
+    w
+}
+
+/// Scales the negative entries of each column so that the column sums to zero.
+fn balance_columns(w: &mut Array2<f32>) {
+    for j in 0..w.ncols() {
         let pos: f32 = w.column(j).iter().filter(|x| **x > 0.0).sum();
         let neg: f32 = -w.column(j).iter().filter(|x| **x < 0.0).sum::<f32>();
         if pos > 0.0 && neg > 0.0 {
@@ -143,7 +156,6 @@ fn balanced_signed(rows: &[f32], n_post: usize, rng: &mut ChaCha8Rng) -> Array2<
                 .mapv_inplace(|x| if x < 0.0 { x * f } else { x });
         }
     }
-    w
 }
 
 /// Builds the network of `cfg` with `n_in` inputs and `n_out` classes.
@@ -219,9 +231,30 @@ pub fn initialise(cfg: &Config, n_in: usize, n_out: usize) -> Initialised {
         let w: f32 = rng.random_range(-limit..=limit);
         dale.as_ref().map_or(w, |d| d.recurrent[k] * w.abs())
     });
-    let constraints = constraints(n_in, n_rec, n_out, dale.as_ref());
+    let mut constraints = constraints(n_in, n_rec, n_out, dale.as_ref());
     let mut flat = params.to_flat();
     apply_constraints(&mut flat, &constraints);
+    let rewiring = cfg.rewiring.as_ref().map(|rw| {
+        sparsify(
+            &mut flat,
+            &mut constraints,
+            (n_in, n_rec, n_out),
+            rw.connectivity,
+            &mut rng,
+        );
+        let budget = flat
+            .iter()
+            .zip(&constraints)
+            .filter(|(w, &c)| **w != 0.0 && c >= Constraint::RewiredPositive as u32)
+            .count() as u32;
+        DeepR::new(
+            rw.l1,
+            rw.temperature,
+            budget,
+            rewired_matrices(n_in, n_rec, n_out),
+            cfg.train.seed ^ 0xDEE9_0000_0000_0000,
+        )
+    });
     let params = Params::from_flat(&flat, n_in, n_rec, n_out);
 
     Initialised {
@@ -235,5 +268,109 @@ pub fn initialise(cfg: &Config, n_in: usize, n_out: usize) -> Initialised {
         },
         constraints,
         dale,
+        rewiring,
+    }
+}
+
+/// W_in, W_rec, W_out in the flat layout of [`Params::to_flat`].
+pub fn rewired_matrices(n_in: usize, n_rec: usize, n_out: usize) -> [RewiredMatrix; 3] {
+    let m = |offset: usize, rows: usize, cols: usize, capacity: usize| RewiredMatrix {
+        offset: offset as u32,
+        rows: rows as u32,
+        cols: cols as u32,
+        capacity: capacity as u32,
+    };
+    [
+        m(0, n_in, n_rec, n_in * n_rec),
+        m(n_in * n_rec, n_rec, n_rec, n_rec * (n_rec - 1)),
+        m(n_in * n_rec + n_rec * n_rec, n_rec, n_out, n_rec * n_out),
+    ]
+}
+
+/// The sparse start of a DEEP R run (model.md §5): every weight of W_in, W_rec (off the
+/// diagonal) and W_out gets a fixed sign (Dale's law: the sign the dense start already
+/// carries; without it, the dense start's random sign) and a rewired constraint code; then
+/// exactly K = ⌊Σ_k capacity_k·p⌋ positions stay active, spread over the matrices by largest
+/// remainder and chosen uniformly within each; survivors are scaled by 1/√p so each neuron's
+/// input keeps its variance, and with Dale's law the columns of W_rec are re-balanced and
+/// W_rec rescaled to spectral radius 1, as the dense start.
+fn sparsify(
+    flat: &mut [f32],
+    constraints: &mut [u32],
+    (n_in, n_rec, n_out): (usize, usize, usize),
+    p: f32,
+    rng: &mut ChaCha8Rng,
+) {
+    let matrices = rewired_matrices(n_in, n_rec, n_out);
+    let dale = constraints[..n_in * n_rec]
+        .iter()
+        .any(|&c| c == Constraint::NonNegative as u32 || c == Constraint::NonPositive as u32);
+    for m in &matrices {
+        let lo = m.offset as usize;
+        for e in lo..lo + (m.rows * m.cols) as usize {
+            if constraints[e] == Constraint::Zero as u32 {
+                continue;
+            }
+            let negative = match constraints[e] {
+                2 => true,
+                1 => false,
+                _ => flat[e] < 0.0,
+            };
+            constraints[e] = if negative {
+                Constraint::RewiredNegative as u32
+            } else {
+                Constraint::RewiredPositive as u32
+            };
+        }
+    }
+    // Exact budget: ⌊Σ capacity·p⌋, per matrix by largest remainder.
+    let quotas: Vec<f64> = matrices
+        .iter()
+        .map(|m| m.capacity as f64 * p as f64)
+        .collect();
+    let budget = quotas.iter().sum::<f64>().floor() as usize;
+    let mut counts: Vec<usize> = quotas.iter().map(|q| q.floor() as usize).collect();
+    let mut order: Vec<usize> = (0..3).collect();
+    order.sort_by(|&a, &b| {
+        (quotas[b] - quotas[b].floor()).total_cmp(&(quotas[a] - quotas[a].floor()))
+    });
+    for &k in order
+        .iter()
+        .cycle()
+        .take(budget - counts.iter().sum::<usize>())
+    {
+        counts[k] += 1;
+    }
+    let scale = 1.0 / p.sqrt();
+    for (m, &count) in matrices.iter().zip(&counts) {
+        let lo = m.offset as usize;
+        let mut free: Vec<usize> = (lo..lo + (m.rows * m.cols) as usize)
+            .filter(|&e| constraints[e] != Constraint::Zero as u32)
+            .collect();
+        free.shuffle(rng);
+        for &e in &free[count..] {
+            flat[e] = 0.0;
+        }
+        for &e in &free[..count] {
+            // A weight the dense start left at exactly 0 still needs θ > 0 to be active.
+            let sign = if constraints[e] == Constraint::RewiredNegative as u32 {
+                -1.0
+            } else {
+                1.0
+            };
+            flat[e] = sign * (flat[e].abs() * scale).max(1e-6);
+        }
+    }
+    if dale {
+        let rec = &matrices[1];
+        let lo = rec.offset as usize;
+        let mut w = Array2::from_shape_vec((n_rec, n_rec), flat[lo..lo + n_rec * n_rec].to_vec())
+            .expect("W_rec shape");
+        balance_columns(&mut w);
+        let r = spectral_radius(&w);
+        if r > 0.0 {
+            w.mapv_inplace(|x| (x as f64 / r) as f32);
+        }
+        flat[lo..lo + n_rec * n_rec].copy_from_slice(w.as_slice().expect("standard layout"));
     }
 }

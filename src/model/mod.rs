@@ -3,6 +3,8 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod connectivity;
+pub mod deep_r;
 pub mod init;
 pub mod network;
 

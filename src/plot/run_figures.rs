@@ -4,11 +4,28 @@ use std::path::Path;
 
 use ndarray::{s, Array2, Axis};
 
+use anyhow::Context as _;
+
+use super::connectivity_figure::draw_connectivity;
 use super::figures::{learning_curves, raster_figure, RasterFigure};
 use crate::cpu::alif_forward::{alif_forward, ParamsOf};
 use crate::cpu::readout_loss::{outputs_over_time, readout_loss};
+use crate::model::connectivity::connection_probabilities;
 use crate::model::init::Constraint;
 use crate::model::{Batch, Network, Targets};
+
+/// The paper's Fig. 1C: connection probabilities between the populations of `network`, as
+/// `connectivity.json` and `connectivity.png`.
+pub fn draw_connectivity_files(run_dir: &Path, network: &Network) -> anyhow::Result<()> {
+    let c = connection_probabilities(network);
+    let json_path = run_dir.join("connectivity.json");
+    let text = serde_json::to_string_pretty(&c)?;
+    let tmp = run_dir.join("connectivity.json.tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &json_path)
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    draw_connectivity(&c, &run_dir.join("connectivity.png"))
+}
 
 /// `learning_curves.png` from `metrics.jsonl`.
 pub fn draw_learning_curves(run_dir: &Path) -> anyhow::Result<()> {

@@ -12,7 +12,8 @@ use super::metrics::MetricsLog;
 use crate::config::Config;
 use crate::engine::{BatchStats, Engine, StepSettings};
 use crate::model::checkpoint::{save_checkpoint, TrainState};
-use crate::plot::run_figures::{draw_learning_curves, draw_raster};
+use crate::model::init::rewired_matrices;
+use crate::plot::run_figures::{draw_connectivity_files, draw_learning_curves, draw_raster};
 use crate::tasks::{BatchSource, Split};
 
 /// What a finished run reports (also the JSON summary line of `lsnn-gpu run`).
@@ -120,7 +121,11 @@ pub fn train(
     bar.set_position(start.iteration as u64);
     bar.reset_eta();
     let clock = Instant::now();
-    let n_regular = engine.network()?.n_regular;
+    let net = engine.network()?;
+    let n_regular = net.n_regular;
+    // Positions per rewired matrix, for the connectivity DEEP R reports each iteration.
+    let capacity =
+        rewired_matrices(net.n_in(), net.n_rec(), net.n_out()).map(|m| m.capacity as f64);
     let mut last = None;
     let (mut val_loss, mut val_acc) = (f32::NAN, f32::NAN);
     let mut best = start.best_validation_accuracy.unwrap_or(f32::NEG_INFINITY);
@@ -159,6 +164,7 @@ pub fn train(
                 it + 1,
             )?;
         }
+        let rewiring = engine.rewire_stats();
         log.write(&json!({
             "iteration": it + 1,
             "loss": stats.loss,
@@ -171,6 +177,10 @@ pub fn train(
             "rate_adaptive_hz": rate_adaptive,
             "learning_rate": lr,
             "wall_s": clock.elapsed().as_secs_f64(),
+            "rewired": rewiring.map(|r| r.rewired),
+            "connectivity_w_in": rewiring.map(|r| r.active[0] as f64 / capacity[0]),
+            "connectivity_w_rec": rewiring.map(|r| r.active[1] as f64 / capacity[1]),
+            "connectivity_w_out": rewiring.map(|r| r.active[2] as f64 / capacity[2]),
         }))?;
         if validate_now {
             draw_learning_curves(run_dir)?;
@@ -190,12 +200,14 @@ pub fn train(
         &json!({ "iteration": t.iterations, "test_loss": test_loss, "test_accuracy": test_acc }),
     )?;
     draw_learning_curves(run_dir)?;
+    let trained = engine.network()?;
     draw_raster(
         run_dir,
-        &engine.network()?,
+        &trained,
         &source.eval_batch(Split::Test, 0)?,
         constraints,
     )?;
+    draw_connectivity_files(run_dir, &trained)?;
     let last = last.unwrap_or(BatchStats {
         loss: f32::NAN,
         loss_task: f32::NAN,
