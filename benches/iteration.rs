@@ -1,6 +1,7 @@
 //! `cargo bench`: one training iteration at the sequential-MNIST size on the GPU adapter and
 //! on the CPU reference, in the same run (the same code as `lsnn-gpu bench`).
-//! Batch sizes from LSNN_BENCH_BATCHES (comma-separated, default 16).
+//! Batch sizes from LSNN_BENCH_BATCHES (comma-separated, default 16); each batch size dense
+//! and with DEEP R at the paper's 12 % connectivity, side by side.
 
 use lsnn_gpu::bench::{run_bench, to_json};
 use lsnn_gpu::config::{Config, DeviceKind};
@@ -14,7 +15,7 @@ fn main() -> anyhow::Result<()> {
         .map(|s| s.trim().parse())
         .collect::<Result<_, _>>()?;
     let selected = select(DeviceKind::Auto, None, None)?;
-    for r in run_bench(&cfg, &selected, &batches, 2, 1)? {
+    for r in run_bench(&cfg, &selected, &batches, &[1.0, 0.12], 2, 1)? {
         println!("{}", to_json(&r));
     }
     Ok(())

@@ -26,6 +26,8 @@ pub struct BenchResult {
     pub neuron_steps_per_s: f64,
     pub iterations_timed: usize,
     pub workgroup_size: Option<u32>,
+    /// DEEP R connectivity p (None: dense, no rewiring).
+    pub connectivity: Option<f32>,
 }
 
 fn time_engine(
@@ -64,19 +66,40 @@ fn time_engine(
     Ok(start.elapsed().as_secs_f64() * 1000.0 / iters.max(1) as f64)
 }
 
-/// Measures every batch size on the selected GPU (if any) and on the CPU reference
-/// (`cpu_iters` = 0 skips it). Prints a table to stderr and returns the results.
+/// Measures every batch size and connectivity on the selected GPU (if any) and on the CPU
+/// reference (`cpu_iters` = 0 skips it). A connectivity p < 1 trains with DEEP R at p (the
+/// config's l1 and temperature, else the defaults); 1 is the dense network without
+/// rewiring; an empty list measures the config as it is. Prints a table to stderr and
+/// returns the results.
 pub fn run_bench(
     cfg: &Config,
     selected: &Selected,
     batches: &[usize],
+    connectivities: &[f32],
     iters: usize,
     cpu_iters: usize,
 ) -> anyhow::Result<Vec<BenchResult>> {
     let mut results = Vec::new();
-    for &batch in batches {
+    let variants: Vec<Option<f32>> = if connectivities.is_empty() {
+        vec![cfg.rewiring.as_ref().map(|r| r.connectivity)]
+    } else {
+        connectivities
+            .iter()
+            .map(|&p| (p < 1.0).then_some(p))
+            .collect()
+    };
+    for (&batch, &connectivity) in batches
+        .iter()
+        .flat_map(|b| variants.iter().map(move |c| (b, c)))
+    {
         let mut cfg = cfg.clone();
         cfg.train.batch_size = batch;
+        cfg.rewiring = connectivity.map(|p| crate::config::RewiringConfig {
+            connectivity: p,
+            ..cfg.rewiring.clone().unwrap_or_default()
+        });
+        cfg.validate()
+            .map_err(|(field, msg)| anyhow::anyhow!("bench: {field} {msg}"))?;
         let task = SyntheticTask::from_config(&cfg);
         let init = initialise(&cfg, task.n_in, task.n_out);
         let n = init.network.n_rec();
@@ -89,7 +112,8 @@ pub fn run_bench(
                            iters: usize,
                            wg: Option<u32>|
          -> anyhow::Result<()> {
-            eprintln!("bench: {device} ({adapter}), batch {batch}, {steps} steps, {n} neurons, {iters} iterations...");
+            let sparsity = connectivity.map_or("dense".to_string(), |p| format!("DEEP R p = {p}"));
+            eprintln!("bench: {device} ({adapter}), batch {batch}, {steps} steps, {n} neurons, {sparsity}, {iters} iterations...");
             let ms = time_engine(engine, &task, batch, warmup, iters)?;
             let r = BenchResult {
                 device: device.to_string(),
@@ -102,6 +126,7 @@ pub fn run_bench(
                 neuron_steps_per_s: (batch * steps * n) as f64 / (ms / 1000.0),
                 iterations_timed: iters,
                 workgroup_size: wg,
+                connectivity,
             };
             eprintln!(
                 "  {:.1} ms/iteration, {:.3e} neuron-steps/s",
@@ -118,6 +143,9 @@ pub fn run_bench(
                 cfg.device.workgroup_size,
                 cfg.device.chunk_steps,
             )?;
+            if let Some(d) = init.rewiring.clone() {
+                engine.set_rewiring(d)?;
+            }
             let wg = Some(engine.workgroup_size());
             measure(
                 "gpu",
@@ -131,6 +159,9 @@ pub fn run_bench(
         }
         if cpu_iters > 0 {
             let mut engine = CpuEngine::new(init.network.clone(), init.constraints.clone());
+            if let Some(d) = init.rewiring.clone() {
+                engine.set_rewiring(d)?;
+            }
             measure(
                 "cpu",
                 "cpu reference".into(),
@@ -142,17 +173,32 @@ pub fn run_bench(
             )?;
         }
     }
-    // Ratios within this run.
+    // Ratios within this run: GPU vs CPU reference, and sparse vs dense on each device.
     for g in results.iter().filter(|r| r.device == "gpu") {
         if let Some(c) = results
             .iter()
-            .find(|r| r.device == "cpu" && r.batch == g.batch)
+            .find(|r| r.device == "cpu" && r.batch == g.batch && r.connectivity == g.connectivity)
         {
             eprintln!(
-                "batch {}: GPU ({}) is {:.1}x the CPU reference",
+                "batch {}, {:?}: GPU ({}) is {:.1}x the CPU reference",
                 g.batch,
+                g.connectivity,
                 g.adapter,
                 c.ms_per_iter / g.ms_per_iter
+            );
+        }
+    }
+    for s in results.iter().filter(|r| r.connectivity.is_some()) {
+        if let Some(d) = results
+            .iter()
+            .find(|r| r.device == s.device && r.batch == s.batch && r.connectivity.is_none())
+        {
+            eprintln!(
+                "batch {}, {}: DEEP R at p = {} is {:.2}x faster than dense",
+                s.batch,
+                s.device,
+                s.connectivity.unwrap_or(1.0),
+                d.ms_per_iter / s.ms_per_iter
             );
         }
     }

@@ -130,6 +130,10 @@ enum Command {
         /// Batch sizes to measure (default: the config's).
         #[arg(long = "batch")]
         batches: Vec<usize>,
+        /// DEEP R connectivities to measure side by side (1 = dense, no rewiring; default:
+        /// the config's).
+        #[arg(long = "connectivity")]
+        connectivities: Vec<f32>,
         /// Timed GPU iterations (after one warm-up).
         #[arg(long, default_value_t = 3)]
         iters: usize,
@@ -419,6 +423,7 @@ fn main() -> ExitCode {
             config,
             set,
             batches,
+            connectivities,
             iters,
             cpu_iters,
             device,
@@ -433,8 +438,14 @@ fn main() -> ExitCode {
             } else {
                 batches.clone()
             };
-            let results =
-                lsnn_gpu::bench::run_bench(&cfg, &selected, &batches, *iters, *cpu_iters)?;
+            let results = lsnn_gpu::bench::run_bench(
+                &cfg,
+                &selected,
+                &batches,
+                connectivities,
+                *iters,
+                *cpu_iters,
+            )?;
             Ok(results.iter().map(lsnn_gpu::bench::to_json).collect())
         })(),
     };

@@ -201,14 +201,15 @@ fn run_writes_metrics_checkpoint_and_summary() {
         assert_eq!(lines[4]["test_accuracy"], json["summary"]["test_accuracy"]);
         assert!(out.join("best.safetensors").exists());
         // Figures, written by the run and redrawn by `plot`.
-        for fig in ["learning_curves.png", "raster.png"] {
+        assert!(out.join("connectivity.json").exists());
+        for fig in ["learning_curves.png", "raster.png", "connectivity.png"] {
             assert!(out.join(fig).exists(), "{device}: {fig} missing");
             std::fs::remove_file(out.join(fig)).unwrap();
         }
         let (ok, _, stderr, json) = run(&["plot", out.to_str().unwrap()]);
         assert!(ok, "{stderr}");
         assert_eq!(json["command"], "plot");
-        for fig in ["learning_curves.png", "raster.png"] {
+        for fig in ["learning_curves.png", "raster.png", "connectivity.png"] {
             let img = image::open(out.join(fig)).unwrap();
             assert!(img.width() >= 800 && img.height() >= 600, "{fig}");
         }
@@ -216,6 +217,48 @@ fn run_writes_metrics_checkpoint_and_summary() {
         assert_eq!(state.unwrap().iteration, 4);
         assert_eq!(net.n_rec(), 40);
         assert!(out.join("config.yaml").exists());
+    }
+}
+
+#[test]
+fn deep_r_run_keeps_its_budget_and_reports_connectivity() {
+    for device in devices_under_test() {
+        let _guard = (device == "gpu").then(common::gpu::exclusive);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        run_synthetic_with(&out, device, 3, 3, &["--set", "rewiring.connectivity=0.2"]);
+        let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+        let first: serde_json::Value =
+            serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
+        for key in [
+            "connectivity_w_in",
+            "connectivity_w_rec",
+            "connectivity_w_out",
+        ] {
+            let p = first[key]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{device}: no {key}"));
+            assert!((p - 0.2).abs() < 0.02, "{device}: {key} = {p}");
+        }
+        assert!(first["rewired"].is_u64());
+        // Fig. 1C from the trained network: the active connections of the three matrices add
+        // up to the budget ⌊0.2 · positions⌋ (the diagonal is not a position).
+        let c: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("connectivity.json")).unwrap())
+                .unwrap();
+        let matrices = c["matrices"].as_array().unwrap();
+        assert_eq!(matrices.len(), 3);
+        let active: u64 = matrices.iter().map(|m| m["active"].as_u64().unwrap()).sum();
+        let possible: u64 = matrices
+            .iter()
+            .map(|m| m["possible"].as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            active,
+            (possible as f64 * 0.2f32 as f64).floor() as u64,
+            "{device}"
+        );
+        assert!(out.join("connectivity.png").exists());
     }
 }
 
@@ -230,20 +273,37 @@ fn devices_lists_adapters_as_json() {
 /// Runs `iterations` of the synthetic config (batch 8) into `dir` on `device`, validating and
 /// checkpointing every `every` iterations; returns the JSON summary line.
 fn run_synthetic(dir: &Path, device: &str, iterations: usize, every: usize) -> serde_json::Value {
-    let (ok, _, stderr, json) = run(&[
+    run_synthetic_with(dir, device, iterations, every, &[])
+}
+
+/// `run_synthetic` with further arguments (e.g. `--set rewiring.connectivity=0.2`).
+fn run_synthetic_with(
+    dir: &Path,
+    device: &str,
+    iterations: usize,
+    every: usize,
+    extra: &[&str],
+) -> serde_json::Value {
+    let (iterations, every) = (
+        format!("train.iterations={iterations}"),
+        format!("eval.every={every}"),
+    );
+    let mut args = vec![
         "run",
         "configs/synthetic.yaml",
         "--set",
-        &format!("train.iterations={iterations}"),
+        &iterations,
         "--set",
-        &format!("eval.every={every}"),
+        &every,
         "--set",
         "train.batch_size=8",
         "--out",
         dir.to_str().unwrap(),
         "--device",
         device,
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let (ok, _, stderr, json) = run(&args);
     assert!(ok, "{device}: {stderr}");
     json
 }
@@ -259,15 +319,21 @@ fn losses(dir: &Path) -> Vec<(u64, f64)> {
 
 #[test]
 fn resume_equals_uninterrupted_run() {
-    for device in devices_under_test() {
+    // Dense, and with DEEP R (whose signs travel in the checkpoint and whose random numbers
+    // are a pure function of the iteration).
+    let variants: [&[&str]; 2] = [&[], &["--set", "rewiring.connectivity=0.2"]];
+    for (device, extra) in devices_under_test()
+        .into_iter()
+        .flat_map(|d| variants.iter().map(move |e| (d, *e)))
+    {
         let _guard = (device == "gpu").then(common::gpu::exclusive);
         let tmp = tempfile::tempdir().unwrap();
         let whole = tmp.path().join("whole");
-        run_synthetic(&whole, device, 6, 3);
+        run_synthetic_with(&whole, device, 6, 3, extra);
         // An "interrupted" run: stopped after its checkpoint at iteration 3, then told to go
         // on to 6 and resumed.
         let part = tmp.path().join("part");
-        run_synthetic(&part, device, 3, 3);
+        run_synthetic_with(&part, device, 3, 3, extra);
         let cfg = std::fs::read_to_string(part.join("config.yaml")).unwrap();
         assert!(cfg.contains("iterations: 3"), "{cfg}");
         std::fs::write(
@@ -282,7 +348,13 @@ fn resume_equals_uninterrupted_run() {
         assert_eq!(a.len(), 6);
         assert_eq!(
             a, b,
-            "{device}: resumed run differs from the uninterrupted one"
+            "{device} {extra:?}: resumed run differs from the uninterrupted one"
+        );
+        let (wa, _) = load_checkpoint(&whole.join("last.safetensors")).unwrap();
+        let (wb, _) = load_checkpoint(&part.join("last.safetensors")).unwrap();
+        assert_eq!(
+            wa.params, wb.params,
+            "{device} {extra:?}: final weights differ"
         );
         assert_eq!(json["summary"]["test_accuracy"], {
             let v: serde_json::Value = serde_json::from_str(
