@@ -4,11 +4,12 @@
 
 mod common;
 
+use common::adam_settings;
 use lsnn_gpu::config::{Config, DaleConfig, RewiringConfig, TaskKind};
 use lsnn_gpu::cpu::deep_r::rewired_sign;
 use lsnn_gpu::cpu::sparse_rows::sparse_rows;
 use lsnn_gpu::cpu::CpuEngine;
-use lsnn_gpu::engine::{Engine, StepSettings};
+use lsnn_gpu::engine::Engine;
 use lsnn_gpu::gpu::GpuEngine;
 use lsnn_gpu::model::deep_r::DeepR;
 use lsnn_gpu::model::init::{initialise, Constraint, Initialised};
@@ -35,17 +36,6 @@ fn config(dale: bool, connectivity: f32, l1: f32, temperature: f32) -> Config {
     c.train.batch_size = BATCH;
     c.train.seed = 3;
     c
-}
-
-fn settings(step: u32, lr: f32) -> StepSettings {
-    StepSettings {
-        lr,
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        step,
-        noise_seed: step,
-    }
 }
 
 /// The invariants of model.md §7 after an iteration: exactly K active connections (w ≠ 0)
@@ -107,8 +97,8 @@ fn gpu_rewiring_matches_reference_and_keeps_the_budget() {
         let mut rewired = 0;
         for step in 1..=6u32 {
             let batch = task.batch(step as u64, BATCH);
-            cpu.train_step(&batch, &settings(step, lr)).unwrap();
-            gpu.train_step(&batch, &settings(step, lr)).unwrap();
+            cpu.train_step(&batch, &adam_settings(step, lr)).unwrap();
+            gpu.train_step(&batch, &adam_settings(step, lr)).unwrap();
             let wc = cpu.network().unwrap().params.to_flat();
             let wg = gpu.network().unwrap().params.to_flat();
             let what = format!("{what}, iteration {step}");
@@ -157,7 +147,7 @@ fn without_shrinkage_noise_or_sign_flips_rewiring_changes_nothing() {
     let lr = 1e-7;
     let batch = task.batch(1, BATCH);
     for engine in [&mut gpu as &mut dyn Engine, &mut cpu, &mut plain] {
-        engine.train_step(&batch, &settings(1, lr)).unwrap();
+        engine.train_step(&batch, &adam_settings(1, lr)).unwrap();
     }
     assert_eq!(gpu.rewire_stats().unwrap().rewired, 0);
     assert_eq!(cpu.rewire_stats().unwrap().rewired, 0);
@@ -180,10 +170,10 @@ fn gpu_row_lists_match_reference() {
     let (_, _, mut gpu, task) = engines(&ctx, &cfg);
     // The lists are built before each backward sweep: after two steps they describe the
     // weights of step 1 (the sweep of step 2 ran on them).
-    gpu.train_step(&task.batch(1, BATCH), &settings(1, 0.05))
+    gpu.train_step(&task.batch(1, BATCH), &adam_settings(1, 0.05))
         .unwrap();
     let net = gpu.network().unwrap();
-    gpu.train_step(&task.batch(2, BATCH), &settings(2, 0.05))
+    gpu.train_step(&task.batch(2, BATCH), &adam_settings(2, 0.05))
         .unwrap();
     let (lists, counts) = gpu.row_lists().unwrap();
     let (ref_lists, ref_counts) = sparse_rows(&net.params.w_rec, &net.delay_rec);

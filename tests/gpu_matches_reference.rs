@@ -7,11 +7,11 @@
 
 mod common;
 
-use common::{random_batch, random_network, Case};
+use common::{adam_settings, random_batch, random_network, Case};
 use lsnn_gpu::cpu::alif_forward::ParamsOf;
 use lsnn_gpu::cpu::readout_loss::readout_loss;
 use lsnn_gpu::cpu::{alif_backward, alif_forward, CpuEngine};
-use lsnn_gpu::engine::{Engine, StepSettings};
+use lsnn_gpu::engine::Engine;
 use lsnn_gpu::gpu::GpuEngine;
 use lsnn_gpu::model::init::{apply_constraints, clamp_to, constraints, DaleSigns};
 use lsnn_gpu::model::{Network, Params, Readout};
@@ -300,14 +300,7 @@ fn training_steps_match(ctx: &lsnn_gpu::gpu::GpuContext, dale: bool) {
             seed: 100 + step as u64,
             ..case.clone()
         });
-        let s = StepSettings {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            step,
-            noise_seed: step,
-        };
+        let s = adam_settings(step, lr);
         let a = cpu.train_step(&batch, &s).unwrap();
         let b = gpu.train_step(&batch, &s).unwrap();
         assert!(
