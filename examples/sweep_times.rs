@@ -1,7 +1,8 @@
 //! Splits one GPU training iteration at the benchmark size into its parts by timing
 //! evaluate (forward + readout + loss), gradients (+ BPTT) and train_step (+ Adam), then
 //! each kernel on its own (profiling mode).
-//! `cargo run --release --example sweep_times -- [batch] [workgroup_size]`
+//! `cargo run --release --example sweep_times -- [batch] [workgroup_size] [connectivity]`
+//! (connectivity < 1: DEEP R at that p).
 use std::time::Instant;
 
 use lsnn_gpu::config::Config;
@@ -14,8 +15,15 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let batch: usize = args.get(1).map_or(Ok(16), |s| s.parse())?;
     let wg: Option<u32> = args.get(2).map(|s| s.parse()).transpose()?;
+    let connectivity: Option<f32> = args.get(3).map(|s| s.parse()).transpose()?;
     let mut cfg = Config::load(std::path::Path::new("configs/bench_smnist_size.yaml"), &[])?;
     cfg.train.batch_size = batch;
+    cfg.rewiring = connectivity
+        .filter(|&p| p < 1.0)
+        .map(|p| lsnn_gpu::config::RewiringConfig {
+            connectivity: p,
+            ..Default::default()
+        });
     let task = SyntheticTask::from_config(&cfg);
     let init = initialise(&cfg, task.n_in, task.n_out);
     let ctx = GpuContext::open(&DeviceRequest::default())?;
@@ -29,6 +37,9 @@ fn main() -> anyhow::Result<()> {
         wg,
         cfg.device.chunk_steps,
     )?;
+    if let Some(d) = init.rewiring.clone() {
+        e.set_rewiring(d)?;
+    }
     let b = task.batch(0, batch);
     let s = StepSettings {
         lr: 1e-3,
