@@ -7,13 +7,13 @@
 // order and carry their state in `bstate`.
 //
 // Per step t, phase 1 (owned j): dp_t, dz_t (B1), du_t (B2), dv_t (B3), dA_t (B4), db_t (B5),
-// dI_t (B6) into the ring of dI_{t..t+n_delay-1}; then the gradient of every synapse whose
-// source fired into I_{t+d}: x_t[i] -> W_in[i,j], z_{t-1}[k] -> W_rec[k,j] (event-driven over
-// the set bits of the input and spike masks). Phase 2 (the neurons k whose pseudo-derivative
-// at t-1 is non-zero): the dense part of B6,
-// dz_{t-1}[k] = sum_j W_rec[k,j] dI_{t+D[k,j]}[j], plus B7. Only phase 2 reads other
-// neurons' rings, so each step has two barriers (storage + workgroup): after phase 1 (rings
-// complete) and after phase 2 (before the next phase 1 overwrites a ring slot).
+// dI_t (B6) into the ring of dI_{t..t+n_delay-1}. Phase 2: the gradient of every synapse
+// whose source fired into I_{t+d}: x_t[i] -> W_in[i,j], z_{t-1}[k] -> W_rec[k,j]
+// (event-driven over the set bits of the input and spike masks), and, for the neurons k whose
+// pseudo-derivative at t-1 is non-zero, the dense part of B6,
+// dz_{t-1}[k] = sum_j W_rec[k,j] dI_{t+D[k,j]}[j], plus B7. Phase 2 reads other neurons'
+// rings, so each step has two barriers (storage + workgroup): after phase 1 (rings complete)
+// and after phase 2 (before the next phase 1 overwrites a ring slot).
 //
 // bstate per (b, j): [0] dv_{t+1}, [1] du_{t+1}, [2] A_{t+1}, [3] db_{t+1}, [4] dp_{t+1},
 // [5] dz_later (what later steps sent to z_t), [6] B7 part for z_{t-1}, [7] unused,
@@ -169,18 +169,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             bstate[base + 6u] = -a_t * dims.dt * dv + (1.0 - rho) * db;
 
         }
-        // Weight gradients, event-driven: every invocation walks the same events (uniform
-        // across lanes) and updates the entries of its own neurons, whose dI rings it wrote
-        // above. x_t[i] reached I_{t + D_in[i,j]}; z_{t-1}[k] reached I_{t + D_rec[k,j]}.
+        storageBarrier();
+        workgroupBarrier();
+
+        // Weight gradients, event-driven, after the barrier so that every ring is complete:
+        // x_t[i] reached I_{t + D_in[i,j]}; z_{t-1}[k] reached I_{t + D_rec[k,j]}. Every
+        // invocation walks the same events. Dense (R2 of the reference): each invocation
+        // updates its own neurons j. Sparse (DEEP R, dense_gradients: false): the event's
+        // row list (sparse_rows.wgsl) is shared out over the invocations; different events
+        // are different rows, so no two invocations write the same entry.
         for (var w = 0u; w < dims.in_words; w++) {
             var m = atomicLoad(&inmask[in_cur + w]);
             while (m != 0u) {
                 let i = w * 32u + firstTrailingBit(m);
                 m &= m - 1u;
                 let xv = x[x_base + i];
-                for (var j = lid; j < n; j += WG) {
-                    let d = delays[i * n + j];
-                    partials[part + i * n + j] += xv * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
+                if (dims.sparse_gradients == 1u) {
+                    let len = delays[dims.off_in_row_len + i];
+                    for (var q = lid; q < len; q += WG) {
+                        let entry = delays[dims.off_in_rows + i * n + q];
+                        let j = entry & 0xFFFFu;
+                        partials[part + i * n + j] += xv * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, entry >> 16u, nd)];
+                    }
+                } else {
+                    for (var j = lid; j < n; j += WG) {
+                        let d = delays[i * n + j];
+                        partials[part + i * n + j] += xv * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
+                    }
                 }
             }
         }
@@ -189,14 +204,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             while (m != 0u) {
                 let k = w * 32u + firstTrailingBit(m);
                 m &= m - 1u;
-                for (var j = lid; j < n; j += WG) {
-                    let d = delays[dims.off_delay_rec + k * n + j];
-                    partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
+                if (dims.sparse_gradients == 1u) {
+                    let len = delays[dims.off_row_len + k];
+                    for (var q = lid; q < len; q += WG) {
+                        let entry = delays[dims.off_rows + k * n + q];
+                        let j = entry & 0xFFFFu;
+                        partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, entry >> 16u, nd)];
+                    }
+                } else {
+                    for (var j = lid; j < n; j += WG) {
+                        let d = delays[dims.off_delay_rec + k * n + j];
+                        partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
+                    }
                 }
             }
         }
-        storageBarrier();
-        workgroupBarrier();
 
         // Phase 2: dz_{t-1}[k] = B7 part + sum_j W_rec[k,j] dI_{t+D[k,j]}[j] (B6), only for
         // neurons whose pseudo-derivative at t-1 is non-zero: for the others dz_{t-1} enters

@@ -1,15 +1,19 @@
 // batch_reduce.wgsl: sums the per-sequence gradient partials over the batch, in sequence
 // order (deterministic, no float atomics), and zeroes the entries that are not parameters
-// (the recurrent diagonal: constraint 3). Reference: the sums over b in
-// src/cpu/alif_backward.rs. Host: src/gpu/engine.rs.
+// (the recurrent diagonal: constraint 3) and, with DEEP R's `dense_gradients: false`, the
+// inactive rewired entries (constraint 4/5 with w = 0). Reference: the sums over b in
+// src/cpu/alif_backward.rs, src/cpu/deep_r.rs (zero_inactive_gradients). Host:
+// src/gpu/engine.rs.
 //
 // One invocation per parameter e (2-D dispatch for more than 65535 workgroups).
-// Bindings: dims (uniform); partials [B, P] (read); constraints [P] (read); grads [P] (rw).
+// Bindings: dims (uniform); partials [B, P] (read); constraints [P] (read); grads [P] (rw);
+// model (read).
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> partials: array<f32>;
 @group(0) @binding(2) var<storage, read> constraints: array<u32>;
 @group(0) @binding(3) var<storage, read_write> grads: array<f32>;
+@group(0) @binding(4) var<storage, read> model: array<f32>;
 
 @compute @workgroup_size(WG_ELEMENTWISE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -21,7 +25,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     for (var b = 0u; b < dims.batch; b++) {
         sum += partials[b * dims.n_params + e];
     }
-    if (constraints[e] == 3u) {
+    let c = constraints[e];
+    if (c == 3u || (dims.sparse_gradients == 1u && (c == 4u || c == 5u) && model[e] == 0.0)) {
         sum = 0.0;
     }
     grads[e] = sum;

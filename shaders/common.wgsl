@@ -28,7 +28,11 @@ struct Dims {
     off_dy: u32,
     off_rows: u32,         // in the delay buffer: per W_rec row k, its non-zero entries j | d << 16
     off_row_len: u32,      // in the delay buffer: per row k, the number of listed entries
-    _pad2: u32,
+    sparse_gradients: u32, // 1: weight gradients of active connections only (DEEP R option)
+    off_in_rows: u32,      // in the delay buffer: per W_in row i, its non-zero entries j | d << 16
+    off_in_row_len: u32,   // in the delay buffer: per W_in row i, the number of listed entries
+    _pad5: u32,
+    _pad6: u32,
     dt: f32,
     dampening: f32,        // gamma of M6
     kappa: f32,            // exp(-dt/tau_out), M7

@@ -1,11 +1,14 @@
-// sparse_rows.wgsl: lists, per row k of W_rec, the columns j with a non-zero weight, packed
-// with their delay as j | D_rec[k,j] << 16, into the delay buffer (rows at off_rows, counts at
-// off_row_len). The dense part of B6 in alif_backward.wgsl walks these lists instead of whole
-// rows: exact (a zero weight adds nothing), and under DEEP R at connectivity p it visits p of
-// the row. Rebuilt before every backward sweep, after the weights changed.
+// sparse_rows.wgsl: lists, per row of W_in and of W_rec, the columns j with a non-zero
+// weight, packed with their delay as j | D[row, j] << 16, into the delay buffer (W_in rows at
+// off_in_rows with counts at off_in_row_len, W_rec rows at off_rows with counts at
+// off_row_len). The backward sweep walks these lists: the dense B6 sum always (exact: a zero
+// weight adds nothing; under DEEP R at connectivity p it visits p of the row), the weight
+// gradients with DEEP R's `dense_gradients: false`. Rebuilt before every backward sweep,
+// after the weights changed.
 // Reference: src/cpu/sparse_rows.rs. Host: src/gpu/engine.rs.
 //
-// One invocation per row k. Bindings: dims (uniform); model (read); delays (rw).
+// One invocation per row: r < n_in is W_in row r, then W_rec row r - n_in.
+// Bindings: dims (uniform); model (read); delays (rw).
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> model: array<f32>;
@@ -13,18 +16,30 @@
 
 @compute @workgroup_size(WG_ELEMENTWISE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let k = gid.x;
+    let r = gid.x;
     let n = dims.n_rec;
-    if (k >= n) {
+    if (r >= dims.n_in + n) {
         return;
     }
-    let row = k * n;
+    // W_in rows start at flat index 0 and delay index 0; W_rec rows at off_w_rec and
+    // off_delay_rec.
+    var weights = r * n;
+    var delay = r * n;
+    var list = dims.off_in_rows + r * n;
+    var count_at = dims.off_in_row_len + r;
+    if (r >= dims.n_in) {
+        let k = r - dims.n_in;
+        weights = dims.off_w_rec + k * n;
+        delay = dims.off_delay_rec + k * n;
+        list = dims.off_rows + k * n;
+        count_at = dims.off_row_len + k;
+    }
     var count = 0u;
     for (var j = 0u; j < n; j++) {
-        if (model[dims.off_w_rec + row + j] != 0.0) {
-            delays[dims.off_rows + row + count] = j | (delays[dims.off_delay_rec + row + j] << 16u);
+        if (model[weights + j] != 0.0) {
+            delays[list + count] = j | (delays[delay + j] << 16u);
             count += 1u;
         }
     }
-    delays[dims.off_row_len + k] = count;
+    delays[count_at] = count;
 }

@@ -18,6 +18,16 @@ use lsnn_gpu::tasks::synthetic::SyntheticTask;
 const BATCH: usize = 3;
 
 fn config(dale: bool, connectivity: f32, l1: f32, temperature: f32) -> Config {
+    config_with(dale, connectivity, l1, temperature, true)
+}
+
+fn config_with(
+    dale: bool,
+    connectivity: f32,
+    l1: f32,
+    temperature: f32,
+    dense_gradients: bool,
+) -> Config {
     let mut c = Config::default();
     c.task.kind = TaskKind::Synthetic;
     c.task.steps = 40;
@@ -32,6 +42,7 @@ fn config(dale: bool, connectivity: f32, l1: f32, temperature: f32) -> Config {
         connectivity,
         l1,
         temperature,
+        dense_gradients,
     });
     c.train.batch_size = BATCH;
     c.train.seed = 3;
@@ -87,11 +98,13 @@ fn gpu_rewiring_matches_reference_and_keeps_the_budget() {
     };
     // Dale's law without noise (the paper's sMNIST setting), and random signs with Langevin
     // noise. A large learning rate and L1 make many connections disconnect and be replaced.
-    for (dale, temperature) in [(true, 0.0), (false, 1e-4)] {
-        let cfg = config(dale, 0.15, 0.05, temperature);
+    // (and, last, Dale's law with gradients of active connections only: the sparse BPTT
+    // accumulation).
+    for (dale, temperature, dense) in [(true, 0.0, true), (false, 1e-4, true), (true, 0.0, false)] {
+        let cfg = config_with(dale, 0.15, 0.05, temperature, dense);
         let (init, mut cpu, mut gpu, task) = engines(&ctx, &cfg);
         let d = init.rewiring.clone().unwrap();
-        let what = format!("dale {dale}, T {temperature}");
+        let what = format!("dale {dale}, T {temperature}, dense gradients {dense}");
         check_invariants(&init.network.params.to_flat(), &init.constraints, &d, &what);
         let lr = 0.05;
         let mut rewired = 0;
@@ -175,21 +188,26 @@ fn gpu_row_lists_match_reference() {
     let net = gpu.network().unwrap();
     gpu.train_step(&task.batch(2, BATCH), &adam_settings(2, 0.05))
         .unwrap();
-    let (lists, counts) = gpu.row_lists().unwrap();
-    let (ref_lists, ref_counts) = sparse_rows(&net.params.w_rec, &net.delay_rec);
-    assert_eq!(counts, ref_counts);
+    let (rec, input) = gpu.row_lists().unwrap();
     let n = net.n_rec();
-    for k in 0..n {
-        let c = counts[k] as usize;
-        assert_eq!(
-            lists[k * n..k * n + c],
-            ref_lists[k * n..k * n + c],
-            "row {k}"
+    for (what, (lists, counts), (w, delay)) in [
+        ("W_rec", rec, (&net.params.w_rec, &net.delay_rec)),
+        ("W_in", input, (&net.params.w_in, &net.delay_in)),
+    ] {
+        let (ref_lists, ref_counts) = sparse_rows(w, delay);
+        assert_eq!(counts, ref_counts, "{what}");
+        for (k, &c) in counts.iter().enumerate() {
+            let c = c as usize;
+            assert_eq!(
+                lists[k * n..k * n + c],
+                ref_lists[k * n..k * n + c],
+                "{what} row {k}"
+            );
+        }
+        let listed: u32 = counts.iter().sum();
+        assert!(
+            listed > 0 && (listed as usize) < w.len() / 2,
+            "{what}: {listed} entries listed"
         );
     }
-    let listed: u32 = counts.iter().sum();
-    assert!(
-        listed > 0 && (listed as usize) < n * (n - 1) / 2,
-        "{listed} entries listed"
-    );
 }

@@ -229,6 +229,11 @@ pub struct RewiringConfig {
     pub l1: f32,
     /// Langevin temperature T (R4).
     pub temperature: f32,
+    /// R2 as the reference: gradients (and so Adam moments) for every entry, inactive ones
+    /// too. `false` (ours): only active connections get a gradient, the moments of inactive
+    /// entries decay as if their gradient were 0, and the BPTT sweep skips inactive synapses
+    /// in its weight-gradient accumulation (cheaper at low connectivity).
+    pub dense_gradients: bool,
 }
 
 impl Default for RewiringConfig {
@@ -237,6 +242,7 @@ impl Default for RewiringConfig {
             connectivity: 0.12,
             l1: 0.01,
             temperature: 0.0,
+            dense_gradients: true,
         }
     }
 }

@@ -16,6 +16,16 @@ pub fn rewired_sign(code: u32) -> Option<f32> {
     }
 }
 
+/// The `dense_gradients: false` variant of R2: the gradients of inactive rewired entries
+/// (w = 0) are zeroed before the Adam step (the twin of the check in batch_reduce.wgsl).
+pub fn zero_inactive_gradients(params: &[f32], grads: &mut [f32], constraints: &[u32]) {
+    for ((g, &w), &c) in grads.iter_mut().zip(params).zip(constraints) {
+        if w == 0.0 && rewired_sign(c).is_some() {
+            *g = 0.0;
+        }
+    }
+}
+
 /// R1–R4 on every rewired entry, given the weights `before` the Adam step (R1: active iff
 /// non-zero) and `params` after it (R2). R3: an entry inactive before stays exactly 0, an
 /// active one whose θ went ≤ 0 disconnects. R4: active entries take θ ← θ − lr·l1 +
@@ -131,6 +141,7 @@ mod tests {
             // Every draw picks matrix 0.
             choice: [u32::MAX, u32::MAX, u32::MAX],
             seed: 9,
+            dense_gradients: true,
         };
         (d, vec![z, p, n, p, z, n])
     }

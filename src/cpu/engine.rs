@@ -6,7 +6,7 @@ use ndarray::Array3;
 use super::adam::{adam_step, AdamHyper, AdamState};
 use super::alif_backward::alif_backward;
 use super::alif_forward::{alif_forward, ParamsOf};
-use super::deep_r::{refill, rewire_entries};
+use super::deep_r::{refill, rewire_entries, zero_inactive_gradients};
 use super::readout_loss::{readout_loss, LossOutput};
 use crate::engine::{BatchStats, Engine, GradientReport, StepSettings};
 use crate::model::deep_r::{DeepR, RewireStats};
@@ -62,7 +62,11 @@ impl Engine for CpuEngine {
             step: s.step,
         };
         let before = flat.clone();
-        adam_step(&mut flat, &report.grads, &mut self.adam, &hyper);
+        let mut grads = report.grads;
+        if self.deep_r.as_ref().is_some_and(|d| !d.dense_gradients) {
+            zero_inactive_gradients(&before, &mut grads, &self.constraints);
+        }
+        adam_step(&mut flat, &grads, &mut self.adam, &hyper);
         apply_constraints(&mut flat, &self.constraints);
         if let Some(d) = &self.deep_r {
             let mut stats = rewire_entries(&before, &mut flat, &self.constraints, d, s.lr, s.step);

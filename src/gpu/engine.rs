@@ -255,8 +255,9 @@ impl GpuEngine {
         let model = storage_init(device, "model", &Self::model_data(&network));
         let mut delay_data: Vec<u32> = network.delay_in.iter().copied().collect();
         delay_data.extend(network.delay_rec.iter());
-        // Room for the row lists and counts, written by sparse_rows.wgsl.
-        delay_data.resize(delay_data.len() + n * n + n, 0);
+        // Room for the row lists and counts of W_rec and W_in, written by sparse_rows.wgsl.
+        let n_in = network.n_in();
+        delay_data.resize(delay_data.len() + n * n + n + n_in * n + n_in, 0);
         let delays = storage_init(device, "delays", &delay_data);
         let constraints_buf = storage_init(device, "constraints", constraints);
         let grads = storage(device, "grads", p as u64 * F32);
@@ -377,6 +378,9 @@ impl GpuEngine {
             off_dy: off_dy as u32,
             off_rows: (n_in * n + n * n) as u32,
             off_row_len: (n_in * n + 2 * n * n) as u32,
+            off_in_rows: (n_in * n + 2 * n * n + n) as u32,
+            off_in_row_len: (2 * n_in * n + 2 * n * n + n) as u32,
+            sparse_gradients: self.deep_r.as_ref().is_some_and(|d| !d.dense_gradients) as u32,
             dt: net.sim.dt,
             dampening: net.sim.dampening,
             kappa: net.sim.kappa(),
@@ -540,7 +544,13 @@ impl GpuEngine {
             device,
             "batch_reduce",
             &self.pipelines.batch_reduce,
-            &[&dims_buf, &partials, &self.constraints, &self.grads],
+            &[
+                &dims_buf,
+                &partials,
+                &self.constraints,
+                &self.grads,
+                &self.model,
+            ],
         );
         let adam_group = bind_group(
             device,
@@ -697,8 +707,7 @@ impl GpuEngine {
                 &self.pipelines.sparse_rows,
                 vec![&r.sparse_rows_group],
                 (
-                    self.network
-                        .n_rec()
+                    (self.network.n_in() + self.network.n_rec())
                         .div_ceil(self.constants.elementwise_size as usize)
                         as u32,
                     1,
@@ -900,15 +909,26 @@ impl GpuEngine {
         bail!("DEEP R's refill could not restore the connection budget ({budget}): is rewiring.connectivity close to 1?")
     }
 
-    /// The W_rec row lists and counts of sparse_rows.wgsl, as last built (for tests).
-    pub fn row_lists(&self) -> anyhow::Result<(Vec<u32>, Vec<u32>)> {
+    /// The row lists and counts of sparse_rows.wgsl for W_rec and W_in, as last built (for
+    /// tests): ((W_rec lists, counts), (W_in lists, counts)).
+    #[allow(clippy::type_complexity)]
+    pub fn row_lists(&self) -> anyhow::Result<((Vec<u32>, Vec<u32>), (Vec<u32>, Vec<u32>))> {
         let (n_in, n) = (self.network.n_in(), self.network.n_rec());
-        let all: Vec<u32> = bytemuck::pod_collect_to_vec(
-            &self.read_buffer_bytes(&self.delays, ((n_in * n + 2 * n * n + n) * 4) as u64)?,
-        );
-        let lists = all[n_in * n + n * n..n_in * n + 2 * n * n].to_vec();
-        let counts = all[n_in * n + 2 * n * n..].to_vec();
-        Ok((lists, counts))
+        let all: Vec<u32> = bytemuck::pod_collect_to_vec(&self.read_buffer_bytes(
+            &self.delays,
+            ((2 * n_in * n + 2 * n * n + n + n_in) * 4) as u64,
+        )?);
+        let rec_lists = n_in * n + n * n;
+        let rec_counts = rec_lists + n * n;
+        let in_lists = rec_counts + n;
+        let in_counts = in_lists + n_in * n;
+        Ok((
+            (
+                all[rec_lists..rec_counts].to_vec(),
+                all[rec_counts..in_lists].to_vec(),
+            ),
+            (all[in_lists..in_counts].to_vec(), all[in_counts..].to_vec()),
+        ))
     }
 
     fn stats(&self, totals: &[f32]) -> BatchStats {
@@ -1024,6 +1044,8 @@ impl Engine for GpuEngine {
 
     fn set_rewiring(&mut self, deep_r: DeepR) -> anyhow::Result<()> {
         self.deep_r = Some(deep_r);
+        // The dims uniform carries the gradient mode: rebuild the batch resources.
+        self.batch_res = None;
         self.write_rewire(0);
         Ok(())
     }

@@ -45,6 +45,8 @@ pub struct DeepR {
     pub choice: [u32; 3],
     /// Key of the Philox draws.
     pub seed: u64,
+    /// R2 over every entry (the reference) or over active connections only (ours, faster).
+    pub dense_gradients: bool,
 }
 
 impl DeepR {
@@ -69,7 +71,14 @@ impl DeepR {
             matrices,
             choice,
             seed,
+            dense_gradients: true,
         }
+    }
+
+    /// The same settings with R2 dense (true, the reference) or over active entries only.
+    pub fn with_dense_gradients(mut self, dense: bool) -> DeepR {
+        self.dense_gradients = dense;
+        self
     }
 
     /// The matrix (0, 1, 2) of a uniform word.

@@ -254,6 +254,7 @@ pub fn initialise(cfg: &Config, n_in: usize, n_out: usize) -> Initialised {
             rewired_matrices(n_in, n_rec, n_out),
             cfg.train.seed ^ 0xDEE9_0000_0000_0000,
         )
+        .with_dense_gradients(rw.dense_gradients)
     });
     let params = Params::from_flat(&flat, n_in, n_rec, n_out);
 
