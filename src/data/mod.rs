@@ -2,5 +2,7 @@
 //!
 //! - [`mnist`]: the MNIST handwritten digits in their IDX format (plain or gzip-compressed), for
 //!   the sequential-MNIST experiment; a 10,000-digit subset ships in `assets/mnist-10k`.
+//! - [`timit`]: the TIMIT corpus (so far its audio files: NIST SPHERE and RIFF WAV).
 
 pub mod mnist;
+pub mod timit;
