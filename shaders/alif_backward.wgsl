@@ -38,10 +38,6 @@ var<workgroup> inmask: array<atomic<u32>, 3u * MAX_IN_WORDS>;
 // Spike words of z_{t-1} for step t, double-buffered by t % 2.
 var<workgroup> zwords: array<u32, 2u * MAX_REC_WORDS>;
 
-fn spiked(t: u32, b: u32, j: u32) -> bool {
-    return bit_of(bits[spike_word(t, b, j / 32u)], j);
-}
-
 // The index of the q-th (from 0) neuron marked active at step t in sequence b, or n_rec if
 // fewer than q + 1 are.
 fn nth_active(t: u32, b: u32, q: u32) -> u32 {

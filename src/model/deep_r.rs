@@ -91,14 +91,6 @@ impl DeepR {
             2
         }
     }
-
-    /// The matrix holding flat parameter index `e`, if rewired.
-    pub fn matrix_of_index(&self, e: usize) -> Option<usize> {
-        self.matrices.iter().position(|m| {
-            let lo = m.offset as usize;
-            e >= lo && e < lo + (m.rows * m.cols) as usize
-        })
-    }
 }
 
 /// What one rewiring step did, per iteration (for metrics.jsonl).

@@ -5,6 +5,7 @@
 //! function of (seed, iteration): a resumed run sees the same batches. Validation is a seeded
 //! hold-out of the training files; test is the t10k files.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -76,19 +77,15 @@ impl SmnistTask {
 
     /// Encodes the digits `indices` of `set`; `key_base` separates the noise of the splits.
     fn encode(&self, set: &MnistSet, indices: &[usize], key_base: u64) -> Batch {
-        let pooled: Vec<Vec<u8>> = if self.pool > 1 {
-            indices
-                .iter()
-                .map(|&i| downsample(set.image(i), self.pool))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let images: Vec<&[u8]> = if self.pool > 1 {
-            pooled.iter().map(|p| p.as_slice()).collect()
-        } else {
-            indices.iter().map(|&i| set.image(i)).collect()
-        };
+        // Pooled digits are computed per batch; full-size ones are borrowed from the set.
+        let pixels: Vec<Cow<[u8]>> = indices
+            .iter()
+            .map(|&i| match self.pool {
+                1 => Cow::Borrowed(set.image(i)),
+                f => Cow::Owned(downsample(set.image(i), f)),
+            })
+            .collect();
+        let images: Vec<&[u8]> = pixels.iter().map(|p| p.as_ref()).collect();
         let keys: Vec<u64> = indices
             .iter()
             .map(|&i| noise_key(self.seed ^ key_base, i as u64))

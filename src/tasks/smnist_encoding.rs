@@ -121,6 +121,11 @@ fn side_of(n_pixels: usize) -> usize {
     side
 }
 
+/// Side of the images of a batch (all of one size; 28 for an empty batch).
+fn batch_side(images: &[&[u8]]) -> usize {
+    images.first().map_or(MNIST_SIDE, |p| side_of(p.len()))
+}
+
 /// A 28 × 28 image pooled by `factor` (a divisor of 28): each output pixel is the mean of a
 /// factor × factor block, rounded to the nearest integer. Factor 2 gives the 14 × 14 digits
 /// of the quick configs (T = 224 steps instead of 840 at 1 ms per pixel; ours).
@@ -213,7 +218,7 @@ pub fn encode_batch(
     dt: f32,
     keys: &[u64],
 ) -> Array3<f32> {
-    let side = images.first().map_or(MNIST_SIDE, |p| side_of(p.len()));
+    let side = batch_side(images);
     let mut x = Array3::<f32>::zeros((steps(side, ms_per_pixel), images.len(), N_CHANNELS));
     // `x` is freshly zeroed: write the spikes only.
     write_batch(images, ms_per_pixel, encoding, pop, dt, keys, x.view_mut());
@@ -231,7 +236,7 @@ pub fn encode_batch_into(
     keys: &[u64],
     mut out: ArrayViewMut3<f32>,
 ) {
-    let side = images.first().map_or(MNIST_SIDE, |p| side_of(p.len()));
+    let side = batch_side(images);
     assert_eq!(
         out.dim(),
         (steps(side, ms_per_pixel), images.len(), N_CHANNELS),
