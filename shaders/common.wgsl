@@ -31,8 +31,8 @@ struct Dims {
     sparse_gradients: u32, // 1: weight gradients of active connections only (DEEP R option)
     off_in_rows: u32,      // in the delay buffer: per W_in row i, its non-zero entries j | d << 16
     off_in_row_len: u32,   // in the delay buffer: per W_in row i, the number of listed entries
-    _pad5: u32,
-    _pad6: u32,
+    steps_per_frame: u32,  // k of the framewise readout: steps per labelled frame
+    off_pred: u32,         // in the readout buffer: predicted class per decision
     dt: f32,
     dampening: f32,        // gamma of M6
     kappa: f32,            // exp(-dt/tau_out), M7

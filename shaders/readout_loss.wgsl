@@ -10,7 +10,8 @@
 // Readout buffer layout (f32): [0..8) totals written by loss_reduce.wgsl; [off_rates..+N)
 // rates; [off_per_seq + 3b ..+3) this sequence's (loss share, correct, scored);
 // [off_dy ..) dy: [B, n_out] for the window readout (dy_t, the same for each of the last K
-// steps), [T, B, n_out] for the framewise readout.
+// steps), [T, B, n_out] for the framewise readout; [off_pred ..) the predicted class (as f32)
+// of each decision: [B] (window), [T/k, B] (framewise, every frame, labelled or not).
 //
 // Barriers: workgroupBarrier between writing p (or pbar) and reading it for y, and between
 // writing the softmax errors and using them for the W_out gradient.
@@ -30,12 +31,14 @@
 @group(0) @binding(8) var<storage, read_write> pstate: array<f32>;
 
 var<workgroup> trace_out: array<f32, MAX_NEURONS>;
+var<workgroup> frame_sum: array<f32, MAX_NEURONS>;
 var<workgroup> logits: array<f32, MAX_OUT>;
 var<workgroup> errors: array<f32, MAX_OUT>;
 var<workgroup> scratch: array<f32, 4>;
 
 // Softmax cross-entropy of `logits` against `label`, by invocation 0. Writes the errors
-// (softmax - onehot) * scale into `errors` and returns (loss, correct).
+// (softmax - onehot) * scale into `errors`, the predicted class (argmax) into scratch[3],
+// and returns (loss, correct).
 fn softmax_errors(label: i32, scale: f32) -> vec2<f32> {
     let n_out = dims.n_out;
     var best = 0u;
@@ -62,6 +65,7 @@ fn softmax_errors(label: i32, scale: f32) -> vec2<f32> {
     if (i32(best) == label) {
         correct = 1.0;
     }
+    scratch[3] = f32(best);
     return vec2<f32>(lse - logits[u32(label)], correct);
 }
 
@@ -73,6 +77,20 @@ fn compute_logits(lid: u32) {
         var y = model[dims.off_b_out + o];
         for (var j = 0u; j < n; j++) {
             y += trace_out[j] * model[dims.off_w_out + j * n_out + o];
+        }
+        logits[o] = y;
+    }
+}
+
+// The same for a frame of the framewise readout: logits = frame_sum . W_out + b_out, with
+// frame_sum already the frame's mean trace.
+fn compute_logits_of_frame(lid: u32) {
+    let n = dims.n_rec;
+    let n_out = dims.n_out;
+    for (var o = lid; o < n_out; o += WG) {
+        var y = model[dims.off_b_out + o];
+        for (var j = 0u; j < n; j++) {
+            y += frame_sum[j] * model[dims.off_w_out + j * n_out + o];
         }
         logits[o] = y;
     }
@@ -130,6 +148,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             readout[seq] = r.x / f32(dims.batch);
             readout[seq + 1u] = r.y;
             readout[seq + 2u] = 1.0;
+            readout[dims.off_pred + b] = scratch[3];
             for (var o = 0u; o < n_out; o++) {
                 // dy_t for each of the last K steps.
                 readout[dims.off_dy + b * n_out + o] = errors[o] * inv_k;
@@ -146,9 +165,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         return;
     }
 
-    // Framewise readout: softmax cross-entropy at every labelled step, mean over the
-    // n_scored labelled (t, b) of the whole batch. Per-sequence sums carry over chunks in
-    // the readout buffer (unscaled until the last chunk).
+    // Framewise readout: frames of k = dims.steps_per_frame steps; a frame's logits are the
+    // mean of y_t over its steps = (mean p) . W_out + b_out, scored by softmax cross-entropy
+    // against the label of its last step, mean over the n_scored labelled frames of the
+    // batch. Each step of a frame gets dy_t = errors / k. Per-sequence sums and the frame's
+    // running sum of p carry over chunks (readout buffer, pstate); a chunk may end inside a
+    // frame.
+    let k = dims.steps_per_frame;
+    let inv_k = 1.0 / f32(k);
     let scale = 1.0 / f32(max(step.n_scored, 1u));
     if (first) {
         for (var j = lid; j < n; j += WG) {
@@ -174,23 +198,35 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var j = lid; j < n; j += WG) {
         if (first) {
             trace_out[j] = 0.0;
+            frame_sum[j] = 0.0;
         } else {
             trace_out[j] = pstate[2u * (b * n + j)];
+            frame_sum[j] = pstate[2u * (b * n + j) + 1u];
         }
     }
     for (var t = t0; t <= t_end; t++) {
-        let label = labels[(t - 1u) * dims.batch + b];
         for (var j = lid; j < n; j += WG) {
             var z = 0.0;
             if (bit_of(bits[spike_word(t, b, j / 32u)], j)) {
                 z = spike_value;
             }
-            trace_out[j] = kappa * trace_out[j] + (1.0 - kappa) * z;
+            let p = kappa * trace_out[j] + (1.0 - kappa) * z;
+            trace_out[j] = p;
+            frame_sum[j] += p;
+        }
+        // t counts from 1: a frame ends at every multiple of k (uniform across the group).
+        if (t % k != 0u) {
+            continue;
+        }
+        let frame = t / k - 1u;
+        let label = labels[(t - 1u) * dims.batch + b];
+        for (var j = lid; j < n; j += WG) {
+            frame_sum[j] *= inv_k;
         }
         workgroupBarrier();
-        compute_logits(lid);
+        compute_logits_of_frame(lid);
         workgroupBarrier();
-        // Unlabelled steps (label < 0) get zero errors; the branch is taken by invocation 0
+        // Unlabelled frames (label < 0) get zero errors; the branch is taken by invocation 0
         // alone, so the barriers stay in uniform control flow.
         if (lid == 0u) {
             if (label >= 0) {
@@ -199,26 +235,32 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 scratch[1] += r.y;
                 scratch[2] += 1.0;
             } else {
+                softmax_errors(0, 0.0);
+            }
+            readout[dims.off_pred + frame * dims.batch + b] = scratch[3];
+            for (var s = t + 1u - k; s <= t; s++) {
                 for (var o = 0u; o < n_out; o++) {
-                    errors[o] = 0.0;
+                    readout[dims.off_dy + ((s - 1u) * dims.batch + b) * n_out + o] = errors[o] * inv_k;
                 }
             }
             for (var o = 0u; o < n_out; o++) {
-                readout[dims.off_dy + ((t - 1u) * dims.batch + b) * n_out + o] = errors[o];
                 partials[part + dims.off_b_out + o] += errors[o];
             }
         }
         workgroupBarrier();
+        // dW_out = sum over the frame's steps of p_t dy_t = (mean p) errors.
         for (var j = lid; j < n; j += WG) {
             for (var o = 0u; o < n_out; o++) {
-                partials[part + dims.off_w_out + j * n_out + o] += trace_out[j] * errors[o];
+                partials[part + dims.off_w_out + j * n_out + o] += frame_sum[j] * errors[o];
             }
+            frame_sum[j] = 0.0;
         }
-        // trace_out and errors are rewritten next step only after the barrier above.
+        // frame_sum and errors are rewritten next frame only after the barrier above.
         workgroupBarrier();
     }
     for (var j = lid; j < n; j += WG) {
         pstate[2u * (b * n + j)] = trace_out[j];
+        pstate[2u * (b * n + j) + 1u] = frame_sum[j];
     }
     if (lid == 0u) {
         if (last) {

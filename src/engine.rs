@@ -1,7 +1,7 @@
 //! What a training engine offers, whichever device runs it: the CPU reference
 //! ([`crate::cpu::CpuEngine`]) or the WGSL kernels ([`crate::gpu::GpuEngine`]).
 
-use ndarray::Array3;
+use ndarray::{Array2, Array3};
 
 use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::{Batch, Network};
@@ -53,6 +53,14 @@ pub trait Engine {
     fn train_step(&mut self, batch: &Batch, settings: &StepSettings) -> anyhow::Result<BatchStats>;
     /// Forward pass and loss only; weights unchanged.
     fn evaluate(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<BatchStats>;
+    /// Forward pass and loss, with the predicted class (argmax of the logits) of every
+    /// decision the readout makes: [1, B] for the window readout, [T/k, B] for the framewise
+    /// readout with k steps per frame (every frame, labelled or not). Weights unchanged.
+    fn predict(
+        &mut self,
+        batch: &Batch,
+        noise_seed: u32,
+    ) -> anyhow::Result<(BatchStats, Array2<i32>)>;
     /// Forward, loss and BPTT; weights unchanged.
     fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport>;
     /// The network with its current weights.

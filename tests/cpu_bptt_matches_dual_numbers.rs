@@ -104,7 +104,7 @@ fn bptt_matches_forward_mode_with_long_delays_and_long_refractoriness() {
 #[test]
 fn bptt_matches_forward_mode_framewise_with_noise_and_analog_input() {
     check(&Case {
-        readout: Readout::Framewise,
+        readout: Readout::Framewise(1),
         noise_std: 0.05,
         analog: true,
         input_density: 0.8,
@@ -120,4 +120,18 @@ fn bptt_matches_forward_mode_with_half_ms_steps() {
         seed: 5,
         ..Case::default()
     });
+}
+
+/// TIMIT's readout: logits averaged over frames of several steps (experiments.md §2).
+#[test]
+fn bptt_matches_forward_mode_framewise_with_frames_of_several_steps() {
+    let case = Case {
+        readout: Readout::Framewise(4),
+        analog: true,
+        input_density: 0.8,
+        seed: 6,
+        ..Case::default()
+    };
+    assert_eq!(case.steps % 4, 0, "whole frames");
+    check(&case);
 }

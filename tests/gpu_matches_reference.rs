@@ -9,7 +9,7 @@ mod common;
 
 use common::{adam_settings, random_batch, random_network, Case};
 use lsnn_gpu::cpu::alif_forward::ParamsOf;
-use lsnn_gpu::cpu::readout_loss::readout_loss;
+use lsnn_gpu::cpu::readout_loss::{predictions, readout_loss};
 use lsnn_gpu::cpu::{alif_backward, alif_forward, CpuEngine};
 use lsnn_gpu::engine::Engine;
 use lsnn_gpu::gpu::GpuEngine;
@@ -90,7 +90,7 @@ fn cases() -> Vec<(&'static str, Case, usize, Option<u32>)> {
         (
             "framewise, analog input, noise, 40 inputs, 70 neurons",
             Case {
-                readout: Readout::Framewise,
+                readout: Readout::Framewise(1),
                 analog: true,
                 input_density: 0.5,
                 noise_std: 0.02,
@@ -101,6 +101,19 @@ fn cases() -> Vec<(&'static str, Case, usize, Option<u32>)> {
                 ..base.clone()
             },
             25,
+            None,
+        ),
+        (
+            "framewise, 5 steps per frame, frames split across chunks of 7 steps",
+            Case {
+                readout: Readout::Framewise(5),
+                analog: true,
+                input_density: 0.5,
+                n_out: 7,
+                seed: 17,
+                ..base.clone()
+            },
+            7,
             None,
         ),
         (
@@ -219,6 +232,14 @@ fn forward_loss_and_gradients_match_reference() {
         assert_eq!(
             report.stats.correct, loss.correct,
             "{name}: correct predictions"
+        );
+        // Predicted classes of every decision (window: one per sequence; framewise: every
+        // frame, labelled or not): exactly, as `correct` above.
+        let (_, predicted) = engine.predict(&batch, 9).expect("GPU predictions");
+        assert_eq!(
+            predicted,
+            predictions(&loss.probs),
+            "{name}: predicted classes"
         );
         for (j, (&a, &b)) in report.stats.rates.iter().zip(loss.rates.iter()).enumerate() {
             assert!(

@@ -58,6 +58,10 @@ pub struct TaskConfig {
     /// Sequential MNIST: side of the presented image, 28 (the reference) or 14 / 7 (each pixel
     /// the mean of a 2×2 / 4×4 block: shorter sequences for quick runs; ours).
     pub image_side: usize,
+    /// Framewise readout (TIMIT): simulation steps per labelled frame; each 10 ms feature
+    /// frame is presented for this many steps and scored by the mean of y_t over them
+    /// (experiments.md §2: 5).
+    pub steps_per_frame: usize,
     /// Sequential MNIST: input encoding (threshold crossing, the reference; or population).
     pub encoding: crate::tasks::smnist_encoding::Encoding,
     /// Population coding: peak rate of a channel, Hz (ours).
@@ -74,6 +78,7 @@ impl Default for TaskConfig {
             input_rate: 0.02,
             ms_per_pixel: 1,
             image_side: 28,
+            steps_per_frame: 1,
             encoding: Default::default(),
             population_peak_rate_hz: 100.0,
             population_width: 0.05,

@@ -88,6 +88,12 @@ impl Config {
                 ),
             );
         }
+        if t.steps_per_frame == 0 {
+            return fail(
+                "task.steps_per_frame",
+                "must be at least 1 (simulation steps per labelled frame)".to_string(),
+            );
+        }
         positive("task.population_peak_rate_hz", t.population_peak_rate_hz)?;
         positive("task.population_width", t.population_width)?;
         finite("task.input_rate", t.input_rate)?;

@@ -57,11 +57,12 @@ fn output_errors<S: Real>(
                 }
             }
         }
-        (Readout::Framewise, Targets::FrameLabels(labels)) => {
-            let scale = S::from_f64(1.0 / loss.scored.max(1) as f64);
-            for ti in 0..t_len {
+        (Readout::Framewise(k), Targets::FrameLabels(labels)) => {
+            // Frame logits = mean of y_t over its k steps: each step gets δ/k.
+            let scale = S::from_f64(1.0 / (loss.scored.max(1) * k) as f64);
+            for f in 0..t_len / k {
                 for bi in 0..batch {
-                    let label = labels[[ti, bi]];
+                    let label = labels[[f * k + k - 1, bi]];
                     if label < 0 {
                         continue;
                     }
@@ -71,7 +72,10 @@ fn output_errors<S: Real>(
                         } else {
                             S::zero()
                         };
-                        dy[[ti, bi, o]] = (loss.probs[[ti, bi, o]] - onehot) * scale;
+                        let g = (loss.probs[[f, bi, o]] - onehot) * scale;
+                        for ti in f * k..(f + 1) * k {
+                            dy[[ti, bi, o]] = g;
+                        }
                     }
                 }
             }

@@ -7,7 +7,7 @@ use super::adam::{adam_step, AdamHyper, AdamState};
 use super::alif_backward::alif_backward;
 use super::alif_forward::{alif_forward, ParamsOf};
 use super::deep_r::{refill, rewire_entries, zero_inactive_gradients};
-use super::readout_loss::{readout_loss, LossOutput};
+use super::readout_loss::{predictions, readout_loss, LossOutput};
 use crate::engine::{BatchStats, Engine, GradientReport, StepSettings};
 use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::init::apply_constraints;
@@ -83,6 +83,17 @@ impl Engine for CpuEngine {
         let trace = alif_forward(&self.network, &params, &batch.x, noise_seed);
         let loss = readout_loss(&self.network, &params, &trace, &batch.targets);
         Ok(Self::stats(&loss))
+    }
+
+    fn predict(
+        &mut self,
+        batch: &Batch,
+        noise_seed: u32,
+    ) -> anyhow::Result<(BatchStats, ndarray::Array2<i32>)> {
+        let params = ParamsOf::<f32>::from_params(&self.network.params);
+        let trace = alif_forward(&self.network, &params, &batch.x, noise_seed);
+        let loss = readout_loss(&self.network, &params, &trace, &batch.targets);
+        Ok((Self::stats(&loss), predictions(&loss.probs)))
     }
 
     fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport> {

@@ -17,7 +17,8 @@ pub struct LossOutput<S> {
     pub loss_reg: S,
     /// p_t of M7, [T, B, N].
     pub trace_out: Array3<S>,
-    /// Softmax probabilities: [1, B, n_out] for the window readout, [T, B, n_out] framewise.
+    /// Softmax probabilities: [1, B, n_out] for the window readout, [T/k, B, n_out] for the
+    /// framewise readout with k steps per frame.
     pub probs: Array3<S>,
     /// r̄_j of M9, spikes per ms, [N].
     pub rates: Array1<S>,
@@ -75,6 +76,12 @@ pub fn readout_loss<S: Real>(
 ) -> LossOutput<S> {
     let (t_len, batch, n) = trace.z.dim();
     let n_out = net.n_out();
+    if let Readout::Framewise(k) = net.sim.readout {
+        assert!(
+            k > 0 && t_len % k == 0,
+            "{t_len} steps are not whole frames of {k}"
+        );
+    }
     let kappa = S::from_f64(net.sim.kappa() as f64);
 
     // M7: p_t = κ·p_{t−1} + (1 − κ)·z_t.
@@ -117,16 +124,25 @@ pub fn readout_loss<S: Real>(
             loss_task = loss_task / S::from_f64(batch as f64);
             probs
         }
-        (Readout::Framewise, Targets::FrameLabels(labels)) => {
-            let mut probs = Array3::from_elem((t_len, batch, n_out), S::zero());
-            for ti in 0..t_len {
+        (Readout::Framewise(k), Targets::FrameLabels(labels)) => {
+            // Frames of k steps: logits = mean of y_t over the frame = (mean of p_t)·W_out +
+            // b_out, scored against the label of the frame's last step.
+            let frames = t_len / k;
+            let inv_k = S::from_f64(1.0 / k as f64);
+            let mut probs = Array3::from_elem((frames, batch, n_out), S::zero());
+            for f in 0..frames {
                 for bi in 0..batch {
-                    let label = labels[[ti, bi]];
-                    let pt: Vec<S> = (0..n).map(|j| p[[ti, bi, j]]).collect();
-                    let logits = output(params, &pt);
+                    let label = labels[[f * k + k - 1, bi]];
+                    let mut pbar = vec![S::zero(); n];
+                    for ti in f * k..(f + 1) * k {
+                        for j in 0..n {
+                            pbar[j] += p[[ti, bi, j]] * inv_k;
+                        }
+                    }
+                    let logits = output(params, &pbar);
                     let (pr, lse) = softmax(&logits);
                     for o in 0..n_out {
-                        probs[[ti, bi, o]] = pr[o];
+                        probs[[f, bi, o]] = pr[o];
                     }
                     if label >= 0 {
                         loss_task += lse - logits[label as usize];
@@ -185,4 +201,14 @@ pub fn outputs_over_time<S: Real>(params: &ParamsOf<S>, trace_out: &Array3<S>) -
         }
     }
     y
+}
+
+/// The predicted class of every decision the readout makes, from the probabilities of
+/// [`LossOutput::probs`]: [1, B] for the window readout, [T/k, B] framewise.
+pub fn predictions<S: Real>(probs: &Array3<S>) -> ndarray::Array2<i32> {
+    let (decisions, batch, n_out) = probs.dim();
+    ndarray::Array2::from_shape_fn((decisions, batch), |(d, b)| {
+        let row: Vec<S> = (0..n_out).map(|o| probs[[d, b, o]]).collect();
+        argmax(&row) as i32
+    })
 }

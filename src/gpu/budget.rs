@@ -107,9 +107,12 @@ pub fn readout(d: &Dims, wg: u32) -> LoopCost {
             fixed: 8 + 2 * s.owned + logits,
         }
     } else {
+        // Counted as if every step ended a frame (k = 1), an upper bound for any k: the
+        // trace update, the frame's logits, softmax, its k dy rows (k·n_out per frame = n_out
+        // per step), b_out and the W_out partials.
         LoopCost {
-            per_step: 1 + s.owned + logits + s.n_out,
-            fixed: 8 + s.owned * (2 + s.n_out) + s.outs_owned + 2 * s.owned,
+            per_step: 1 + 2 * s.owned + logits + 3 * s.n_out + s.owned * (1 + s.n_out),
+            fixed: 8 + s.owned * (2 + s.n_out) + s.outs_owned + 4 * s.owned,
         }
     }
 }

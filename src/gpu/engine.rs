@@ -7,7 +7,7 @@
 //! spikes) are copied to a staging buffer and mapped once.
 
 use anyhow::{bail, Context as _};
-use ndarray::Array3;
+use ndarray::{Array2, Array3};
 use wgpu::util::DeviceExt;
 
 use super::budget;
@@ -323,14 +323,19 @@ impl GpuEngine {
         let (n, n_in, n_out) = (net.n_rec(), net.n_in(), net.n_out());
         let p = net.params.len();
         let nd = net.sim.n_delay as usize;
-        let window = match net.sim.readout {
+        let (window, steps_per_frame) = match net.sim.readout {
             Readout::Window(k) => {
                 if k > steps {
                     bail!("readout window {k} is longer than the sequence ({steps} steps)");
                 }
-                k
+                (k, 1)
             }
-            Readout::Framewise => 0,
+            Readout::Framewise(k) => {
+                if k == 0 || steps % k != 0 {
+                    bail!("the framewise readout needs whole frames: {steps} steps are not a multiple of {k} steps per frame");
+                }
+                (0, k)
+            }
         };
         let rec_words = n.div_ceil(32);
         let in_words = n_in.div_ceil(32);
@@ -342,7 +347,13 @@ impl GpuEngine {
         } else {
             steps * batch * n_out
         };
-        let readout_len = (off_dy + dy_len) as u64 * F32;
+        let off_pred = off_dy + dy_len;
+        let pred_len = if window > 0 {
+            batch
+        } else {
+            steps / steps_per_frame * batch
+        };
+        let readout_len = (off_pred + pred_len) as u64 * F32;
         let partials_len = (batch * p) as u64 * F32;
         let bits_len = ((steps + 1) * batch * 2 * rec_words) as u64 * F32;
         for (what, len) in [
@@ -376,6 +387,8 @@ impl GpuEngine {
             off_rates: off_rates as u32,
             off_per_seq: off_per_seq as u32,
             off_dy: off_dy as u32,
+            steps_per_frame: steps_per_frame as u32,
+            off_pred: off_pred as u32,
             off_rows: (n_in * n + n * n) as u32,
             off_row_len: (n_in * n + 2 * n * n) as u32,
             off_in_rows: (n_in * n + 2 * n * n + n) as u32,
@@ -640,12 +653,16 @@ impl GpuEngine {
         }
         let (labels, scored): (Vec<i32>, u32) = match (&self.network.sim.readout, &batch.targets) {
             (Readout::Window(_), Targets::Labels(l)) => (l.to_vec(), l.len() as u32),
-            (Readout::Framewise, Targets::FrameLabels(l)) => {
+            (Readout::Framewise(k), Targets::FrameLabels(l)) => {
                 let l = l.as_standard_layout();
-                (
-                    l.iter().copied().collect(),
-                    l.iter().filter(|&&v| v >= 0).count() as u32,
-                )
+                // A frame is scored by the label of its last step.
+                let scored = l
+                    .outer_iter()
+                    .skip(k - 1)
+                    .step_by(*k)
+                    .map(|row| row.iter().filter(|&&v| v >= 0).count())
+                    .sum::<usize>();
+                (l.iter().copied().collect(), scored as u32)
             }
             (readout, _) => bail!("the batch's targets do not match the {readout:?} readout"),
         };
@@ -1001,6 +1018,43 @@ impl Engine for GpuEngine {
         });
         let (totals, _, _) = self.run(false, false, false)?;
         Ok(self.stats(&totals))
+    }
+
+    fn predict(
+        &mut self,
+        batch: &Batch,
+        noise_seed: u32,
+    ) -> anyhow::Result<(BatchStats, Array2<i32>)> {
+        let stats = self.evaluate(batch, noise_seed)?;
+        let r = self.batch_res.as_ref().expect("batch resources");
+        let decisions = match self.network.sim.readout {
+            Readout::Window(_) => 1,
+            Readout::Framewise(k) => r.steps / k,
+        };
+        let len = decisions * r.batch;
+        let offset = r.dims.off_pred as u64 * F32;
+        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("predictions"),
+            size: len as u64 * F32,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("predictions"),
+            });
+        enc.copy_buffer_to_buffer(&r.readout, offset, &staging, 0, len as u64 * F32);
+        self.ctx.queue.submit([enc.finish()]);
+        let classes: Vec<f32> =
+            bytemuck::pod_collect_to_vec(&map_read(&self.ctx.device, &staging, len as u64 * F32)?);
+        let pred = Array2::from_shape_vec(
+            (decisions, r.batch),
+            classes.iter().map(|&c| c as i32).collect(),
+        )
+        .expect("decisions × batch predictions");
+        Ok((stats, pred))
     }
 
     fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport> {

@@ -886,7 +886,7 @@ pub fn load_batch(path: &Path, readout: Readout) -> Result<Batch, CheckpointErro
             }
             Targets::Labels(Array1::from_iter(l.into_iter().map(|v| v as i32)))
         }
-        Readout::Framewise => {
+        Readout::Framewise(_) => {
             wrong_kind("frame_labels", "labels", "window")?;
             let (_, l) = r
                 .ints("frame_labels", &[Dtype::I32], &[Dim::Is(t), Dim::Is(b)])
@@ -1067,7 +1067,7 @@ mod tests {
             Readout::Window(_) => {
                 Targets::Labels(Array1::from_shape_fn(b, |_| rng.random_range(0..n_out)))
             }
-            Readout::Framewise => Targets::FrameLabels(Array2::from_shape_fn((t, b), |_| {
+            Readout::Framewise(_) => Targets::FrameLabels(Array2::from_shape_fn((t, b), |_| {
                 rng.random_range(-1..n_out)
             })),
         };
@@ -1145,7 +1145,7 @@ mod tests {
     fn round_trip_without_delays_framewise() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("net.safetensors");
-        let net = random_network(2, 1, Readout::Framewise);
+        let net = random_network(2, 1, Readout::Framewise(1));
         save_checkpoint(&path, &net, None).unwrap();
         assert_eq!(load_checkpoint(&path).unwrap().0, net);
         let w = read_writer(&path);
@@ -1394,7 +1394,7 @@ mod tests {
     fn batch_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("batch.safetensors");
-        for readout in [Readout::Window(8), Readout::Framewise] {
+        for readout in [Readout::Window(8), Readout::Framewise(1)] {
             let batch = random_batch(11, readout);
             save_batch(&path, &batch).unwrap();
             assert_eq!(load_batch(&path, readout).unwrap(), batch);
@@ -1417,7 +1417,7 @@ mod tests {
         let batch = random_batch(12, Readout::Window(8));
         save_batch(&path, &batch).unwrap();
         expect(
-            Readout::Framewise,
+            Readout::Framewise(1),
             &["tensor `frame_labels` is missing", "has `labels`"],
         );
         expect(
@@ -1450,14 +1450,14 @@ mod tests {
             &["tensor `labels`", "negative class -2 at [1]"],
         );
 
-        let fb = random_batch(13, Readout::Framewise);
+        let fb = random_batch(13, Readout::Framewise(1));
         save_batch(&path, &fb).unwrap();
         let mut w = read_writer(&path);
         remove(&mut w, "frame_labels");
         w.i32("frame_labels", &[11, 3], std::iter::repeat_n(0, 33));
         w.write(&path).unwrap();
         expect(
-            Readout::Framewise,
+            Readout::Framewise(1),
             &[
                 "tensor `frame_labels`: expected shape [12, 3]",
                 "found [11, 3]",
@@ -1468,13 +1468,13 @@ mod tests {
         w.f32("x", &[12, 3], &[0.0; 36]);
         w.write(&path).unwrap();
         expect(
-            Readout::Framewise,
+            Readout::Framewise(1),
             &["tensor `x`: expected shape [T, B, n_in], found [12, 3]"],
         );
 
         // Class and n_in checks against a network.
         save_batch(&path, &fb).unwrap();
-        let mut net = random_network(1, 1, Readout::Framewise);
+        let mut net = random_network(1, 1, Readout::Framewise(1));
         net.params.w_out = Array2::zeros((7, 2));
         net.params.b_out = Array1::zeros(2);
         let e = load_batch_for(&path, &net).unwrap_err().to_string();
@@ -1555,7 +1555,7 @@ mod tests {
         .unwrap();
         save_checkpoint(
             &dir.join("nodelay.safetensors"),
-            &random_network(2, 1, Readout::Framewise),
+            &random_network(2, 1, Readout::Framewise(1)),
             None,
         )
         .unwrap();
@@ -1566,7 +1566,7 @@ mod tests {
         .unwrap();
         save_batch(
             &dir.join("frames.safetensors"),
-            &random_batch(4, Readout::Framewise),
+            &random_batch(4, Readout::Framewise(1)),
         )
         .unwrap();
         let report = GradientReport {

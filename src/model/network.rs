@@ -7,22 +7,30 @@ use ndarray::{Array1, Array2};
 pub enum Readout {
     /// Logits = mean of y_t over the last K steps; one label per sequence.
     Window(usize),
-    /// Softmax cross-entropy at every step that has a label (−1 = not scored).
-    Framewise,
+    /// Framewise classification: the steps form frames of `k` consecutive steps (k = 1: every
+    /// step is a frame); a frame's logits are the mean of y_t over its steps and it is scored
+    /// against the label of its last step (−1 = not scored). TIMIT presents each 10 ms
+    /// feature frame for k = `steps_per_frame` steps (experiments.md §2).
+    Framewise(usize),
 }
 
 impl Readout {
-    /// The checkpoint metadata spelling (`window:K` or `framewise`).
+    /// The checkpoint metadata spelling (`window:K`, `framewise`, or `framewise:K` for K
+    /// steps per frame).
     pub fn to_metadata(&self) -> String {
         match self {
             Readout::Window(k) => format!("window:{k}"),
-            Readout::Framewise => "framewise".to_string(),
+            Readout::Framewise(1) => "framewise".to_string(),
+            Readout::Framewise(k) => format!("framewise:{k}"),
         }
     }
 
     pub fn from_metadata(s: &str) -> Option<Readout> {
         if s == "framewise" {
-            return Some(Readout::Framewise);
+            return Some(Readout::Framewise(1));
+        }
+        if let Some(k) = s.strip_prefix("framewise:") {
+            return k.parse().ok().filter(|&k| k > 0).map(Readout::Framewise);
         }
         let k = s.strip_prefix("window:")?.parse().ok()?;
         Some(Readout::Window(k))
@@ -174,5 +182,25 @@ impl Network {
     }
     pub fn n_out(&self) -> usize {
         self.params.n_out()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Readout;
+
+    #[test]
+    fn readout_metadata_round_trips() {
+        for r in [
+            Readout::Window(28),
+            Readout::Framewise(1),
+            Readout::Framewise(5),
+        ] {
+            assert_eq!(Readout::from_metadata(&r.to_metadata()), Some(r));
+        }
+        assert_eq!(Readout::Framewise(1).to_metadata(), "framewise");
+        for bad in ["framewise:0", "framewise:x", "window", "frames:5"] {
+            assert_eq!(Readout::from_metadata(bad), None, "{bad}");
+        }
     }
 }

@@ -132,7 +132,7 @@ pub fn random_batch(c: &Case) -> Batch {
         Readout::Window(_) => Targets::Labels(Array1::from_shape_fn(c.batch, |_| {
             rng.random_range(0..c.n_out as i32)
         })),
-        Readout::Framewise => {
+        Readout::Framewise(_) => {
             Targets::FrameLabels(Array2::from_shape_fn((c.steps, c.batch), |_| {
                 if rng.random_bool(0.7) {
                     rng.random_range(0..c.n_out as i32)
@@ -145,3 +145,4 @@ pub fn random_batch(c: &Case) -> Batch {
     Batch { x, targets }
 }
 pub mod gpu;
+pub mod timit_corpus;
