@@ -18,6 +18,7 @@ use lsnn_gpu::model::init::{constraints, initialise};
 use lsnn_gpu::plot::run_figures::{draw_connectivity_files, draw_learning_curves, draw_raster};
 use lsnn_gpu::tasks::smnist::SmnistTask;
 use lsnn_gpu::tasks::synthetic::SyntheticTask;
+use lsnn_gpu::tasks::timit::TimitTask;
 use lsnn_gpu::tasks::{BatchSource, Split};
 use lsnn_gpu::train::{evaluate, run_dir, train, truncate_metrics, StartPoint};
 
@@ -153,13 +154,24 @@ fn load_config(path: &Path, set: &[String], device: Option<&DeviceArgs>) -> anyh
     Ok(cfg)
 }
 
-fn source_for(cfg: &Config) -> anyhow::Result<Box<dyn BatchSource>> {
+/// The task's batches. `cache_dir` is where tasks that cache prepared data (TIMIT's features)
+/// put it unless the config names a directory: the directory that holds the run directories.
+fn source_for(cfg: &Config, cache_dir: &Path) -> anyhow::Result<Box<dyn BatchSource>> {
     match cfg.task.kind {
         TaskKind::Synthetic => Ok(Box::new(SyntheticTask::from_config(cfg))),
         TaskKind::Smnist => Ok(Box::new(SmnistTask::from_config(cfg)?)),
+        TaskKind::Timit => Ok(Box::new(TimitTask::from_config(cfg, cache_dir)?)),
         other => bail!(
-            "task.kind {other:?} is not available in this version of lsnn-gpu (only `synthetic` and `smnist`)"
+            "task.kind {other:?} is not available in this version of lsnn-gpu (only `synthetic`, `smnist` and `timit`)"
         ),
+    }
+}
+
+/// The directory that holds `run_dir` (`runs/` by default).
+fn parent_of(run_dir: &Path) -> PathBuf {
+    match run_dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     }
 }
 
@@ -196,9 +208,10 @@ fn cmd_run(
     device: &DeviceArgs,
 ) -> anyhow::Result<serde_json::Value> {
     let cfg = load_config(config, set, Some(device))?;
-    let mut source = source_for(&cfg)?;
+    let dir = run_dir::path(config, out);
+    let mut source = source_for(&cfg, &parent_of(&dir))?;
     let selected = select_from_config(&cfg)?;
-    let dir = run_dir::create(config, out)?;
+    let dir = run_dir::create(&dir)?;
     std::fs::write(dir.join("config.yaml"), cfg.to_yaml())
         .context("writing the resolved config")?;
     let init = initialise(&cfg, source.n_in(), source.n_out());
@@ -241,7 +254,7 @@ fn cmd_resume(dir: &Path, device: &DeviceArgs) -> anyhow::Result<serde_json::Val
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter_map(|v| v["validation_accuracy"].as_f64())
         .fold(None, |m: Option<f64>, a| Some(m.map_or(a, |m| m.max(a))));
-    let mut source = source_for(&cfg)?;
+    let mut source = source_for(&cfg, &parent_of(dir))?;
     let selected = select_from_config(&cfg)?;
     let mut engine = build_engine(&selected, network, &state.constraints, &cfg)?;
     engine.set_adam_moments(&state.adam_m, &state.adam_v)?;
@@ -283,7 +296,8 @@ fn cmd_eval(
     device: &DeviceArgs,
 ) -> anyhow::Result<serde_json::Value> {
     let cfg = load_config(config, set, Some(device))?;
-    let mut source = source_for(&cfg)?;
+    let run = checkpoint.parent().unwrap_or(Path::new("."));
+    let mut source = source_for(&cfg, &parent_of(run))?;
     let (network, _) = load_checkpoint(checkpoint)?;
     let c = constraints(network.n_in(), network.n_rec(), network.n_out(), None);
     let selected = select_from_config(&cfg)?;
@@ -320,7 +334,7 @@ fn cmd_plot(dir: &Path) -> anyhow::Result<serde_json::Value> {
     let c = state
         .map(|s| s.constraints)
         .unwrap_or_else(|| constraints(network.n_in(), network.n_rec(), network.n_out(), None));
-    let mut source = source_for(&cfg)?;
+    let mut source = source_for(&cfg, &parent_of(dir))?;
     draw_raster(dir, &network, &source.eval_batch(Split::Test, 0)?, &c)?;
     draw_connectivity_files(dir, &network)?;
     let figures = ["learning_curves.png", "raster.png", "connectivity.png"].map(|f| dir.join(f));
@@ -342,7 +356,7 @@ fn cmd_init(
     batch_out: Option<&Path>,
 ) -> anyhow::Result<serde_json::Value> {
     let cfg = load_config(config, set, None)?;
-    let mut source = source_for(&cfg)?;
+    let mut source = source_for(&cfg, &parent_of(out))?;
     let init = initialise(&cfg, source.n_in(), source.n_out());
     save_checkpoint(out, &init.network, None)?;
     if let Some(b) = batch_out {

@@ -180,6 +180,17 @@ impl Config {
         let r = &m.readout;
         positive("model.readout.tau_out", r.tau_out)?;
         nonzero("model.readout.window", r.window)?;
+        if t.kind == TaskKind::Timit {
+            if r.kind != ReadoutKind::Framewise {
+                return fail(
+                    "model.readout.kind",
+                    "TIMIT is classified frame by frame: use `framewise`".to_string(),
+                );
+            }
+            if let Err(e) = self.data.mfcc.validate() {
+                return fail("data.mfcc", e);
+            }
+        }
         let has_fixed_length = matches!(t.kind, TaskKind::Synthetic | TaskKind::Smnist);
         if r.kind == ReadoutKind::Window && has_fixed_length && r.window > t.sequence_steps() {
             return fail(

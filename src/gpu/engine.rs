@@ -331,7 +331,7 @@ impl GpuEngine {
                 (k, 1)
             }
             Readout::Framewise(k) => {
-                if k == 0 || steps % k != 0 {
+                if k == 0 || !steps.is_multiple_of(k) {
                     bail!("the framewise readout needs whole frames: {steps} steps are not a multiple of {k} steps per frame");
                 }
                 (0, k)

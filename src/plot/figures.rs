@@ -352,7 +352,8 @@ pub fn learning_curves(metrics_jsonl: &Path, out_png: &Path) -> anyhow::Result<(
 pub struct RasterFigure<'a> {
     pub title: String,
     pub dt_ms: f32,
-    /// [T, n_in] input spikes (0/1).
+    /// [T, n_in] input: spikes (0/1), drawn as a raster; any other values (analog input
+    /// currents, e.g. TIMIT's z-scored features) are drawn as a heat map.
     pub input: ArrayView2<'a, f32>,
     /// [T, n_rec] recurrent spikes (0/1).
     pub spikes: ArrayView2<'a, f32>,
@@ -486,6 +487,11 @@ pub fn raster_figure(fig: &RasterFigure, out_png: &Path) -> anyhow::Result<()> {
         let rect = Rect::new(left, y, pw, ph.max(10));
         y += ph + gap;
         match panel {
+            Panel::Input if fig.input.iter().any(|&v| v != 0.0 && v != 1.0) => {
+                let mut ax = Axes::new(rect, x_range, (0.0, n_in as f64));
+                heat_panel(&mut c, &mut ax, fig.input, dt, "input");
+                finish_time_axis(&mut c, &ax, i == last);
+            }
             Panel::Input => {
                 let mut ax = Axes::new(rect, x_range, (0.0, n_in as f64));
                 raster_panel(
@@ -602,6 +608,50 @@ fn finish_time_axis(c: &mut Canvas, ax: &Axes, bottom: bool) {
 
 /// A spike raster of `data` columns `cols` (one row per neuron, the first at the bottom),
 /// spikes as short ticks in `col`, with the first/last neuron index as y ticks.
+/// Analog values [T, channels] as a heat map: blue for positive, red for negative, the
+/// intensity relative to the largest magnitude (channel 0 at the bottom, as the rasters).
+fn heat_panel(c: &mut Canvas, ax: &mut Axes, data: ArrayView2<f32>, dt: f64, name: &str) {
+    ax.background(c, color::WHITE);
+    ax.draw_x_axis(c, false, true);
+    ax.labels_inside = true;
+    let n = data.ncols();
+    let scale = data
+        .iter()
+        .fold(
+            0.0f32,
+            |m, &v| if v.is_finite() { m.max(v.abs()) } else { m },
+        )
+        .max(f32::MIN_POSITIVE);
+    let rect = ax.rect;
+    c.with_clip(rect, |c| {
+        for (t, row) in data.outer_iter().enumerate() {
+            let x0 = ax.px(t as f64 * dt).floor() as i32;
+            let x1 = (ax.px((t + 1) as f64 * dt).floor() as i32).max(x0 + 1);
+            for (j, &v) in row.iter().enumerate() {
+                if !v.is_finite() || v == 0.0 {
+                    continue;
+                }
+                let y1 = ax.py(j as f64).round() as i32;
+                let y0 = ax.py(j as f64 + 1.0).round() as i32;
+                let hue: Rgb = if v > 0.0 {
+                    [33, 102, 172]
+                } else {
+                    [178, 24, 43]
+                };
+                let col = color::mix(color::WHITE, hue, (v.abs() / scale).sqrt());
+                c.fill_rect(Rect::new(x0, y0, x1 - x0, (y1 - y0).max(1)), col);
+            }
+        }
+    });
+    let mut ticks = vec![(0.5, "0".to_string())];
+    if n > 1 {
+        ticks.push((n as f64 - 0.5, (n - 1).to_string()));
+    }
+    ax.draw_y_ticks_at(c, &ticks, false);
+    ax.frame(c);
+    ax.ylabel(c, &format!("{name} ({n})"), color::TEXT);
+}
+
 fn raster_panel(
     c: &mut Canvas,
     ax: &mut Axes,

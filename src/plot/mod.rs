@@ -3,6 +3,7 @@
 //! learning curves from `metrics.jsonl` and the spike raster of one example.
 
 pub mod canvas;
+pub mod confusion_figure;
 pub mod connectivity_figure;
 pub mod figures;
 pub mod font;

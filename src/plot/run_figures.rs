@@ -49,7 +49,11 @@ pub fn draw_raster(
         Targets::Labels(l) => l[0].max(0) as usize,
         Targets::FrameLabels(l) => l[[l.nrows() - 1, 0]].max(0) as usize,
     };
-    let targets = Targets::Labels(ndarray::arr1(&[label as i32]));
+    // The first sequence's own targets (framewise: its column of frame labels).
+    let targets = match &batch.targets {
+        Targets::Labels(_) => Targets::Labels(ndarray::arr1(&[label as i32])),
+        Targets::FrameLabels(l) => Targets::FrameLabels(l.slice(s![.., 0..1]).to_owned()),
+    };
     let params = ParamsOf::<f32>::from_params(&network.params);
     let trace = alif_forward(network, &params, &x, 0);
     let loss = readout_loss(network, &params, &trace, &targets);
@@ -95,9 +99,15 @@ pub fn draw_raster(
         .z
         .index_axis(Axis(1), 0)
         .mapv(|z| if z != 0.0 { 1.0 } else { 0.0 });
-    let input = x
-        .index_axis(Axis(1), 0)
-        .mapv(|v| if v != 0.0 { 1.0 } else { 0.0 });
+    // Spikes as 0/1 (a spike may be stored as 1/dt); analog input as it is.
+    let raw = x.index_axis(Axis(1), 0);
+    let peak = raw.fold(0.0f32, |m, &v| m.max(v));
+    let is_spikes = raw.iter().all(|&v| v == 0.0 || v == peak);
+    let input = if is_spikes {
+        raw.mapv(|v| if v != 0.0 { 1.0 } else { 0.0 })
+    } else {
+        raw.to_owned()
+    };
     let fig = RasterFigure {
         title: "LSNN on one test sequence".to_string(),
         dt_ms: network.sim.dt,
@@ -115,11 +125,20 @@ pub fn draw_raster(
 /// Number of inhibitory neurons under Dale's law: rows of W_rec constrained non-positive
 /// (they come first, model.md §1); 0 without Dale's law.
 pub fn inhibitory_count(constraints: &[u32], n_in: usize, n_rec: usize) -> usize {
+    let negative = [
+        Constraint::NonPositive as u32,
+        Constraint::RewiredNegative as u32,
+    ];
     (0..n_rec)
         .filter(|&k| {
-            // Any off-diagonal entry of row k carries the row's sign constraint.
-            let j = if k == 0 { 1.min(n_rec - 1) } else { 0 };
-            constraints.get(n_in * n_rec + k * n_rec + j) == Some(&(Constraint::NonPositive as u32))
+            // Dale's law: every off-diagonal entry of row k carries the row's sign (DEEP R
+            // without Dale's law draws signs per entry, so its rows are mixed).
+            n_rec > 1
+                && (0..n_rec).filter(|&j| j != k).all(|j| {
+                    constraints
+                        .get(n_in * n_rec + k * n_rec + j)
+                        .is_some_and(|c| negative.contains(c))
+                })
         })
         .count()
 }

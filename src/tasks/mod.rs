@@ -3,7 +3,11 @@
 pub mod smnist;
 pub mod smnist_encoding;
 pub mod synthetic;
+pub mod timit;
 
+use std::path::Path;
+
+use crate::engine::Engine;
 use crate::model::Batch;
 
 /// A source of minibatches for training and evaluation.
@@ -19,6 +23,15 @@ pub trait BatchSource {
     /// Evaluation batch `index` of a split, made on demand so that large splits are never
     /// held in memory at once.
     fn eval_batch(&mut self, split: Split, index: usize) -> anyhow::Result<Batch>;
+    /// Task-specific results of the final weights (figures and files in `run_dir`), added to
+    /// the run's summary under `task_report`; `null` when the task has none.
+    fn final_report(
+        &mut self,
+        _engine: &mut dyn Engine,
+        _run_dir: &Path,
+    ) -> anyhow::Result<serde_json::Value> {
+        Ok(serde_json::Value::Null)
+    }
 }
 
 /// The held-out parts of a data set.

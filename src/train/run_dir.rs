@@ -28,9 +28,9 @@ pub fn timestamp() -> String {
     )
 }
 
-/// The run directory for `config_path`, created.
-pub fn create(config_path: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let dir = match out {
+/// The run directory for `config_path`: `out`, or `runs/<config-name>-<timestamp>`.
+pub fn path(config_path: &Path, out: Option<&Path>) -> PathBuf {
+    match out {
         Some(o) => o.to_path_buf(),
         None => {
             let stem = config_path
@@ -39,8 +39,12 @@ pub fn create(config_path: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf>
                 .unwrap_or("run");
             PathBuf::from("runs").join(format!("{stem}-{}", timestamp()))
         }
-    };
-    std::fs::create_dir_all(&dir)
+    }
+}
+
+/// Creates the run directory `dir` (and its parents); returns it.
+pub fn create(dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create run directory {}: {e}", dir.display()))?;
-    Ok(dir)
+    Ok(dir.to_path_buf())
 }

@@ -27,6 +27,9 @@ pub struct TrainSummary {
     pub best_validation_accuracy: f32,
     pub test_accuracy: f32,
     pub test_loss: f32,
+    /// What the task adds (TIMIT: frame errors with 61 and 39 phones); omitted when none.
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub task_report: serde_json::Value,
     pub wall_s: f64,
     pub run_dir: PathBuf,
 }
@@ -208,6 +211,7 @@ pub fn train(
         constraints,
     )?;
     draw_connectivity_files(run_dir, &trained)?;
+    let task_report = source.final_report(engine, run_dir)?;
     let last = last.unwrap_or(BatchStats {
         loss: f32::NAN,
         loss_task: f32::NAN,
@@ -225,6 +229,7 @@ pub fn train(
         best_validation_accuracy: best,
         test_accuracy: test_acc,
         test_loss,
+        task_report,
         wall_s: clock.elapsed().as_secs_f64(),
         run_dir: run_dir.to_path_buf(),
     })
