@@ -23,12 +23,21 @@ fn corpus_spec() -> SyntheticTimit {
 }
 
 /// Writes the test corpus to $LSNN_TIMIT_CORPUS_OUT for runs by hand:
-/// `LSNN_TIMIT_CORPUS_OUT=/tmp/synth cargo test --release --test timit_run -- --ignored`.
+/// `LSNN_TIMIT_CORPUS_OUT=/tmp/synth cargo test --release --test timit_run -- --ignored`;
+/// optionally $LSNN_TIMIT_SECONDS (utterance length, e.g. 3 for TIMIT's typical utterance)
+/// and $LSNN_TIMIT_SPEAKERS (training speakers, 4 utterances each).
 #[test]
 #[ignore]
 fn write_corpus_for_manual_runs() {
     let out = std::env::var("LSNN_TIMIT_CORPUS_OUT").expect("set LSNN_TIMIT_CORPUS_OUT");
-    write_synthetic_timit(Path::new(&out), &corpus_spec()).unwrap();
+    let mut spec = corpus_spec();
+    if let Ok(s) = std::env::var("LSNN_TIMIT_SECONDS") {
+        spec.seconds = s.parse().expect("LSNN_TIMIT_SECONDS: seconds");
+    }
+    if let Ok(s) = std::env::var("LSNN_TIMIT_SPEAKERS") {
+        spec.train_speakers = s.parse().expect("LSNN_TIMIT_SPEAKERS: a count");
+    }
+    write_synthetic_timit(Path::new(&out), &spec).unwrap();
 }
 
 fn bin() -> Command {
@@ -162,14 +171,20 @@ fn timit_run_on_generated_corpus_learns_the_phones() {
     let csv = std::fs::read_to_string(out.join("per_phone_error.csv")).unwrap();
     assert_eq!(csv.lines().count(), 62, "header + 61 phones");
 
-    // Second run: the corpus named by TIMIT_DIR, the features loaded from the cache.
+    // Second run: the corpus named by TIMIT_DIR, the features loaded from the cache, and
+    // spike-encoded input (78 channels) instead of analog.
     let (ok, stderr, json) = run(bin()
         .args(["run", "configs/timit.yaml", "--device", device()])
         .env("TIMIT_DIR", &corpus)
         .args(["--set", &format!("data.cache_dir={}", cache.display())])
         .args(["--set", "train.iterations=1"])
+        .args(["--set", "task.frame_input=spikes"])
         .args(SMALL)
         .args(["--out", dir.path().join("run2").to_str().unwrap()]));
     assert!(ok, "{json}\n{stderr}");
     assert!(stderr.contains("features loaded from"), "{stderr}");
+    let (net, _) =
+        lsnn_gpu::model::checkpoint::load_checkpoint(&dir.path().join("run2/last.safetensors"))
+            .unwrap();
+    assert_eq!(net.n_in(), 78, "two spike channels per feature");
 }

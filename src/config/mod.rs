@@ -62,6 +62,14 @@ pub struct TaskConfig {
     /// frame is presented for this many steps and scored by the mean of y_t over them
     /// (experiments.md §2: 5).
     pub steps_per_frame: usize,
+    /// TIMIT: how the features enter the network: `analog` input currents (experiments.md §2)
+    /// or `spikes` (option, ours: Bernoulli rate coding, two channels per feature).
+    pub frame_input: crate::tasks::timit::FrameInput,
+    /// TIMIT `spikes` input: firing rate (Hz) of a channel whose feature is at or beyond
+    /// `feature_saturation` standard deviations (ours).
+    pub feature_spike_rate_hz: f32,
+    /// TIMIT `spikes` input: |z-score| at which a channel's rate saturates (ours).
+    pub feature_saturation: f32,
     /// Sequential MNIST: input encoding (threshold crossing, the reference; or population).
     pub encoding: crate::tasks::smnist_encoding::Encoding,
     /// Population coding: peak rate of a channel, Hz (ours).
@@ -79,6 +87,9 @@ impl Default for TaskConfig {
             ms_per_pixel: 1,
             image_side: 28,
             steps_per_frame: 1,
+            frame_input: Default::default(),
+            feature_spike_rate_hz: 200.0,
+            feature_saturation: 3.0,
             encoding: Default::default(),
             population_peak_rate_hz: 100.0,
             population_width: 0.05,

@@ -95,6 +95,8 @@ impl Config {
             );
         }
         positive("task.population_peak_rate_hz", t.population_peak_rate_hz)?;
+        positive("task.feature_spike_rate_hz", t.feature_spike_rate_hz)?;
+        positive("task.feature_saturation", t.feature_saturation)?;
         positive("task.population_width", t.population_width)?;
         finite("task.input_rate", t.input_rate)?;
         if !(0.0..=1.0).contains(&t.input_rate) {

@@ -30,6 +30,33 @@ use crate::engine::Engine;
 use crate::model::{Batch, Targets};
 use crate::plot::confusion_figure::{draw_confusion, draw_per_class_error};
 
+/// How a frame's features enter the network.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameInput {
+    /// The z-scored features as input currents, one channel each (experiments.md §2).
+    #[default]
+    Analog,
+    /// Bernoulli spikes (ours): channel 2c fires for feature c above its mean, 2c + 1 below,
+    /// with probability per step |z|/saturation × rate × dt (capped at the saturation).
+    /// Fresh spikes every training iteration; fixed ones for each evaluation batch.
+    Spikes,
+}
+
+/// Spike-encoding parameters (`task.feature_spike_rate_hz`, `task.feature_saturation`).
+#[derive(Clone, Copy, Debug)]
+struct SpikeCoding {
+    /// Spike probability per step at saturation.
+    p_max: f64,
+    saturation: f32,
+    /// The value of a spike (1/dt, M5).
+    value: f32,
+}
+
+/// RNG streams of the spike encoding: training iteration `it` uses stream `it`.
+const VALIDATION_SPIKES: u64 = 1 << 40;
+const TEST_SPIKES: u64 = 1 << 41;
+
 /// The environment variable naming the corpus when `data.path` is not set.
 pub const TIMIT_DIR_ENV: &str = "TIMIT_DIR";
 
@@ -47,6 +74,8 @@ pub struct TimitTask {
     batch_size: usize,
     eval_batch_size: usize,
     steps_per_frame: usize,
+    /// None: analog input.
+    spikes: Option<SpikeCoding>,
     seed: u64,
 }
 
@@ -126,6 +155,14 @@ impl TimitTask {
             batch_size: cfg.train.batch_size,
             eval_batch_size: cfg.eval.batch_size.max(1),
             steps_per_frame: cfg.task.steps_per_frame,
+            spikes: match cfg.task.frame_input {
+                FrameInput::Analog => None,
+                FrameInput::Spikes => Some(SpikeCoding {
+                    p_max: (cfg.task.feature_spike_rate_hz * cfg.model.dt / 1000.0).min(1.0) as f64,
+                    saturation: cfg.task.feature_saturation,
+                    value: 1.0 / cfg.model.dt,
+                }),
+            },
             seed: cfg.train.seed,
         })
     }
@@ -159,23 +196,41 @@ impl TimitTask {
     }
 
     /// A padded batch of utterances: [T, B, n_in] inputs and [T, B] labels, T = k × the
-    /// longest utterance's frames.
-    fn make_batch(&self, list: &[UtteranceFeatures], indices: &[usize]) -> Batch {
+    /// longest utterance's frames. `stream` keys the spike encoding's random numbers.
+    fn make_batch(&self, list: &[UtteranceFeatures], indices: &[usize], stream: u64) -> Batch {
         let k = self.steps_per_frame;
-        let n_in = self.features.mean.len();
+        let n_features = self.features.mean.len();
         let frames = indices.iter().map(|&i| list[i].frames()).max().unwrap_or(1);
         let b = indices.len();
-        let mut x = Array3::<f32>::zeros((frames * k, b, n_in));
+        let mut x = Array3::<f32>::zeros((frames * k, b, self.n_in()));
         let mut labels = Array2::<i32>::from_elem((frames * k, b), -1);
         let (mean, std) = (&self.features.mean, &self.features.std);
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5b1c_e000_0000);
+        rng.set_stream(stream);
+        let mut z = vec![0.0f32; n_features];
         for (bi, &i) in indices.iter().enumerate() {
             let u = &list[i];
             for (f, row) in u.features.rows().into_iter().enumerate() {
+                for (c, &v) in row.iter().enumerate() {
+                    z[c] = (v - mean[c]) / std[c];
+                }
                 for s in f * k..(f + 1) * k {
-                    for (c, &v) in row.iter().enumerate() {
-                        x[[s, bi, c]] = (v - mean[c]) / std[c];
-                    }
                     labels[[s, bi]] = u.labels[f] as i32;
+                    match &self.spikes {
+                        None => {
+                            for (c, &zc) in z.iter().enumerate() {
+                                x[[s, bi, c]] = zc;
+                            }
+                        }
+                        Some(sc) => {
+                            for (c, &zc) in z.iter().enumerate() {
+                                let p = (zc.abs() / sc.saturation).min(1.0) as f64 * sc.p_max;
+                                if rng.random_bool(p) {
+                                    x[[s, bi, 2 * c + usize::from(zc < 0.0)]] = sc.value;
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -269,7 +324,10 @@ impl FrameErrors {
 
 impl BatchSource for TimitTask {
     fn n_in(&self) -> usize {
-        self.features.mean.len()
+        match self.spikes {
+            None => self.features.mean.len(),
+            Some(_) => 2 * self.features.mean.len(),
+        }
     }
 
     fn n_out(&self) -> usize {
@@ -283,7 +341,7 @@ impl BatchSource for TimitTask {
             self.epoch = Some((epoch, self.epoch_batches(epoch)));
         }
         let (_, batches) = self.epoch.as_ref().expect("epoch batches");
-        Ok(self.make_batch(&self.features.train, &batches[it % per_epoch]))
+        Ok(self.make_batch(&self.features.train, &batches[it % per_epoch], it as u64))
     }
 
     fn eval_batches(&self, split: Split) -> usize {
@@ -296,7 +354,11 @@ impl BatchSource for TimitTask {
         let chunk = order
             .get(start..(start + self.eval_batch_size).min(order.len()))
             .with_context(|| format!("evaluation batch {index} is out of range"))?;
-        Ok(self.make_batch(list, chunk))
+        let stream = match split {
+            Split::Validation => VALIDATION_SPIKES,
+            Split::Test => TEST_SPIKES,
+        } + index as u64;
+        Ok(self.make_batch(list, chunk, stream))
     }
 
     /// Frame errors (61 and 39 phones) on the validation and core test sets with the final
@@ -376,6 +438,151 @@ fn write_per_phone_csv(confusion: &[Vec<u64>], path: &Path) -> anyhow::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A task over hand-made features: utterance i has 3 + 2i frames, feature c of frame f
+    /// is (i + 1)·(c + 1)·(f − 1) (so the z-scores have both signs), label f % 61.
+    fn task(n_train: usize, batch: usize, k: usize, spikes: Option<SpikeCoding>) -> TimitTask {
+        let utterance = |i: usize| {
+            let frames = 3 + 2 * i;
+            UtteranceFeatures {
+                id: format!("U{i}"),
+                speaker: format!("S{i}"),
+                features: Array2::from_shape_fn((frames, 4), |(f, c)| {
+                    ((i + 1) * (c + 1)) as f32 * (f as f32 - 1.0)
+                }),
+                labels: (0..frames).map(|f| (f % 61) as i8).collect(),
+            }
+        };
+        let list: Vec<UtteranceFeatures> = (0..n_train).map(utterance).collect();
+        let features = TimitFeatures {
+            dev: list[..2].to_vec(),
+            core_test: list[..3].to_vec(),
+            train: list,
+            mean: vec![0.5, 0.0, 0.0, 0.0],
+            std: vec![2.0, 1.0, 1.0, 1.0],
+            warnings: vec![],
+            cache_file: PathBuf::new(),
+            from_cache: false,
+        };
+        TimitTask {
+            dev_order: sorted_by_length(&features.dev),
+            test_order: sorted_by_length(&features.core_test),
+            features,
+            epoch: None,
+            batch_size: batch,
+            eval_batch_size: 2,
+            steps_per_frame: k,
+            spikes,
+            seed: 7,
+        }
+    }
+
+    #[test]
+    fn batches_are_padded_masked_and_repeat_each_frame() {
+        let mut t = task(5, 2, 3, None);
+        let b = t.eval_batch(Split::Test, 1).unwrap(); // the longest test utterance, alone
+        assert_eq!(b.size(), 1);
+        let b = t.eval_batch(Split::Test, 0).unwrap(); // utterances 0 (3 frames) and 1 (5)
+        assert_eq!((b.steps(), b.size(), b.n_in()), (15, 2, 4));
+        let Targets::FrameLabels(l) = &b.targets else {
+            panic!()
+        };
+        for s in 0..15 {
+            let f = s / 3;
+            // Utterance 1: every frame labelled; utterance 0: padded after its 3 frames.
+            assert_eq!(l[[s, 1]], f as i32);
+            assert_eq!(l[[s, 0]], if f < 3 { f as i32 } else { -1 });
+            for c in 0..4 {
+                let raw = |i: usize| ((i + 1) * (c + 1)) as f32 * (f as f32 - 1.0);
+                let z = |v: f32| (v - t.features.mean[c]) / t.features.std[c];
+                assert_eq!(b.x[[s, 1, c]], z(raw(1)));
+                assert_eq!(b.x[[s, 0, c]], if f < 3 { z(raw(0)) } else { 0.0 });
+            }
+        }
+    }
+
+    #[test]
+    fn training_batches_are_length_buckets_and_pure_in_the_iteration() {
+        let mut t = task(9, 3, 2, None);
+        let per_epoch = t.batches_per_epoch();
+        assert_eq!(per_epoch, 3);
+        let epoch: Vec<Vec<usize>> = t.epoch_batches(4);
+        let mut seen: Vec<usize> = epoch.iter().flatten().copied().collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            (0..9).collect::<Vec<_>>(),
+            "an epoch uses every utterance once"
+        );
+        // Each batch is a run of the jittered length order: lengths apart by at most the
+        // spread of three consecutive keys plus the jitter.
+        let frames = |i: usize| t.features.train[i].frames() as f64;
+        for batch in &epoch {
+            let lengths: Vec<f64> = batch.iter().map(|&i| frames(i)).collect();
+            let spread = lengths.iter().cloned().fold(f64::MIN, f64::max)
+                - lengths.iter().cloned().fold(f64::MAX, f64::min);
+            assert!(
+                spread <= BUCKET_JITTER_FRAMES + 2.0 * 2.0 * 3.0,
+                "{lengths:?}"
+            );
+        }
+        let a = t.train_batch(7).unwrap();
+        let _ = t.train_batch(1).unwrap();
+        let mut fresh = task(9, 3, 2, None);
+        assert_eq!(
+            fresh.train_batch(7).unwrap(),
+            a,
+            "batch 7 depends on 7 alone"
+        );
+        assert_ne!(t.epoch_batches(0), t.epoch_batches(1), "epochs differ");
+    }
+
+    #[test]
+    fn spike_input_codes_the_sign_on_two_channels_at_the_set_rate() {
+        let coding = SpikeCoding {
+            p_max: 0.4,
+            saturation: 3.0,
+            value: 1.0,
+        };
+        let mut t = task(6, 2, 50, Some(coding));
+        assert_eq!(t.n_in(), 8);
+        let b = t.eval_batch(Split::Validation, 0).unwrap();
+        let again = t.eval_batch(Split::Validation, 0).unwrap();
+        assert_eq!(b, again, "evaluation spikes are fixed");
+        let mut counts = [[0usize; 2]; 4];
+        let mut steps = 0;
+        // Sequence 1 (utterance 1, 5 frames), frame 4: features 2(c + 1)·3 = 6(c + 1).
+        for s in 4 * 50..5 * 50 {
+            steps += 1;
+            for c in 0..4 {
+                for (side, count) in counts[c].iter_mut().enumerate() {
+                    let v = b.x[[s, 1, 2 * c + side]];
+                    assert!(v == 0.0 || v == 1.0);
+                    *count += usize::from(v == 1.0);
+                }
+            }
+        }
+        // Feature 0: z = (6 − 0.5)/2 = 2.75 → p = 0.4·2.75/3 ≈ 0.367; others saturate at 0.4.
+        for (c, [pos, neg]) in counts.iter().enumerate() {
+            assert_eq!(
+                *neg, 0,
+                "feature {c} is above its mean: no spike on its negative channel"
+            );
+            let expected = if c == 0 { 0.4 * 2.75 / 3.0 } else { 0.4 };
+            let rate = *pos as f64 / steps as f64;
+            // 50 Bernoulli draws: 4 standard deviations ≈ 4·√(0.4·0.6/50) ≈ 0.28.
+            assert!(
+                (rate - expected).abs() < 0.28,
+                "feature {c}: rate {rate} vs {expected}"
+            );
+        }
+        // Frame 0 of sequence 1: features −2(c + 1) < mean → only negative channels.
+        for s in 0..50 {
+            for c in 0..4 {
+                assert_eq!(b.x[[s, 1, 2 * c]], 0.0);
+            }
+        }
+    }
 
     #[test]
     fn frame_errors_fold_and_count() {
