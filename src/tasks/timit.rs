@@ -554,8 +554,8 @@ mod tests {
         // Sequence 1 (utterance 1, 5 frames), frame 4: features 2(c + 1)·3 = 6(c + 1).
         for s in 4 * 50..5 * 50 {
             steps += 1;
-            for c in 0..4 {
-                for (side, count) in counts[c].iter_mut().enumerate() {
+            for (c, feature) in counts.iter_mut().enumerate() {
+                for (side, count) in feature.iter_mut().enumerate() {
                     let v = b.x[[s, 1, 2 * c + side]];
                     assert!(v == 0.0 || v == 1.0);
                     *count += usize::from(v == 1.0);
