@@ -5,9 +5,10 @@
 //! group of the sequence's class fires at 4× the background rate (the cue); afterwards every
 //! channel fires at the background rate. The class must be read out over the last K steps,
 //! so the network has to hold the cue in memory across the sequence (what adaptive neurons
-//! are for).
+//! are for). With the framewise readout (e.g. for timing TIMIT-sized networks) every step
+//! after the cue is labelled with the class, the cue steps are not scored.
 
-use ndarray::{Array1, Array3};
+use ndarray::{Array1, Array2, Array3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -24,6 +25,8 @@ pub struct SyntheticTask {
     pub eval_batch_size: usize,
     pub seed: u64,
     pub dt: f32,
+    /// Framewise readout: label every step after the cue (else one label per sequence).
+    pub framewise: bool,
 }
 
 /// Validation and test batches drawn from seed streams disjoint from the training batches.
@@ -41,6 +44,7 @@ impl SyntheticTask {
             eval_batch_size: cfg.eval.batch_size,
             seed: cfg.train.seed,
             dt: cfg.model.dt,
+            framewise: cfg.model.readout.kind == crate::config::ReadoutKind::Framewise,
         }
     }
 
@@ -65,10 +69,18 @@ impl SyntheticTask {
                 0.0
             }
         });
-        Batch {
-            x,
-            targets: Targets::Labels(labels),
-        }
+        let targets = if self.framewise {
+            Targets::FrameLabels(Array2::from_shape_fn((self.steps, size), |(t, b)| {
+                if t < cue_end {
+                    -1
+                } else {
+                    labels[b]
+                }
+            }))
+        } else {
+            Targets::Labels(labels)
+        };
+        Batch { x, targets }
     }
 }
 
@@ -91,5 +103,35 @@ impl BatchSource for SyntheticTask {
             Split::Test => TEST_STREAM,
         };
         Ok(self.batch(stream, self.eval_batch_size))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framewise_batches_label_every_step_after_the_cue() {
+        let mut cfg = Config::default();
+        cfg.task.steps = 50;
+        cfg.model.readout.kind = crate::config::ReadoutKind::Framewise;
+        let task = SyntheticTask::from_config(&cfg);
+        let b = task.batch(3, 4);
+        let window = SyntheticTask {
+            framewise: false,
+            ..SyntheticTask::from_config(&cfg)
+        }
+        .batch(3, 4);
+        assert_eq!(b.x, window.x, "the same inputs either way");
+        let (Targets::FrameLabels(frames), Targets::Labels(labels)) = (&b.targets, &window.targets)
+        else {
+            panic!("framewise and window targets")
+        };
+        for t in 0..50 {
+            for s in 0..4 {
+                let expected = if t < 10 { -1 } else { labels[s] };
+                assert_eq!(frames[[t, s]], expected);
+            }
+        }
     }
 }
