@@ -244,6 +244,52 @@ mod tests {
     }
 
     #[test]
+    fn broken_headers_are_errors_that_say_what_is_wrong() {
+        let pcm = "sample_coding -s3 pcm\n";
+        let cases: [(Vec<u8>, &str); 5] = [
+            (b"NIST_1A\n  12x4\nend_head\n".to_vec(), "not a number"),
+            (
+                b"NIST_1A\n   1024\nsample_rate -i 16000\nend_head\n".to_vec(),
+                "shorter than its 1024-byte",
+            ),
+            (
+                sphere("sample_count -i 4\nsample_n_bytes -i 2\n", false, &SAMPLES),
+                "no sample_rate",
+            ),
+            (
+                sphere(
+                    &format!("{FIELDS}sample_byte_format -s2 1032\n{pcm}"),
+                    false,
+                    &SAMPLES,
+                ),
+                "1032",
+            ),
+            (
+                sphere(
+                    "sample_rate -i 16000\nsample_count -i four\n",
+                    false,
+                    &SAMPLES,
+                ),
+                "not an integer",
+            ),
+        ];
+        for (bytes, expected) in cases {
+            let e = parse_audio(&bytes).unwrap_err();
+            assert!(e.contains(expected), "{e} (expected {expected:?})");
+        }
+        // WAV: a chunk longer than the file, and no data chunk.
+        let mut w = wav(1, 16, &SAMPLES);
+        let n = w.len();
+        w.truncate(n - 3);
+        assert!(parse_audio(&w).unwrap_err().contains("past the end"));
+        let w = wav(1, 16, &SAMPLES);
+        let fmt_end = 12 + 8 + 16;
+        assert!(parse_audio(&w[..fmt_end])
+            .unwrap_err()
+            .contains("no data chunk"));
+    }
+
+    #[test]
     fn read_audio_names_the_file() {
         let dir = std::env::temp_dir().join(format!("lsnn_audio_{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
