@@ -1,5 +1,8 @@
 //! Task generators: where batches come from.
 
+pub mod l2l_baselines;
+pub mod l2l_encoding;
+pub mod l2l_family;
 pub mod smnist;
 pub mod smnist_encoding;
 pub mod synthetic;
