@@ -1,7 +1,7 @@
 //! Splits one GPU training iteration at the benchmark size into its parts by timing
 //! evaluate (forward + readout + loss), gradients (+ BPTT) and train_step (+ Adam), then
 //! each kernel on its own (profiling mode).
-//! `cargo run --release --example sweep_times -- [batch] [workgroup_size] [connectivity] [sparse]`
+//! `cargo run --release --example sweep_times -- [batch] [workgroup_size|auto] [connectivity] [sparse]`
 //! (connectivity < 1: DEEP R at that p; `sparse`: with `dense_gradients: false`). Prints the
 //! mean firing rate too: the event-driven kernels' work grows with the number of spikes, so
 //! two networks are only comparable at similar rates.
@@ -16,7 +16,11 @@ use lsnn_gpu::tasks::synthetic::SyntheticTask;
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let batch: usize = args.get(1).map_or(Ok(16), |s| s.parse())?;
-    let wg: Option<u32> = args.get(2).map(|s| s.parse()).transpose()?;
+    let wg: Option<u32> = args
+        .get(2)
+        .filter(|s| *s != "auto")
+        .map(|s| s.parse())
+        .transpose()?;
     let connectivity: Option<f32> = args.get(3).map(|s| s.parse()).transpose()?;
     let sparse_gradients = args.get(4).is_some_and(|s| s == "sparse");
     let mut cfg = Config::load(std::path::Path::new("configs/bench_smnist_size.yaml"), &[])?;

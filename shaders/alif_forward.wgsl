@@ -92,8 +92,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 m &= m - 1u;
                 let xv = x[x_base + i];
                 for (var j = lid; j < n; j += WG) {
-                    let d = delays[i * n + j];
-                    state[(b * n + j) * stride + 4u + ring_slot(t_slot, d, nd)] += xv * model[i * n + j];
+                    // A zero weight (inactive under DEEP R) adds nothing: skip the delay
+                    // lookup and the ring's read-modify-write.
+                    let w_ij = model[i * n + j];
+                    if (w_ij != 0.0) {
+                        let d = delays[i * n + j];
+                        state[(b * n + j) * stride + 4u + ring_slot(t_slot, d, nd)] += xv * w_ij;
+                    }
                 }
             }
         }
@@ -104,8 +109,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 let k = w * 32u + firstTrailingBit(m);
                 m &= m - 1u;
                 for (var j = lid; j < n; j += WG) {
-                    let d = delays[dims.off_delay_rec + k * n + j];
-                    state[(b * n + j) * stride + 4u + ring_slot(t_slot, d, nd)] += spike_value * model[dims.off_w_rec + k * n + j];
+                    let w_kj = model[dims.off_w_rec + k * n + j];
+                    if (w_kj != 0.0) {
+                        let d = delays[dims.off_delay_rec + k * n + j];
+                        state[(b * n + j) * stride + 4u + ring_slot(t_slot, d, nd)] += spike_value * w_kj;
+                    }
                 }
             }
         }
