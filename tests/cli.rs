@@ -15,16 +15,7 @@ fn bin() -> Command {
 
 /// Runs the binary; returns (success, stdout, stderr, the last stdout line parsed as JSON).
 fn run(args: &[&str]) -> (bool, String, String, serde_json::Value) {
-    let out = bin().args(args).output().expect("run lsnn-gpu");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let last = stdout
-        .lines()
-        .last()
-        .unwrap_or_else(|| panic!("no stdout; stderr: {stderr}"));
-    let json = serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}\nstderr: {stderr}"));
-    (out.status.success(), stdout, stderr, json)
+    common::cli::run_command(bin().args(args))
 }
 
 /// "cpu", and "gpu" unless the run opted out of GPU tests.

@@ -46,16 +46,8 @@ fn bin() -> Command {
 
 /// Runs the binary; returns (success, stderr, the last stdout line as JSON).
 fn run(cmd: &mut Command) -> (bool, String, serde_json::Value) {
-    let out = cmd.output().expect("run lsnn-gpu");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let last = stdout
-        .lines()
-        .last()
-        .unwrap_or_else(|| panic!("no stdout; stderr: {stderr}"));
-    let json = serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}\nstderr: {stderr}"));
-    (out.status.success(), stderr, json)
+    let (ok, _, stderr, json) = common::cli::run_command(cmd);
+    (ok, stderr, json)
 }
 
 /// The GPU adapter unless the run opted out of GPU tests (then the CPU reference).

@@ -844,6 +844,16 @@ impl GpuEngine {
 
     /// Copies the first `len` bytes of `buf` to a fresh staging buffer and reads them.
     fn read_buffer_bytes(&self, buf: &wgpu::Buffer, len: u64) -> anyhow::Result<Vec<u8>> {
+        self.read_buffer_range(buf, 0, len)
+    }
+
+    /// Copies `len` bytes of `buf` from byte `offset` to a fresh staging buffer and reads them.
+    fn read_buffer_range(
+        &self,
+        buf: &wgpu::Buffer,
+        offset: u64,
+        len: u64,
+    ) -> anyhow::Result<Vec<u8>> {
         let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("read"),
             size: len,
@@ -856,7 +866,7 @@ impl GpuEngine {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("read"),
             });
-        enc.copy_buffer_to_buffer(buf, 0, &staging, 0, len);
+        enc.copy_buffer_to_buffer(buf, offset, &staging, 0, len);
         self.ctx.queue.submit([enc.finish()]);
         map_read(&self.ctx.device, &staging, len)
     }
@@ -1033,22 +1043,11 @@ impl Engine for GpuEngine {
         };
         let len = decisions * r.batch;
         let offset = r.dims.off_pred as u64 * F32;
-        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("predictions"),
-            size: len as u64 * F32,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut enc = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("predictions"),
-            });
-        enc.copy_buffer_to_buffer(&r.readout, offset, &staging, 0, len as u64 * F32);
-        self.ctx.queue.submit([enc.finish()]);
-        let classes: Vec<f32> =
-            bytemuck::pod_collect_to_vec(&map_read(&self.ctx.device, &staging, len as u64 * F32)?);
+        let classes: Vec<f32> = bytemuck::pod_collect_to_vec(&self.read_buffer_range(
+            &r.readout,
+            offset,
+            len as u64 * F32,
+        )?);
         let pred = Array2::from_shape_vec(
             (decisions, r.batch),
             classes.iter().map(|&c| c as i32).collect(),

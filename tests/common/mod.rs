@@ -144,5 +144,6 @@ pub fn random_batch(c: &Case) -> Batch {
     };
     Batch { x, targets }
 }
+pub mod cli;
 pub mod gpu;
 pub mod timit_corpus;
