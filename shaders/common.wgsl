@@ -39,7 +39,7 @@ struct Dims {
     noise_std: f32,        // sigma of M1
     reg_coeff: f32,        // c of M9
     reg_rate: f32,         // f0 of M9, spikes per ms
-    _pad3: f32,
+    regression: u32,       // 1: the frame readout scores squared errors against target values
     _pad4: f32,
 }
 

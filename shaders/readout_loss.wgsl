@@ -9,6 +9,9 @@
 //
 // Readout buffer layout (f32): [0..8) totals written by loss_reduce.wgsl; [off_rates..+N)
 // rates; [off_per_seq + 3b ..+3) this sequence's (loss share, correct, scored);
+// Regression (dims.regression = 1; frames as the framewise readout): labels holds target
+// values as f32 bits [T, B, n_out]; the loss share is the sum of squared errors.
+//
 // [off_dy ..) dy: [B, n_out] for the window readout (dy_t, the same for each of the last K
 // steps), [T, B, n_out] for the framewise readout; [off_pred ..) the predicted class (as f32)
 // of each decision: [B] (window), [T/k, B] (framewise, every frame, labelled or not).
@@ -219,7 +222,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             continue;
         }
         let frame = t / k - 1u;
-        let label = labels[(t - 1u) * dims.batch + b];
+        var label = 0;
+        if (dims.regression == 0u) {
+            label = labels[(t - 1u) * dims.batch + b];
+        }
         for (var j = lid; j < n; j += WG) {
             frame_sum[j] *= inv_k;
         }
@@ -229,7 +235,34 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         // Unlabelled frames (label < 0) get zero errors; the branch is taken by invocation 0
         // alone, so the barriers stay in uniform control flow.
         if (lid == 0u) {
-            if (label >= 0) {
+            if (dims.regression == 1u) {
+                // Squared error of each output against the target of the frame's last step
+                // (f32 bits; the pattern of -1 marks a step not scored): dL/dy = 2 e scale,
+                // scale = 1 / (scored frames x outputs) from the host.
+                let row = ((t - 1u) * dims.batch + b) * n_out;
+                let scored = labels[row] != -1;
+                var sq = 0.0;
+                for (var o = 0u; o < n_out; o++) {
+                    var e = 0.0;
+                    if (scored) {
+                        e = logits[o] - bitcast<f32>(labels[row + o]);
+                    }
+                    sq += e * e;
+                    errors[o] = 2.0 * e * scale;
+                }
+                if (scored) {
+                    scratch[0] += sq;
+                    scratch[2] += 1.0;
+                }
+                // The "prediction" of a regression frame: its largest output (as the CPU's).
+                var best = 0u;
+                for (var o = 1u; o < n_out; o++) {
+                    if (logits[o] > logits[best]) {
+                        best = o;
+                    }
+                }
+                scratch[3] = f32(best);
+            } else if (label >= 0) {
                 let r = softmax_errors(label, scale);
                 scratch[0] += r.x;
                 scratch[1] += r.y;

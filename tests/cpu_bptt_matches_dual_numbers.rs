@@ -135,3 +135,18 @@ fn bptt_matches_forward_mode_framewise_with_frames_of_several_steps() {
     assert_eq!(case.steps % 4, 0, "whole frames");
     check(&case);
 }
+
+/// Learning-to-learn's readout: squared error of frame outputs (model.md §4).
+#[test]
+fn bptt_matches_forward_mode_regression_over_frames() {
+    let case = Case {
+        readout: Readout::Regression(5),
+        n_out: 2,
+        analog: true,
+        input_density: 0.8,
+        seed: 7,
+        ..Case::default()
+    };
+    assert_eq!(case.steps % 5, 0, "whole frames");
+    check(&case);
+}

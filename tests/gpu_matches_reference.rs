@@ -117,6 +117,19 @@ fn cases() -> Vec<(&'static str, Case, usize, Option<u32>)> {
             None,
         ),
         (
+            "regression, 2 outputs, frames of 5 steps split across chunks of 7 steps",
+            Case {
+                readout: Readout::Regression(5),
+                analog: true,
+                input_density: 0.5,
+                n_out: 2,
+                seed: 18,
+                ..base.clone()
+            },
+            7,
+            None,
+        ),
+        (
             "dt 0.5",
             Case {
                 dt: 0.5,

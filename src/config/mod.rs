@@ -151,6 +151,8 @@ pub enum ReadoutKind {
     #[default]
     Window,
     Framewise,
+    /// Squared error of the frame outputs against target values (learning-to-learn).
+    Regression,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -193,6 +193,17 @@ impl Config {
                 return fail("data.mfcc", e);
             }
         }
+        let regression_task = matches!(t.kind, TaskKind::L2lTn | TaskKind::L2lSine);
+        if (r.kind == ReadoutKind::Regression) != regression_task {
+            return fail(
+                "model.readout.kind",
+                if regression_task {
+                    "learning-to-learn reads values out: use `regression`".to_string()
+                } else {
+                    "`regression` is the readout of the learning-to-learn tasks (task.kind l2l_tn, l2l_sine)".to_string()
+                },
+            );
+        }
         let has_fixed_length = matches!(t.kind, TaskKind::Synthetic | TaskKind::Smnist);
         if r.kind == ReadoutKind::Window && has_fixed_length && r.window > t.sequence_steps() {
             return fail(

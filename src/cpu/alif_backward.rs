@@ -80,6 +80,25 @@ fn output_errors<S: Real>(
                 }
             }
         }
+        (Readout::Regression(k), Targets::FrameValues(values)) => {
+            // L = Σ (y_f − target)² / (n_scored · n_out), y_f the mean of y_t over the frame.
+            let scale = S::from_f64(2.0 / (loss.scored.max(1) * n_out * k) as f64);
+            for f in 0..t_len / k {
+                for bi in 0..batch {
+                    let last = f * k + k - 1;
+                    if !values[[last, bi, 0]].is_finite() {
+                        continue;
+                    }
+                    for o in 0..n_out {
+                        let target = S::from_f64(values[[last, bi, o]] as f64);
+                        let g = (loss.probs[[f, bi, o]] - target) * scale;
+                        for ti in f * k..(f + 1) * k {
+                            dy[[ti, bi, o]] = g;
+                        }
+                    }
+                }
+            }
+        }
         (readout, _) => panic!("targets do not match the {readout:?} readout"),
     }
     dy

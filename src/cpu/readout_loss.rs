@@ -18,7 +18,8 @@ pub struct LossOutput<S> {
     /// p_t of M7, [T, B, N].
     pub trace_out: Array3<S>,
     /// Softmax probabilities: [1, B, n_out] for the window readout, [T/k, B, n_out] for the
-    /// framewise readout with k steps per frame.
+    /// framewise readout with k steps per frame; for the regression readout the frame
+    /// outputs themselves, [T/k, B, n_out].
     pub probs: Array3<S>,
     /// r̄_j of M9, spikes per ms, [N].
     pub rates: Array1<S>,
@@ -76,7 +77,7 @@ pub fn readout_loss<S: Real>(
 ) -> LossOutput<S> {
     let (t_len, batch, n) = trace.z.dim();
     let n_out = net.n_out();
-    if let Readout::Framewise(k) = net.sim.readout {
+    if let Some(k) = net.sim.readout.steps_per_frame() {
         assert!(
             k > 0 && t_len % k == 0,
             "{t_len} steps are not whole frames of {k}"
@@ -153,6 +154,37 @@ pub fn readout_loss<S: Real>(
             }
             loss_task = loss_task / S::from_f64(scored.max(1) as f64);
             probs
+        }
+        (Readout::Regression(k), Targets::FrameValues(values)) => {
+            // Frame outputs = mean of y_t over the frame; squared error against the target
+            // of the frame's last step, mean over scored frames and outputs.
+            let frames = t_len / k;
+            let inv_k = S::from_f64(1.0 / k as f64);
+            let mut outputs = Array3::from_elem((frames, batch, n_out), S::zero());
+            for f in 0..frames {
+                for bi in 0..batch {
+                    let mut pbar = vec![S::zero(); n];
+                    for ti in f * k..(f + 1) * k {
+                        for j in 0..n {
+                            pbar[j] += p[[ti, bi, j]] * inv_k;
+                        }
+                    }
+                    let y = output(params, &pbar);
+                    for o in 0..n_out {
+                        outputs[[f, bi, o]] = y[o];
+                    }
+                    let last = f * k + k - 1;
+                    if values[[last, bi, 0]].is_finite() {
+                        for o in 0..n_out {
+                            let e = y[o] - S::from_f64(values[[last, bi, o]] as f64);
+                            loss_task += e * e;
+                        }
+                        scored += 1;
+                    }
+                }
+            }
+            loss_task = loss_task / S::from_f64((scored.max(1) * n_out) as f64);
+            outputs
         }
         (readout, _) => panic!("targets do not match the {readout:?} readout"),
     };

@@ -330,9 +330,9 @@ impl GpuEngine {
                 }
                 (k, 1)
             }
-            Readout::Framewise(k) => {
+            Readout::Framewise(k) | Readout::Regression(k) => {
                 if k == 0 || !steps.is_multiple_of(k) {
-                    bail!("the framewise readout needs whole frames: {steps} steps are not a multiple of {k} steps per frame");
+                    bail!("the frame readout needs whole frames: {steps} steps are not a multiple of {k} steps per frame");
                 }
                 (0, k)
             }
@@ -388,6 +388,7 @@ impl GpuEngine {
             off_per_seq: off_per_seq as u32,
             off_dy: off_dy as u32,
             steps_per_frame: steps_per_frame as u32,
+            regression: matches!(net.sim.readout, Readout::Regression(_)) as u32,
             off_pred: off_pred as u32,
             off_rows: (n_in * n + n * n) as u32,
             off_row_len: (n_in * n + 2 * n * n) as u32,
@@ -456,7 +457,12 @@ impl GpuEngine {
         let bits = storage(device, "spike bits", bits_len);
         let readout = storage(device, "readout", readout_len);
         let partials = storage(device, "per-sequence gradients", partials_len);
-        let labels_len = if window > 0 { batch } else { steps * batch };
+        // Classes [B] or [T, B]; regression targets as f32 bits [T, B, n_out].
+        let labels_len = match net.sim.readout {
+            Readout::Window(_) => batch,
+            Readout::Framewise(_) => steps * batch,
+            Readout::Regression(_) => steps * batch * n_out,
+        };
         let labels = storage(device, "labels", labels_len as u64 * 4);
         let mut x_chunks = Vec::new();
         let mut forward_groups = Vec::new();
@@ -629,7 +635,8 @@ impl GpuEngine {
         Ok(())
     }
 
-    /// Uploads inputs and labels; returns the number of scored frames.
+    /// Uploads inputs and labels (or target values); returns the loss's normaliser: the
+    /// number of scored frames (times the outputs for the regression readout).
     fn upload_batch(&mut self, batch: &Batch) -> anyhow::Result<u32> {
         if batch.n_in() != self.network.n_in() {
             bail!(
@@ -663,6 +670,34 @@ impl GpuEngine {
                     .map(|row| row.iter().filter(|&&v| v >= 0).count())
                     .sum::<usize>();
                 (l.iter().copied().collect(), scored as u32)
+            }
+            (Readout::Regression(k), Targets::FrameValues(v)) => {
+                let v = v.as_standard_layout();
+                if v.shape()[2] != self.network.n_out() {
+                    bail!(
+                        "{} target values per step, the network has {} outputs",
+                        v.shape()[2],
+                        self.network.n_out()
+                    );
+                }
+                if let Some(bad) = v.iter().find(|x| x.is_infinite()) {
+                    bail!("target value {bad} is not finite (NaN marks a step not scored)");
+                }
+                // A frame is scored if the target at its last step is a number; the kernel
+                // sees an unscored step as the bit pattern of −1 (comparing integers: a NaN
+                // need not survive the shader compiler).
+                let scored = v
+                    .outer_iter()
+                    .skip(k - 1)
+                    .step_by(*k)
+                    .map(|row| row.outer_iter().filter(|o| o[0].is_finite()).count())
+                    .sum::<usize>();
+                let bits: Vec<i32> = v
+                    .iter()
+                    .map(|x| if x.is_nan() { -1 } else { x.to_bits() as i32 })
+                    .collect();
+                queue.write_buffer(&r.labels, 0, bytemuck::cast_slice::<i32, u8>(&bits));
+                return Ok((scored * self.network.n_out()) as u32);
             }
             (readout, _) => bail!("the batch's targets do not match the {readout:?} readout"),
         };
@@ -1039,7 +1074,7 @@ impl Engine for GpuEngine {
         let r = self.batch_res.as_ref().expect("batch resources");
         let decisions = match self.network.sim.readout {
             Readout::Window(_) => 1,
-            Readout::Framewise(k) => r.steps / k,
+            Readout::Framewise(k) | Readout::Regression(k) => r.steps / k,
         };
         let len = decisions * r.batch;
         let offset = r.dims.off_pred as u64 * F32;

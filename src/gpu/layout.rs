@@ -42,7 +42,7 @@ pub struct Dims {
     pub noise_std: f32,
     pub reg_coeff: f32,
     pub reg_rate: f32,
-    pub _pad3: f32,
+    pub regression: u32,
     pub _pad4: f32,
 }
 

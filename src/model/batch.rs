@@ -8,6 +8,9 @@ pub enum Targets {
     Labels(Array1<i32>),
     /// One class per step, −1 = not scored, for the `framewise` readout. [T, B]
     FrameLabels(Array2<i32>),
+    /// Target values per step and output, NaN = not scored, for the `regression` readout (a
+    /// frame is scored against its last step). [T, B, n_out]
+    FrameValues(Array3<f32>),
 }
 
 #[derive(Clone, Debug, PartialEq)]

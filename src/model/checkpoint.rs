@@ -452,6 +452,17 @@ pub fn save_batch(path: &Path, batch: &Batch) -> anyhow::Result<()> {
             }
             w.i32("frame_labels", l.shape(), l.iter().copied());
         }
+        Targets::FrameValues(v) => {
+            if v.shape()[..2] != [t, b] {
+                bail!(
+                    "{}: frame targets of shape {} for x of shape {}",
+                    ctx(),
+                    fmt_shape(v.shape()),
+                    fmt_shape(batch.x.shape())
+                );
+            }
+            w.f32("frame_targets", v.shape(), v);
+        }
     }
     w.write(path).with_context(ctx)
 }
@@ -915,6 +926,20 @@ pub fn load_batch(path: &Path, readout: Readout) -> Result<Batch, CheckpointErro
                 .map_err(|e| r.err(value_err("frame_labels", e.to_string())))?;
             Targets::FrameLabels(l)
         }
+        Readout::Regression(_) => {
+            let v = r.f32_3d("frame_targets", [Dim::Is(t), Dim::Is(b), Dim::Pos("n_out")])?;
+            if let Some(((i, j, k), v)) = v
+                .indexed_iter()
+                .find(|(_, v)| v.is_infinite())
+                .map(|(i, v)| (i, *v))
+            {
+                return Err(r.err(value_err(
+                    "frame_targets",
+                    format!("infinite value {v} at [{i}, {j}, {k}] (NaN = not scored)"),
+                )));
+            }
+            Targets::FrameValues(v)
+        }
     };
     Ok(Batch { x, targets })
 }
@@ -939,6 +964,16 @@ pub fn load_batch_for(path: &Path, net: &Network) -> Result<Batch, CheckpointErr
     let (name, bad) = match &batch.targets {
         Targets::Labels(l) => ("labels", l.iter().copied().find(|&v| v >= n_out)),
         Targets::FrameLabels(l) => ("frame_labels", l.iter().copied().find(|&v| v >= n_out)),
+        Targets::FrameValues(v) => {
+            if v.shape()[2] != net.n_out() {
+                return Err(err(Problem::Shape {
+                    tensor: "frame_targets".to_string(),
+                    expected: format!("[T, B, {}] (n_out of the network)", net.n_out()),
+                    found: v.shape().to_vec(),
+                }));
+            }
+            ("frame_targets", None)
+        }
     };
     if let Some(v) = bad {
         return Err(err(value_err(
@@ -1070,6 +1105,15 @@ mod tests {
             Readout::Framewise(_) => Targets::FrameLabels(Array2::from_shape_fn((t, b), |_| {
                 rng.random_range(-1..n_out)
             })),
+            Readout::Regression(_) => {
+                Targets::FrameValues(Array3::from_shape_fn((t, b, n_out as usize), |_| {
+                    if rng.random_bool(0.2) {
+                        f32::NAN
+                    } else {
+                        rng.random_range(-1.0..1.0)
+                    }
+                }))
+            }
         };
         Batch { x, targets }
     }
@@ -1394,12 +1438,31 @@ mod tests {
     fn batch_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("batch.safetensors");
-        for readout in [Readout::Window(8), Readout::Framewise(1)] {
+        for readout in [
+            Readout::Window(8),
+            Readout::Framewise(1),
+            Readout::Regression(4),
+        ] {
             let batch = random_batch(11, readout);
             save_batch(&path, &batch).unwrap();
-            assert_eq!(load_batch(&path, readout).unwrap(), batch);
+            let loaded = load_batch(&path, readout).unwrap();
+            // NaN (not scored) targets compare unequal: compare the bits.
+            let bits = |b: &Batch| match &b.targets {
+                Targets::FrameValues(v) => v.mapv(f32::to_bits).into_raw_vec_and_offset().0,
+                _ => vec![],
+            };
+            assert_eq!(loaded.x, batch.x);
+            assert_eq!(bits(&loaded), bits(&batch));
+            if !matches!(readout, Readout::Regression(_)) {
+                assert_eq!(loaded, batch);
+            }
             let net = random_network(1, 2, readout);
-            assert_eq!(load_batch_for(&path, &net).unwrap(), batch);
+            let for_net = load_batch_for(&path, &net).unwrap();
+            assert_eq!(bits(&for_net), bits(&batch));
+            assert_eq!(for_net.x, batch.x);
+            if !matches!(readout, Readout::Regression(_)) {
+                assert_eq!(for_net, batch);
+            }
         }
     }
 

@@ -183,6 +183,7 @@ pub fn initialise(cfg: &Config, n_in: usize, n_out: usize) -> Initialised {
         readout: match m.readout.kind {
             ReadoutKind::Window => Readout::Window(m.readout.window),
             ReadoutKind::Framewise => Readout::Framewise(cfg.task.steps_per_frame),
+            ReadoutKind::Regression => Readout::Regression(cfg.task.steps_per_frame),
         },
         reg_coeff: cfg.train.reg_coeff,
         reg_rate_hz: cfg.train.reg_rate_hz,

@@ -12,16 +12,31 @@ pub enum Readout {
     /// against the label of its last step (−1 = not scored). TIMIT presents each 10 ms
     /// feature frame for k = `steps_per_frame` steps (experiments.md §2).
     Framewise(usize),
+    /// Regression (learning-to-learn, model.md §4): frames of `k` steps as `Framewise`; a
+    /// frame's output is the mean of y_t over its steps (with a readout trace of τ_out → 0
+    /// this is a linear readout of the frame's spike counts), compared by squared error with
+    /// the target of its last step; the loss is the mean over scored frames and outputs.
+    Regression(usize),
 }
 
 impl Readout {
-    /// The checkpoint metadata spelling (`window:K`, `framewise`, or `framewise:K` for K
-    /// steps per frame).
+    /// Steps per frame of the frame-based readouts (framewise, regression); None for the
+    /// window readout.
+    pub fn steps_per_frame(&self) -> Option<usize> {
+        match self {
+            Readout::Window(_) => None,
+            Readout::Framewise(k) | Readout::Regression(k) => Some(*k),
+        }
+    }
+
+    /// The checkpoint metadata spelling (`window:K`, `framewise`, `framewise:K` for K steps
+    /// per frame, or `regression:K`).
     pub fn to_metadata(&self) -> String {
         match self {
             Readout::Window(k) => format!("window:{k}"),
             Readout::Framewise(1) => "framewise".to_string(),
             Readout::Framewise(k) => format!("framewise:{k}"),
+            Readout::Regression(k) => format!("regression:{k}"),
         }
     }
 
@@ -31,6 +46,9 @@ impl Readout {
         }
         if let Some(k) = s.strip_prefix("framewise:") {
             return k.parse().ok().filter(|&k| k > 0).map(Readout::Framewise);
+        }
+        if let Some(k) = s.strip_prefix("regression:") {
+            return k.parse().ok().filter(|&k| k > 0).map(Readout::Regression);
         }
         let k = s.strip_prefix("window:")?.parse().ok()?;
         Some(Readout::Window(k))
@@ -195,6 +213,7 @@ mod tests {
             Readout::Window(28),
             Readout::Framewise(1),
             Readout::Framewise(5),
+            Readout::Regression(20),
         ] {
             assert_eq!(Readout::from_metadata(&r.to_metadata()), Some(r));
         }

@@ -48,11 +48,13 @@ pub fn draw_raster(
     let label = match &batch.targets {
         Targets::Labels(l) => l[0].max(0) as usize,
         Targets::FrameLabels(l) => l[[l.nrows() - 1, 0]].max(0) as usize,
+        Targets::FrameValues(_) => 0,
     };
     // The first sequence's own targets (framewise: its column of frame labels).
     let targets = match &batch.targets {
         Targets::Labels(_) => Targets::Labels(ndarray::arr1(&[label as i32])),
         Targets::FrameLabels(l) => Targets::FrameLabels(l.slice(s![.., 0..1]).to_owned()),
+        Targets::FrameValues(v) => Targets::FrameValues(v.slice(s![.., 0..1, ..]).to_owned()),
     };
     let params = ParamsOf::<f32>::from_params(&network.params);
     let trace = alif_forward(network, &params, &x, 0);

@@ -141,6 +141,20 @@ pub fn random_batch(c: &Case) -> Batch {
                 }
             }))
         }
+        Readout::Regression(_) => {
+            // Targets in [0, 1]; about a third of the steps not scored (NaN).
+            let mut values = Array3::from_elem((c.steps, c.batch, c.n_out), f32::NAN);
+            for t in 0..c.steps {
+                for b in 0..c.batch {
+                    if rng.random_bool(0.7) {
+                        for o in 0..c.n_out {
+                            values[[t, b, o]] = rng.random_range(0.0..1.0);
+                        }
+                    }
+                }
+            }
+            Targets::FrameValues(values)
+        }
     };
     Batch { x, targets }
 }
