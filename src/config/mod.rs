@@ -70,6 +70,10 @@ pub struct TaskConfig {
     pub feature_spike_rate_hz: f32,
     /// TIMIT `spikes` input: |z-score| at which a channel's rate saturates (ours).
     pub feature_saturation: f32,
+    /// Learning-to-learn: input/target pairs per episode (experiments.md §3: 500).
+    pub pairs_per_episode: usize,
+    /// Learning-to-learn: input neurons coding each value (x1, x2, previous target; 100).
+    pub neurons_per_value: usize,
     /// Sequential MNIST: input encoding (threshold crossing, the reference; or population).
     pub encoding: crate::tasks::smnist_encoding::Encoding,
     /// Population coding: peak rate of a channel, Hz (ours).
@@ -90,6 +94,8 @@ impl Default for TaskConfig {
             frame_input: Default::default(),
             feature_spike_rate_hz: 200.0,
             feature_saturation: 3.0,
+            pairs_per_episode: 500,
+            neurons_per_value: 100,
             encoding: Default::default(),
             population_peak_rate_hz: 100.0,
             population_width: 0.05,

@@ -1,5 +1,6 @@
 //! Task generators: where batches come from.
 
+pub mod l2l;
 pub mod l2l_baselines;
 pub mod l2l_encoding;
 pub mod l2l_family;

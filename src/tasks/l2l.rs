@@ -1,0 +1,187 @@
+//! Learning-to-learn from a teacher (experiments.md §3) as a source of batches: each sequence
+//! is one episode of a new task of the family (target networks or sines), its pairs shown one
+//! per `task.steps_per_frame` steps as population-coded spikes (`l2l_encoding`), the target
+//! of each pair scored at the end of its window by the regression readout (model.md §4).
+//!
+//! Training episode e of iteration `it` is episode index it·B + e; validation and test
+//! episodes come from disjoint index ranges, so every batch is a pure function of the seed and
+//! its index (a resumed run sees the same episodes).
+
+use ndarray::Array3;
+
+use super::l2l_encoding::{encode_episodes, PopulationSettings};
+use super::l2l_family::TaskFamily;
+use super::{BatchSource, Split};
+use crate::config::{Config, TaskKind};
+use crate::model::{Batch, Targets};
+
+/// First episode index of the validation and test episodes (training uses 0, 1, 2, …).
+const VALIDATION_EPISODES: u64 = 1 << 40;
+const TEST_EPISODES: u64 = 1 << 41;
+
+pub struct L2lTask {
+    family: TaskFamily,
+    settings: PopulationSettings,
+    pairs: usize,
+    batch_size: usize,
+    eval_batch_size: usize,
+    /// Episodes per evaluation split.
+    eval_episodes: usize,
+    seed: u64,
+}
+
+impl L2lTask {
+    pub fn from_config(cfg: &Config) -> anyhow::Result<L2lTask> {
+        let family = match cfg.task.kind {
+            TaskKind::L2lTn => TaskFamily::TargetNetworks,
+            TaskKind::L2lSine => TaskFamily::Sines,
+            other => anyhow::bail!("task.kind {other:?} is not a learning-to-learn task"),
+        };
+        let t = &cfg.task;
+        let settings = PopulationSettings {
+            neurons_per_value: t.neurons_per_value,
+            width: t.population_width as f64,
+            peak_rate_hz: t.population_peak_rate_hz as f64,
+            steps_per_pair: t.steps_per_frame,
+            dt_ms: cfg.model.dt as f64,
+        };
+        settings
+            .validate()
+            .map_err(|e| anyhow::anyhow!("task (population coding): {e}"))?;
+        anyhow::ensure!(
+            t.pairs_per_episode > 0,
+            "task.pairs_per_episode must be at least 1"
+        );
+        Ok(L2lTask {
+            family,
+            settings,
+            pairs: t.pairs_per_episode,
+            batch_size: cfg.train.batch_size,
+            eval_batch_size: cfg.eval.batch_size.max(1),
+            eval_episodes: cfg.data.validation_size.max(1),
+            seed: cfg.train.seed,
+        })
+    }
+
+    pub fn family(&self) -> TaskFamily {
+        self.family
+    }
+
+    /// The batch of episodes `indices`: spikes [T, B, 3N] and the target of each pair at the
+    /// last step of its window ([T, B, 1], NaN elsewhere).
+    pub fn batch_of(&self, indices: &[u64]) -> anyhow::Result<Batch> {
+        let (_, _, encoded) =
+            encode_episodes(self.family, &self.settings, self.seed, indices, self.pairs)
+                .map_err(|e| anyhow::anyhow!("learning-to-learn episodes: {e}"))?;
+        let k = self.settings.steps_per_pair;
+        let (steps, b, _) = encoded.x.dim();
+        let mut values = Array3::from_elem((steps, b, 1), f32::NAN);
+        for ((pair, e), &target) in encoded.targets.indexed_iter() {
+            values[[pair * k + k - 1, e, 0]] = target;
+        }
+        Ok(Batch {
+            x: encoded.x,
+            targets: Targets::FrameValues(values),
+        })
+    }
+
+    fn split_base(split: Split) -> u64 {
+        match split {
+            Split::Validation => VALIDATION_EPISODES,
+            Split::Test => TEST_EPISODES,
+        }
+    }
+}
+
+impl BatchSource for L2lTask {
+    fn n_in(&self) -> usize {
+        self.settings.n_channels()
+    }
+
+    fn n_out(&self) -> usize {
+        1
+    }
+
+    fn train_batch(&mut self, it: usize) -> anyhow::Result<Batch> {
+        let first = (it * self.batch_size) as u64;
+        let indices: Vec<u64> = (first..first + self.batch_size as u64).collect();
+        self.batch_of(&indices)
+    }
+
+    fn eval_batches(&self, _split: Split) -> usize {
+        self.eval_episodes.div_ceil(self.eval_batch_size)
+    }
+
+    fn eval_batch(&mut self, split: Split, index: usize) -> anyhow::Result<Batch> {
+        let start = index * self.eval_batch_size;
+        let end = (start + self.eval_batch_size).min(self.eval_episodes);
+        anyhow::ensure!(start < end, "evaluation batch {index} is out of range");
+        let base = Self::split_base(split);
+        let indices: Vec<u64> = (start..end).map(|i| base + i as u64).collect();
+        self.batch_of(&indices)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(kind: TaskKind) -> Config {
+        let mut cfg = Config::default();
+        cfg.task.kind = kind;
+        cfg.task.steps_per_frame = 20;
+        cfg.task.pairs_per_episode = 6;
+        cfg.task.neurons_per_value = 10;
+        cfg.train.batch_size = 3;
+        cfg.eval.batch_size = 2;
+        cfg.data.validation_size = 5;
+        cfg
+    }
+
+    #[test]
+    fn batches_score_each_pair_at_the_end_of_its_window() {
+        let mut task = L2lTask::from_config(&config(TaskKind::L2lTn)).unwrap();
+        assert_eq!((task.n_in(), task.n_out()), (30, 1));
+        let b = task.train_batch(2).unwrap();
+        assert_eq!(b.x.dim(), (120, 3, 30));
+        let Targets::FrameValues(v) = &b.targets else {
+            panic!("regression targets")
+        };
+        for t in 0..120 {
+            for e in 0..3 {
+                let scored = v[[t, e, 0]].is_finite();
+                assert_eq!(scored, t % 20 == 19, "step {t}");
+                if scored {
+                    assert!(
+                        (0.0..=1.0).contains(&v[[t, e, 0]]),
+                        "TN targets lie in [0, 1]"
+                    );
+                }
+            }
+        }
+        // Pure in the iteration; evaluation batches cover the split, disjoint from training.
+        let again = task.train_batch(2).unwrap();
+        let Targets::FrameValues(v2) = &again.targets else {
+            panic!("regression targets")
+        };
+        assert_eq!(again.x, b.x);
+        assert_eq!(v2.mapv(f32::to_bits), v.mapv(f32::to_bits));
+        assert_eq!(task.eval_batches(Split::Validation), 3);
+        assert_eq!(task.eval_batch(Split::Validation, 2).unwrap().size(), 1);
+        assert_ne!(
+            task.eval_batch(Split::Validation, 0).unwrap().x,
+            task.eval_batch(Split::Test, 0).unwrap().x
+        );
+        assert!(task.eval_batch(Split::Test, 3).is_err());
+    }
+
+    #[test]
+    fn sines_and_bad_settings() {
+        let task = L2lTask::from_config(&config(TaskKind::L2lSine)).unwrap();
+        assert_eq!(task.family(), TaskFamily::Sines);
+        let mut cfg = config(TaskKind::L2lTn);
+        cfg.task.neurons_per_value = 0;
+        let e = L2lTask::from_config(&cfg).err().unwrap().to_string();
+        assert!(e.contains("neurons_per_value"), "{e}");
+    }
+}
