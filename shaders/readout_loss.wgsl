@@ -33,8 +33,10 @@
 @group(0) @binding(7) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(8) var<storage, read_write> pstate: array<f32>;
 
+// Window readout: the trace p (then its window mean). Frame readouts: the running sum of p
+// over the frame (then its mean); p itself is private to its owner and stays in pstate, so
+// one array fits WebGPU's 16 KiB of workgroup memory.
 var<workgroup> trace_out: array<f32, MAX_NEURONS>;
-var<workgroup> frame_sum: array<f32, MAX_NEURONS>;
 var<workgroup> logits: array<f32, MAX_OUT>;
 var<workgroup> errors: array<f32, MAX_OUT>;
 var<workgroup> scratch: array<f32, 4>;
@@ -80,20 +82,6 @@ fn compute_logits(lid: u32) {
         var y = model[dims.off_b_out + o];
         for (var j = 0u; j < n; j++) {
             y += trace_out[j] * model[dims.off_w_out + j * n_out + o];
-        }
-        logits[o] = y;
-    }
-}
-
-// The same for a frame of the framewise readout: logits = frame_sum . W_out + b_out, with
-// frame_sum already the frame's mean trace.
-fn compute_logits_of_frame(lid: u32) {
-    let n = dims.n_rec;
-    let n_out = dims.n_out;
-    for (var o = lid; o < n_out; o += WG) {
-        var y = model[dims.off_b_out + o];
-        for (var j = 0u; j < n; j++) {
-            y += frame_sum[j] * model[dims.off_w_out + j * n_out + o];
         }
         logits[o] = y;
     }
@@ -200,11 +188,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     for (var j = lid; j < n; j += WG) {
         if (first) {
+            pstate[2u * (b * n + j)] = 0.0;
             trace_out[j] = 0.0;
-            frame_sum[j] = 0.0;
         } else {
-            trace_out[j] = pstate[2u * (b * n + j)];
-            frame_sum[j] = pstate[2u * (b * n + j) + 1u];
+            trace_out[j] = pstate[2u * (b * n + j) + 1u];
         }
     }
     for (var t = t0; t <= t_end; t++) {
@@ -213,9 +200,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             if (bit_of(bits[spike_word(t, b, j / 32u)], j)) {
                 z = spike_value;
             }
-            let p = kappa * trace_out[j] + (1.0 - kappa) * z;
-            trace_out[j] = p;
-            frame_sum[j] += p;
+            let p = kappa * pstate[2u * (b * n + j)] + (1.0 - kappa) * z;
+            pstate[2u * (b * n + j)] = p;
+            trace_out[j] += p;
         }
         // t counts from 1: a frame ends at every multiple of k (uniform across the group).
         if (t % k != 0u) {
@@ -227,10 +214,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             label = labels[(t - 1u) * dims.batch + b];
         }
         for (var j = lid; j < n; j += WG) {
-            frame_sum[j] *= inv_k;
+            trace_out[j] *= inv_k;
         }
         workgroupBarrier();
-        compute_logits_of_frame(lid);
+        compute_logits(lid);
         workgroupBarrier();
         // Unlabelled frames (label < 0) get zero errors; the branch is taken by invocation 0
         // alone, so the barriers stay in uniform control flow.
@@ -284,16 +271,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         // dW_out = sum over the frame's steps of p_t dy_t = (mean p) errors.
         for (var j = lid; j < n; j += WG) {
             for (var o = 0u; o < n_out; o++) {
-                partials[part + dims.off_w_out + j * n_out + o] += frame_sum[j] * errors[o];
+                partials[part + dims.off_w_out + j * n_out + o] += trace_out[j] * errors[o];
             }
-            frame_sum[j] = 0.0;
+            trace_out[j] = 0.0;
         }
-        // frame_sum and errors are rewritten next frame only after the barrier above.
+        // trace_out and errors are rewritten next frame only after the barrier above.
         workgroupBarrier();
     }
     for (var j = lid; j < n; j += WG) {
-        pstate[2u * (b * n + j)] = trace_out[j];
-        pstate[2u * (b * n + j) + 1u] = frame_sum[j];
+        pstate[2u * (b * n + j) + 1u] = trace_out[j];
     }
     if (lid == 0u) {
         if (last) {
