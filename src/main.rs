@@ -16,11 +16,12 @@ use lsnn_gpu::model::checkpoint::{
 };
 use lsnn_gpu::model::init::{constraints, initialise};
 use lsnn_gpu::plot::run_figures::{draw_connectivity_files, draw_learning_curves, draw_raster};
+use lsnn_gpu::tasks::l2l::L2lTask;
 use lsnn_gpu::tasks::smnist::SmnistTask;
 use lsnn_gpu::tasks::synthetic::SyntheticTask;
 use lsnn_gpu::tasks::timit::TimitTask;
 use lsnn_gpu::tasks::{BatchSource, Split};
-use lsnn_gpu::train::{evaluate, run_dir, train, truncate_metrics, StartPoint};
+use lsnn_gpu::train::{evaluate, run_dir, train, truncate_metrics, validation_score, StartPoint};
 
 #[derive(Parser)]
 #[command(
@@ -161,8 +162,9 @@ fn source_for(cfg: &Config, cache_dir: &Path) -> anyhow::Result<Box<dyn BatchSou
         TaskKind::Synthetic => Ok(Box::new(SyntheticTask::from_config(cfg))),
         TaskKind::Smnist => Ok(Box::new(SmnistTask::from_config(cfg)?)),
         TaskKind::Timit => Ok(Box::new(TimitTask::from_config(cfg, cache_dir)?)),
+        TaskKind::L2lTn | TaskKind::L2lSine => Ok(Box::new(L2lTask::from_config(cfg)?)),
         other => bail!(
-            "task.kind {other:?} is not available in this version of lsnn-gpu (only `synthetic`, `smnist` and `timit`)"
+            "task.kind {other:?} is not available in this version of lsnn-gpu (only `synthetic`, `smnist`, `timit`, `l2l_tn` and `l2l_sine`)"
         ),
     }
 }
@@ -252,7 +254,13 @@ fn cmd_resume(dir: &Path, device: &DeviceArgs) -> anyhow::Result<serde_json::Val
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["validation_accuracy"].as_f64())
+        .filter_map(|v| {
+            let (loss, acc) = (
+                v["validation_loss"].as_f64()?,
+                v["validation_accuracy"].as_f64()?,
+            );
+            Some(validation_score(network.sim.readout, loss as f32, acc as f32) as f64)
+        })
         .fold(None, |m: Option<f64>, a| Some(m.map_or(a, |m| m.max(a))));
     let mut source = source_for(&cfg, &parent_of(dir))?;
     let selected = select_from_config(&cfg)?;

@@ -4,4 +4,4 @@ pub mod metrics;
 pub mod run_dir;
 pub mod trainer;
 
-pub use trainer::{evaluate, train, truncate_metrics, StartPoint, TrainSummary};
+pub use trainer::{evaluate, train, truncate_metrics, validation_score, StartPoint, TrainSummary};

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::engine::{BatchStats, Engine, StepSettings};
 use crate::model::checkpoint::{save_checkpoint, TrainState};
 use crate::model::init::rewired_matrices;
+use crate::model::Readout;
 use crate::plot::run_figures::{draw_connectivity_files, draw_learning_curves, draw_raster};
 use crate::tasks::{BatchSource, Split};
 
@@ -24,6 +25,8 @@ pub struct TrainSummary {
     pub final_train_accuracy: f32,
     pub validation_accuracy: f32,
     pub validation_loss: f32,
+    /// Classification: the best validation accuracy (what picks `best.safetensors`);
+    /// regression: the lowest validation loss (MSE) picks it, reported here negated.
     pub best_validation_accuracy: f32,
     pub test_accuracy: f32,
     pub test_loss: f32,
@@ -39,7 +42,17 @@ pub struct TrainSummary {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StartPoint {
     pub iteration: usize,
+    /// The best validation score so far: accuracy, or −loss for the regression readout.
     pub best_validation_accuracy: Option<f32>,
+}
+
+/// What `best.safetensors` maximises: validation accuracy, or −loss (MSE) for the regression
+/// readout, whose accuracy means nothing.
+pub fn validation_score(readout: Readout, loss: f32, accuracy: f32) -> f32 {
+    match readout {
+        Readout::Regression(_) => -loss,
+        _ => accuracy,
+    }
 }
 
 /// Mean firing rates in Hz of the regular and the adaptive neurons.
@@ -151,8 +164,9 @@ pub fn train(
         if validate_now {
             (val_loss, val_acc) = evaluate(engine, source, Split::Validation)?;
             // The best checkpoint first: `last` then always names a state at least as new.
-            if val_acc > best {
-                best = val_acc;
+            let score = validation_score(net.sim.readout, val_loss, val_acc);
+            if score > best {
+                best = score;
                 save(
                     engine,
                     constraints,
