@@ -40,7 +40,7 @@ struct Dims {
     reg_coeff: f32,        // c of M9
     reg_rate: f32,         // f0 of M9, spikes per ms
     regression: u32,       // 1: the frame readout scores squared errors against target values
-    _pad4: f32,
+    off_out: u32,          // in the readout buffer: regression frame outputs [T/k, B, n_out]
 }
 
 // Per-iteration scalars, written once per training step. Mirrors `gpu::layout::StepUniform`.

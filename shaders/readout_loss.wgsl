@@ -14,7 +14,8 @@
 //
 // [off_dy ..) dy: [B, n_out] for the window readout (dy_t, the same for each of the last K
 // steps), [T, B, n_out] for the framewise readout; [off_pred ..) the predicted class (as f32)
-// of each decision: [B] (window), [T/k, B] (framewise, every frame, labelled or not).
+// of each decision: [B] (window), [T/k, B] (framewise, every frame, labelled or not);
+// [off_out ..) regression only: every frame's outputs [T/k, B, n_out].
 //
 // Barriers: workgroupBarrier between writing p (or pbar) and reading it for y, and between
 // writing the softmax errors and using them for the W_out gradient.
@@ -228,6 +229,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 // scale = 1 / (scored frames x outputs) from the host.
                 let row = ((t - 1u) * dims.batch + b) * n_out;
                 let scored = labels[row] != -1;
+                for (var o = 0u; o < n_out; o++) {
+                    readout[dims.off_out + (frame * dims.batch + b) * n_out + o] = logits[o];
+                }
                 var sq = 0.0;
                 for (var o = 0u; o < n_out; o++) {
                     var e = 0.0;

@@ -61,6 +61,9 @@ pub trait Engine {
         batch: &Batch,
         noise_seed: u32,
     ) -> anyhow::Result<(BatchStats, Array2<i32>)>;
+    /// Forward pass of a regression readout: each frame's outputs (the mean of y_t over its
+    /// steps), [T/k, B, n_out]. An error for the other readouts. Weights unchanged.
+    fn frame_outputs(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<Array3<f32>>;
     /// Forward, loss and BPTT; weights unchanged.
     fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport>;
     /// The network with its current weights.

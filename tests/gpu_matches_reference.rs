@@ -254,6 +254,17 @@ fn forward_loss_and_gradients_match_reference() {
             predictions(&loss.probs),
             "{name}: predicted classes"
         );
+        // Regression: every frame's outputs (f32 sums of n_rec products against f64).
+        if matches!(net.sim.readout, Readout::Regression(_)) {
+            let outputs = engine.frame_outputs(&batch, 9).expect("GPU frame outputs");
+            assert_eq!(outputs.dim(), loss.probs.dim());
+            for (&g, &r) in outputs.iter().zip(loss.probs.iter()) {
+                assert!(
+                    (g as f64 - r).abs() <= 1e-4 * r.abs() + 1e-5,
+                    "{name}: frame output {g} vs {r}"
+                );
+            }
+        }
         for (j, (&a, &b)) in report.stats.rates.iter().zip(loss.rates.iter()).enumerate() {
             assert!(
                 (a as f64 - b).abs() < 1e-6,

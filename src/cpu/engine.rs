@@ -96,6 +96,19 @@ impl Engine for CpuEngine {
         Ok((Self::stats(&loss), predictions(&loss.probs)))
     }
 
+    fn frame_outputs(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<Array3<f32>> {
+        if !matches!(
+            self.network.sim.readout,
+            crate::model::Readout::Regression(_)
+        ) {
+            anyhow::bail!("frame outputs are read back for the regression readout only");
+        }
+        let params = ParamsOf::<f32>::from_params(&self.network.params);
+        let trace = alif_forward(&self.network, &params, &batch.x, noise_seed);
+        // For the regression readout `probs` holds the frame outputs themselves.
+        Ok(readout_loss(&self.network, &params, &trace, &batch.targets).probs)
+    }
+
     fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport> {
         let params = ParamsOf::<f32>::from_params(&self.network.params);
         let trace = alif_forward(&self.network, &params, &batch.x, noise_seed);

@@ -353,7 +353,13 @@ impl GpuEngine {
         } else {
             steps / steps_per_frame * batch
         };
-        let readout_len = (off_pred + pred_len) as u64 * F32;
+        // Regression: the frame outputs themselves, [T/k, B, n_out].
+        let off_out = off_pred + pred_len;
+        let out_len = match net.sim.readout {
+            Readout::Regression(k) => steps / k * batch * n_out,
+            _ => 0,
+        };
+        let readout_len = (off_out + out_len) as u64 * F32;
         let partials_len = (batch * p) as u64 * F32;
         let bits_len = ((steps + 1) * batch * 2 * rec_words) as u64 * F32;
         for (what, len) in [
@@ -389,6 +395,7 @@ impl GpuEngine {
             off_dy: off_dy as u32,
             steps_per_frame: steps_per_frame as u32,
             regression: matches!(net.sim.readout, Readout::Regression(_)) as u32,
+            off_out: off_out as u32,
             off_pred: off_pred as u32,
             off_rows: (n_in * n + n * n) as u32,
             off_row_len: (n_in * n + 2 * n * n) as u32,
@@ -1089,6 +1096,20 @@ impl Engine for GpuEngine {
         )
         .expect("decisions × batch predictions");
         Ok((stats, pred))
+    }
+
+    fn frame_outputs(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<Array3<f32>> {
+        let Readout::Regression(k) = self.network.sim.readout else {
+            bail!("frame outputs are read back for the regression readout only");
+        };
+        self.evaluate(batch, noise_seed)?;
+        let r = self.batch_res.as_ref().expect("batch resources");
+        let shape = (r.steps / k, r.batch, self.network.n_out());
+        let len = (shape.0 * shape.1 * shape.2) as u64 * F32;
+        let offset = r.dims.off_out as u64 * F32;
+        let values: Vec<f32> =
+            bytemuck::pod_collect_to_vec(&self.read_buffer_range(&r.readout, offset, len)?);
+        Ok(Array3::from_shape_vec(shape, values).expect("frames × batch × outputs"))
     }
 
     fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport> {

@@ -43,7 +43,7 @@ pub struct Dims {
     pub reg_coeff: f32,
     pub reg_rate: f32,
     pub regression: u32,
-    pub _pad4: f32,
+    pub off_out: u32,
 }
 
 /// `struct StepUniform` of common.wgsl.
