@@ -408,7 +408,6 @@ impl GpuEngine {
             noise_std: net.sim.noise_std,
             reg_coeff: net.sim.reg_coeff,
             reg_rate: net.sim.reg_rate_per_ms(),
-            ..Dims::default()
         };
         // Time chunks: at most chunk_steps; small enough that the per-chunk records
         // (v_{t-1}, b_t) and inputs fit one storage binding; and, on drivers that cap loop
