@@ -28,7 +28,7 @@ fn devices_under_test() -> Vec<&'static str> {
 }
 
 fn gpu_tests_enabled() -> bool {
-    if std::env::var("LSNN_SKIP_GPU_TESTS").is_ok_and(|v| v == "1") {
+    if common::gpu::opted_out() {
         eprintln!("LSNN_SKIP_GPU_TESTS=1: skipping the GPU part");
         return false;
     }

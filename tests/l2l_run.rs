@@ -8,12 +8,7 @@ use std::process::Command;
 
 #[test]
 fn l2l_outer_loop_lowers_the_mse_on_unseen_tasks() {
-    let device = if std::env::var("LSNN_SKIP_GPU_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("LSNN_SKIP_GPU_TESTS=1: learning-to-learn run on the CPU reference");
-        "cpu"
-    } else {
-        "gpu"
-    };
+    let device = common::cli::run_device("learning-to-learn run");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lsnn-gpu"));

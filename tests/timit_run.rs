@@ -52,12 +52,7 @@ fn run(cmd: &mut Command) -> (bool, String, serde_json::Value) {
 
 /// The GPU adapter unless the run opted out of GPU tests (then the CPU reference).
 fn device() -> &'static str {
-    if std::env::var("LSNN_SKIP_GPU_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("LSNN_SKIP_GPU_TESTS=1: TIMIT run on the CPU reference");
-        "cpu"
-    } else {
-        "gpu"
-    }
+    common::cli::run_device("TIMIT run")
 }
 
 /// The paper's config scaled to a test: 60 neurons, batches of 8, 60 iterations.

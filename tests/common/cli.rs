@@ -16,3 +16,14 @@ pub fn run_command(cmd: &mut Command) -> (bool, String, String, serde_json::Valu
         .unwrap_or_else(|e| panic!("last line is not JSON ({e}): {last}\nstderr: {stderr}"));
     (out.status.success(), stdout, stderr, json)
 }
+
+/// `--device` for a run of `what`: the GPU adapter, or the CPU reference when the run opted
+/// out of GPU tests (said on stderr).
+pub fn run_device(what: &str) -> &'static str {
+    if super::gpu::opted_out() {
+        eprintln!("LSNN_SKIP_GPU_TESTS=1: {what} on the CPU reference");
+        "cpu"
+    } else {
+        "gpu"
+    }
+}

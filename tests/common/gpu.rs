@@ -5,12 +5,17 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use lsnn_gpu::gpu::context::NO_ADAPTER_HELP;
 use lsnn_gpu::gpu::{DeviceRequest, GpuContext};
 
+/// Whether the run opted out of GPU tests explicitly (LSNN_SKIP_GPU_TESTS=1).
+pub fn opted_out() -> bool {
+    std::env::var("LSNN_SKIP_GPU_TESTS").is_ok_and(|v| v == "1")
+}
+
 /// The shared device, or None when the run opted out with LSNN_SKIP_GPU_TESTS=1.
 /// A run that did not opt out and finds no adapter fails: a GPU test never passes silently.
 pub fn gpu() -> Option<GpuContext> {
     static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
     CTX.get_or_init(|| {
-        if std::env::var("LSNN_SKIP_GPU_TESTS").is_ok_and(|v| v == "1") {
+        if opted_out() {
             eprintln!("LSNN_SKIP_GPU_TESTS=1: skipping GPU tests");
             return None;
         }
