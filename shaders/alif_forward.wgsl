@@ -44,8 +44,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let t0 = chunk.t0;
     let spike_value = 1.0 / dims.dt;
 
-    // Prologue: fresh state at the first chunk; masks for z_{t0-1} and x_{t0}.
-    if (t0 == 1u) {
+    // Prologue: fresh state at the first chunk, or (step.resume) the state the previous
+    // pass left, whose last spikes z_T become row 0; masks for z_{t0-1} and x_{t0}. Each
+    // invocation writes row 0 for the words w it reads below, so no barrier is needed.
+    if (t0 == 1u && step.resume == 0u) {
         for (var j = lid; j < n; j += WG) {
             let base = (b * n + j) * stride;
             for (var q = 0u; q < stride; q++) {
@@ -55,6 +57,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         for (var w = lid; w < dims.rec_words; w += WG) {
             bits[spike_word(0u, b, w)] = 0u;
             bits[active_word(0u, b, w)] = 0u;
+        }
+    } else if (t0 == 1u) {
+        for (var w = lid; w < dims.rec_words; w += WG) {
+            bits[spike_word(0u, b, w)] = bits[spike_word(dims.steps, b, w)];
+            bits[active_word(0u, b, w)] = bits[active_word(dims.steps, b, w)];
         }
     }
     for (var w = lid; w < dims.rec_words; w += WG) {

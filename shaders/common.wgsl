@@ -53,6 +53,10 @@ struct StepUniform {
     bias2: f32,            // 1 - beta2^step
     noise_seed: u32,
     n_scored: u32,         // scored frames of the framewise readout (normalises its loss)
+    resume: u32,           // 1: continue from the state the previous pass left (a stream)
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // DEEP R settings of the rewiring in adam.wgsl (R1-R4) and deep_r_refill.wgsl (R5), model.md

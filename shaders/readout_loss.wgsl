@@ -100,6 +100,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let t0 = chunk.t0;
     let t_end = t0 + chunk.len - 1u;
     let first = t0 == 1u;
+    // A resumed pass (a stream) keeps the trace p of the previous one; its frames and totals
+    // start afresh.
+    let fresh = first && step.resume == 0u;
     let last = t_end == dims.steps;
 
     if (dims.window > 0u) {
@@ -189,7 +192,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     for (var j = lid; j < n; j += WG) {
         if (first) {
-            pstate[2u * (b * n + j)] = 0.0;
+            if (fresh) {
+                pstate[2u * (b * n + j)] = 0.0;
+            }
             trace_out[j] = 0.0;
         } else {
             trace_out[j] = pstate[2u * (b * n + j) + 1u];

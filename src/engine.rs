@@ -4,7 +4,7 @@
 use ndarray::{Array2, Array3};
 
 use crate::model::deep_r::{DeepR, RewireStats};
-use crate::model::{Batch, Network};
+use crate::model::{Batch, Network, Readout};
 
 /// Optimiser settings for one step (the learning rate already follows the schedule).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -64,6 +64,27 @@ pub trait Engine {
     /// Forward pass of a regression readout: each frame's outputs (the mean of y_t over its
     /// steps), [T/k, B, n_out]. An error for the other readouts. Weights unchanged.
     fn frame_outputs(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<Array3<f32>>;
+    /// Starts a stream of forward passes over `batch` sequences that continue one another,
+    /// each `steps` long: the state one pass leaves is where the next begins. For running a
+    /// trained network through an episode piece by piece (reading its outputs as it goes, as
+    /// an agent acting on them would) and for probing it without disturbing it
+    /// ([`Engine::stream_save`], [`Engine::stream_restore`]). Regression readout only;
+    /// `steps` must be whole frames and whole rounds of the delay ring (see
+    /// [`check_stream_shape`]). Any other pass of the engine ends the stream.
+    fn stream_start(&mut self, batch: usize, steps: usize) -> anyhow::Result<()>;
+    /// The stream's next pass, inputs `x` [steps, batch, n_in]: each frame's outputs
+    /// [steps/k, batch, n_out], as [`Engine::frame_outputs`]. Within the pass the steps count
+    /// from 1 again, which matters only for the noise of M1 (keyed by `noise_seed` and the
+    /// step): give each pass its own seed.
+    fn stream_advance(&mut self, x: &Array3<f32>, noise_seed: u32) -> anyhow::Result<Array3<f32>>;
+    /// Keeps a copy of the stream's state (on the device for the GPU); one copy at a time.
+    fn stream_save(&mut self) -> anyhow::Result<()>;
+    /// Puts the saved state back, exactly: the stream continues as if the passes since the
+    /// save had never run.
+    fn stream_restore(&mut self) -> anyhow::Result<()>;
+    /// The stream's whole state as bit patterns (neuron state, delay ring, readout trace, last
+    /// spikes), in an engine-specific order: for checking that a restore is exact.
+    fn stream_state(&self) -> anyhow::Result<Vec<u32>>;
     /// Forward, loss and BPTT; weights unchanged.
     fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport>;
     /// The network with its current weights.
@@ -76,4 +97,27 @@ pub trait Engine {
     fn set_rewiring(&mut self, deep_r: DeepR) -> anyhow::Result<()>;
     /// What the last training step's rewiring did; None without DEEP R.
     fn rewire_stats(&self) -> Option<RewireStats>;
+}
+
+/// Whether a stream of passes of `steps` steps can run on `net` (see [`Engine::stream_start`]):
+/// a regression readout whose frames and delay ring fit a whole number of times into a pass,
+/// so that frames and ring slots line up from one pass to the next.
+pub fn check_stream_shape(net: &Network, batch: usize, steps: usize) -> anyhow::Result<()> {
+    let Readout::Regression(k) = net.sim.readout else {
+        anyhow::bail!("a stream of forward passes needs the regression readout");
+    };
+    let n_delay = net.sim.n_delay as usize;
+    anyhow::ensure!(
+        batch > 0 && steps > 0,
+        "a stream needs at least one sequence and one step"
+    );
+    anyhow::ensure!(
+        steps.is_multiple_of(k),
+        "a stream's passes of {steps} steps are not whole frames of {k} steps"
+    );
+    anyhow::ensure!(
+        steps.is_multiple_of(n_delay),
+        "a stream's passes of {steps} steps are not whole rounds of the {n_delay}-slot delay ring"
+    );
+    Ok(())
 }

@@ -42,6 +42,39 @@ pub struct ForwardTrace<S> {
     pub refractory: Array3<bool>,
     /// v_T, the voltage after the last step (not needed by BPTT; for inspection).
     pub v_last: Array2<S>,
+    /// The state after step T, from which a later pass can continue ([`alif_forward_from`]).
+    pub end: ForwardState<S>,
+}
+
+/// The population's state between two steps, per sequence b and neuron j: what a forward
+/// pass that continues an earlier one starts from (the GPU keeps the same in its `state`
+/// buffer and the spike bits of the last step).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForwardState<S> {
+    /// z_{t−1} [B, N].
+    pub z_prev: Array2<S>,
+    /// v_{t−1} [B, N].
+    pub v: Array2<S>,
+    /// b_{t−1} [B, N].
+    pub b: Array2<S>,
+    /// Steps of refractoriness left [B, N]: n_ref after a spike, then one less per step (M5).
+    pub refractory_left: Array2<u32>,
+    /// Input current already scheduled for the coming steps by the delays (M1),
+    /// [B, n_delay, N] indexed by step % n_delay.
+    pub ring: Array3<S>,
+}
+
+impl<S: Real> ForwardState<S> {
+    /// Everything zero: the state before step 1 (model.md §2).
+    pub fn zeros(batch: usize, n_rec: usize, n_delay: usize) -> ForwardState<S> {
+        ForwardState {
+            z_prev: Array2::from_elem((batch, n_rec), S::zero()),
+            v: Array2::from_elem((batch, n_rec), S::zero()),
+            b: Array2::from_elem((batch, n_rec), S::zero()),
+            refractory_left: Array2::zeros((batch, n_rec)),
+            ring: Array3::from_elem((batch, n_delay, n_rec), S::zero()),
+        }
+    }
 }
 
 impl<S> ForwardTrace<S> {
@@ -50,7 +83,7 @@ impl<S> ForwardTrace<S> {
     }
 }
 
-/// Simulates the recurrent population for every sequence of the batch.
+/// Simulates the recurrent population for every sequence of the batch, from the zero state.
 ///
 /// `x` is [T, B, n_in]. `noise_seed` keys the counter-based noise of M1 (ignored when σ = 0).
 pub fn alif_forward<S: Real>(
@@ -59,8 +92,26 @@ pub fn alif_forward<S: Real>(
     x: &Array3<f32>,
     noise_seed: u32,
 ) -> ForwardTrace<S> {
+    let start = ForwardState::zeros(x.dim().1, net.n_rec(), net.sim.n_delay as usize);
+    alif_forward_from(net, params, x, noise_seed, &start)
+}
+
+/// [`alif_forward`] continuing from `start` (the `end` of an earlier pass): the steps of `x`
+/// are numbered 1…T again, which only matters for the noise of M1 (keyed by the step).
+pub fn alif_forward_from<S: Real>(
+    net: &Network,
+    params: &ParamsOf<S>,
+    x: &Array3<f32>,
+    noise_seed: u32,
+    start: &ForwardState<S>,
+) -> ForwardTrace<S> {
     let (t_len, batch, n_in) = x.dim();
     let n = net.n_rec();
+    assert_eq!(
+        start.v.dim(),
+        (batch, n),
+        "the start state does not match the batch"
+    );
     assert_eq!(n_in, net.n_in(), "input width does not match the network");
     let sim = &net.sim;
     let dt = sim.dt as f64;
@@ -77,17 +128,21 @@ pub fn alif_forward<S: Real>(
         b: Array3::from_elem(shape, S::zero()),
         refractory: Array3::from_elem(shape, false),
         v_last: Array2::from_elem((batch, n), S::zero()),
+        end: start.clone(),
     };
 
     for bi in 0..batch {
-        // State entering step t: z_{t−1}, v_{t−1}, b_{t−1}; all zero at t = 1 (model.md §2).
-        let mut z_prev = vec![S::zero(); n];
-        let mut v = vec![S::zero(); n];
-        let mut b = vec![S::zero(); n];
-        // Step of each neuron's last spike (None = never): gives R_t.
-        let mut last_spike: Vec<Option<usize>> = vec![None; n];
+        // State entering step t: z_{t−1}, v_{t−1}, b_{t−1} (all zero at t = 1 of a fresh
+        // pass, model.md §2).
+        let mut z_prev = start.z_prev.row(bi).to_vec();
+        let mut v = start.v.row(bi).to_vec();
+        let mut b = start.b.row(bi).to_vec();
+        // Steps of refractoriness left (R_t = left > 0): n_ref after a spike, as the kernel.
+        let mut refractory_left = start.refractory_left.row(bi).to_vec();
         // ring[s % n_delay][j] accumulates the input current of step s (M1).
-        let mut ring = vec![vec![S::zero(); n]; n_delay];
+        let mut ring: Vec<Vec<S>> = (0..n_delay)
+            .map(|d| start.ring.slice(ndarray::s![bi, d, ..]).to_vec())
+            .collect();
 
         for t in 1..=t_len {
             let ti = t - 1;
@@ -123,8 +178,7 @@ pub fn alif_forward<S: Real>(
                 let b_t = r_j * b[j] + (S::one() - r_j) * z_prev[j];
                 let thr_t = sf(net.neurons.thr[j]) + sf(net.neurons.beta[j]) * b_t;
                 // M5: from the previous voltage; refractory neurons are silenced.
-                let refractory =
-                    sim.n_ref > 0 && last_spike[j].is_some_and(|s| t - s <= sim.n_ref as usize);
+                let refractory = refractory_left[j] > 0;
                 let u = (v[j] - thr_t) / thr_t;
                 let z_t = if refractory {
                     S::zero()
@@ -140,9 +194,11 @@ pub fn alif_forward<S: Real>(
                 tr.thr_adaptive[[ti, bi, j]] = thr_t;
                 tr.refractory[[ti, bi, j]] = refractory;
                 tr.z[[ti, bi, j]] = z_t;
-                if z_t.value() != 0.0 {
-                    last_spike[j] = Some(t);
-                }
+                refractory_left[j] = if z_t.value() != 0.0 {
+                    sim.n_ref
+                } else {
+                    refractory_left[j].saturating_sub(1)
+                };
                 v[j] = v_t;
                 b[j] = b_t;
             }
@@ -152,6 +208,13 @@ pub fn alif_forward<S: Real>(
         }
         for j in 0..n {
             tr.v_last[[bi, j]] = v[j];
+            tr.end.z_prev[[bi, j]] = z_prev[j];
+            tr.end.v[[bi, j]] = v[j];
+            tr.end.b[[bi, j]] = b[j];
+            tr.end.refractory_left[[bi, j]] = refractory_left[j];
+            for (d, slot) in ring.iter().enumerate() {
+                tr.end.ring[[bi, d, j]] = slot[j];
+            }
         }
     }
     tr

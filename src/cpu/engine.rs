@@ -1,17 +1,17 @@
 //! The CPU reference as a training engine (used with `--device cpu`, or `auto` without an
 //! adapter). Slow by design: it is the readable oracle, not a fast path.
 
-use ndarray::Array3;
+use ndarray::{Array2, Array3, Axis};
 
 use super::adam::{adam_step, AdamHyper, AdamState};
 use super::alif_backward::alif_backward;
-use super::alif_forward::{alif_forward, ParamsOf};
+use super::alif_forward::{alif_forward, alif_forward_from, ForwardState, ParamsOf};
 use super::deep_r::{refill, rewire_entries, zero_inactive_gradients};
-use super::readout_loss::{predictions, readout_loss, LossOutput};
-use crate::engine::{BatchStats, Engine, GradientReport, StepSettings};
+use super::readout_loss::{predictions, readout_loss, readout_loss_from, LossOutput};
+use crate::engine::{check_stream_shape, BatchStats, Engine, GradientReport, StepSettings};
 use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::init::apply_constraints;
-use crate::model::{Batch, Network, Params};
+use crate::model::{Batch, Network, Params, Targets};
 
 pub struct CpuEngine {
     network: Network,
@@ -19,6 +19,16 @@ pub struct CpuEngine {
     adam: AdamState,
     deep_r: Option<DeepR>,
     rewire_stats: Option<RewireStats>,
+    stream: Option<CpuStream>,
+}
+
+/// A stream of forward passes (`Engine::stream_start`): where the next pass begins.
+struct CpuStream {
+    batch: usize,
+    steps: usize,
+    /// The population's state and the readout trace p [B, N] after the last pass.
+    now: (ForwardState<f32>, Array2<f32>),
+    saved: Option<(ForwardState<f32>, Array2<f32>)>,
 }
 
 impl CpuEngine {
@@ -31,7 +41,14 @@ impl CpuEngine {
             adam: AdamState::new(len),
             deep_r: None,
             rewire_stats: None,
+            stream: None,
         }
+    }
+
+    fn stream_mut(&mut self) -> anyhow::Result<&mut CpuStream> {
+        self.stream
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("no stream running: call stream_start first"))
     }
 
     fn stats(loss: &LossOutput<f32>) -> BatchStats {
@@ -79,6 +96,7 @@ impl Engine for CpuEngine {
     }
 
     fn evaluate(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<BatchStats> {
+        self.stream = None;
         let params = ParamsOf::<f32>::from_params(&self.network.params);
         let trace = alif_forward(&self.network, &params, &batch.x, noise_seed);
         let loss = readout_loss(&self.network, &params, &trace, &batch.targets);
@@ -90,6 +108,7 @@ impl Engine for CpuEngine {
         batch: &Batch,
         noise_seed: u32,
     ) -> anyhow::Result<(BatchStats, ndarray::Array2<i32>)> {
+        self.stream = None;
         let params = ParamsOf::<f32>::from_params(&self.network.params);
         let trace = alif_forward(&self.network, &params, &batch.x, noise_seed);
         let loss = readout_loss(&self.network, &params, &trace, &batch.targets);
@@ -97,6 +116,7 @@ impl Engine for CpuEngine {
     }
 
     fn frame_outputs(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<Array3<f32>> {
+        self.stream = None;
         if !matches!(
             self.network.sim.readout,
             crate::model::Readout::Regression(_)
@@ -110,6 +130,7 @@ impl Engine for CpuEngine {
     }
 
     fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport> {
+        self.stream = None;
         let params = ParamsOf::<f32>::from_params(&self.network.params);
         let trace = alif_forward(&self.network, &params, &batch.x, noise_seed);
         let loss = readout_loss(&self.network, &params, &trace, &batch.targets);
@@ -127,6 +148,72 @@ impl Engine for CpuEngine {
             grads: grads.to_flat(),
             spikes,
         })
+    }
+
+    fn stream_start(&mut self, batch: usize, steps: usize) -> anyhow::Result<()> {
+        check_stream_shape(&self.network, batch, steps)?;
+        let n = self.network.n_rec();
+        let start = ForwardState::zeros(batch, n, self.network.sim.n_delay as usize);
+        self.stream = Some(CpuStream {
+            batch,
+            steps,
+            now: (start, Array2::zeros((batch, n))),
+            saved: None,
+        });
+        Ok(())
+    }
+
+    fn stream_advance(&mut self, x: &Array3<f32>, noise_seed: u32) -> anyhow::Result<Array3<f32>> {
+        let params = ParamsOf::<f32>::from_params(&self.network.params);
+        let net = self.network.clone();
+        let stream = self.stream_mut()?;
+        let (steps, batch, _) = x.dim();
+        anyhow::ensure!(
+            (steps, batch) == (stream.steps, stream.batch),
+            "a pass of the stream has {} steps of {} sequences, not {steps} of {batch}",
+            stream.steps,
+            stream.batch
+        );
+        let unscored =
+            Targets::FrameValues(Array3::from_elem((steps, batch, net.n_out()), f32::NAN));
+        let trace = alif_forward_from(&net, &params, x, noise_seed, &stream.now.0);
+        let loss = readout_loss_from(&net, &params, &trace, &unscored, &stream.now.1);
+        let p_last = loss.trace_out.index_axis(Axis(0), steps - 1).to_owned();
+        stream.now = (trace.end, p_last);
+        // For the regression readout `probs` holds the frame outputs themselves.
+        Ok(loss.probs)
+    }
+
+    fn stream_save(&mut self) -> anyhow::Result<()> {
+        let stream = self.stream_mut()?;
+        stream.saved = Some(stream.now.clone());
+        Ok(())
+    }
+
+    fn stream_restore(&mut self) -> anyhow::Result<()> {
+        let stream = self.stream_mut()?;
+        stream.now = stream
+            .saved
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the stream has no saved state to restore"))?;
+        Ok(())
+    }
+
+    fn stream_state(&self) -> anyhow::Result<Vec<u32>> {
+        let stream = self
+            .stream
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no stream running: call stream_start first"))?;
+        let (s, p) = &stream.now;
+        let floats = s
+            .z_prev
+            .iter()
+            .chain(&s.v)
+            .chain(&s.b)
+            .chain(&s.ring)
+            .chain(p)
+            .map(|x| x.to_bits());
+        Ok(floats.chain(s.refractory_left.iter().copied()).collect())
     }
 
     fn network(&self) -> anyhow::Result<Network> {

@@ -1,7 +1,7 @@
 //! Reference readout and losses, M7–M9: the twin of `shaders/readout_loss.wgsl` and
 //! `shaders/loss_reduce.wgsl`.
 
-use ndarray::{Array1, Array3};
+use ndarray::{Array1, Array2, Array3};
 
 use super::alif_forward::{ForwardTrace, ParamsOf};
 use super::real::Real;
@@ -75,6 +75,25 @@ pub fn readout_loss<S: Real>(
     trace: &ForwardTrace<S>,
     targets: &Targets,
 ) -> LossOutput<S> {
+    let (_, batch, n) = trace.z.dim();
+    readout_loss_from(
+        net,
+        params,
+        trace,
+        targets,
+        &Array2::from_elem((batch, n), S::zero()),
+    )
+}
+
+/// [`readout_loss`] with the output trace p_0 = `p_start` [B, N] (the last p_t of an earlier
+/// pass that this one continues; zero for a fresh pass). Frames start at this pass's step 1.
+pub fn readout_loss_from<S: Real>(
+    net: &Network,
+    params: &ParamsOf<S>,
+    trace: &ForwardTrace<S>,
+    targets: &Targets,
+    p_start: &Array2<S>,
+) -> LossOutput<S> {
     let (t_len, batch, n) = trace.z.dim();
     let n_out = net.n_out();
     if let Some(k) = net.sim.readout.steps_per_frame() {
@@ -88,7 +107,7 @@ pub fn readout_loss<S: Real>(
     // M7: p_t = κ·p_{t−1} + (1 − κ)·z_t.
     let mut p = Array3::from_elem((t_len, batch, n), S::zero());
     for bi in 0..batch {
-        let mut prev = vec![S::zero(); n];
+        let mut prev = p_start.row(bi).to_vec();
         for ti in 0..t_len {
             for j in 0..n {
                 prev[j] = kappa * prev[j] + (S::one() - kappa) * trace.z[[ti, bi, j]];

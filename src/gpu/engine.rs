@@ -17,7 +17,7 @@ use super::layout::{
     STATE_HEAD,
 };
 use super::shader::{kernel_source, ShaderConstants};
-use crate::engine::{BatchStats, Engine, GradientReport, StepSettings};
+use crate::engine::{check_stream_shape, BatchStats, Engine, GradientReport, StepSettings};
 use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::{Batch, Network, Params, Readout, Targets};
 
@@ -58,6 +58,19 @@ struct BatchResources {
     sparse_rows_group: wgpu::BindGroup,
     staging: wgpu::Buffer,
     staging_len: u64,
+    /// The forward state [B, N, state_stride] and the readout trace state [B, N, 2] (what a
+    /// stream carries from one pass to the next, with the last row of `bits`).
+    state: wgpu::Buffer,
+    pstate: wgpu::Buffer,
+    /// A running stream of forward passes (`Engine::stream_start`), if any.
+    stream: Option<GpuStream>,
+}
+
+/// A stream of forward passes on the GPU: whether a pass has run (the next one resumes) and
+/// the saved copies of `state`, `pstate` and `bits`.
+struct GpuStream {
+    resume: bool,
+    saved: Option<[wgpu::Buffer; 3]>,
 }
 
 pub struct GpuEngine {
@@ -637,6 +650,9 @@ impl GpuEngine {
             sparse_rows_group,
             staging,
             staging_len,
+            state,
+            pstate,
+            stream: None,
         });
         Ok(())
     }
@@ -912,6 +928,46 @@ impl GpuEngine {
         map_read(&self.ctx.device, &staging, len)
     }
 
+    /// Each frame's outputs [T/k, B, n_out] of the last pass (regression readout).
+    fn read_frame_outputs(&self, k: usize) -> anyhow::Result<Array3<f32>> {
+        let r = self.batch_res.as_ref().expect("batch resources");
+        let shape = (r.steps / k, r.batch, self.network.n_out());
+        let len = (shape.0 * shape.1 * shape.2) as u64 * F32;
+        let offset = r.dims.off_out as u64 * F32;
+        let values: Vec<f32> =
+            bytemuck::pod_collect_to_vec(&self.read_buffer_range(&r.readout, offset, len)?);
+        Ok(Array3::from_shape_vec(shape, values).expect("frames × batch × outputs"))
+    }
+
+    /// The batch resources of the running stream, or why there is none.
+    fn stream_resources(&self) -> anyhow::Result<&BatchResources> {
+        match &self.batch_res {
+            Some(r) if r.stream.is_some() => Ok(r),
+            _ => bail!("no stream running: call stream_start first (any other pass ends a stream)"),
+        }
+    }
+
+    /// Ends a running stream: the pass about to run overwrites its state.
+    fn end_stream(&mut self) {
+        if let Some(r) = self.batch_res.as_mut() {
+            r.stream = None;
+        }
+    }
+
+    /// Copies each whole buffer of `from` into the one of `to` (same sizes), in one submit.
+    fn copy_buffers(&self, from: &[&wgpu::Buffer], to: &[&wgpu::Buffer]) {
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("stream state copy"),
+            });
+        for (src, dst) in from.iter().zip(to) {
+            enc.copy_buffer_to_buffer(src, 0, dst, 0, src.size());
+        }
+        self.ctx.queue.submit([enc.finish()]);
+    }
+
     /// Writes the DEEP R uniform for Adam step `iteration`.
     fn write_rewire(&self, iteration: u32) {
         let Some(d) = &self.deep_r else { return };
@@ -1031,6 +1087,7 @@ impl Engine for GpuEngine {
     }
 
     fn train_step(&mut self, batch: &Batch, s: &StepSettings) -> anyhow::Result<BatchStats> {
+        self.end_stream();
         let n_scored = self.upload_batch(batch)?;
         let hyper = crate::cpu::AdamHyper {
             lr: s.lr,
@@ -1049,6 +1106,7 @@ impl Engine for GpuEngine {
             bias2,
             noise_seed: s.noise_seed,
             n_scored,
+            ..StepUniform::default()
         });
         if self.deep_r.is_some() {
             self.write_rewire(s.step);
@@ -1061,6 +1119,7 @@ impl Engine for GpuEngine {
     }
 
     fn evaluate(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<BatchStats> {
+        self.end_stream();
         let n_scored = self.upload_batch(batch)?;
         self.write_step(&StepUniform {
             noise_seed,
@@ -1102,16 +1161,99 @@ impl Engine for GpuEngine {
             bail!("frame outputs are read back for the regression readout only");
         };
         self.evaluate(batch, noise_seed)?;
-        let r = self.batch_res.as_ref().expect("batch resources");
-        let shape = (r.steps / k, r.batch, self.network.n_out());
-        let len = (shape.0 * shape.1 * shape.2) as u64 * F32;
-        let offset = r.dims.off_out as u64 * F32;
-        let values: Vec<f32> =
-            bytemuck::pod_collect_to_vec(&self.read_buffer_range(&r.readout, offset, len)?);
-        Ok(Array3::from_shape_vec(shape, values).expect("frames × batch × outputs"))
+        self.read_frame_outputs(k)
+    }
+
+    fn stream_start(&mut self, batch: usize, steps: usize) -> anyhow::Result<()> {
+        check_stream_shape(&self.network, batch, steps)?;
+        self.ensure_batch(batch, steps)?;
+        let r = self.batch_res.as_mut().expect("batch resources");
+        r.stream = Some(GpuStream {
+            resume: false,
+            saved: None,
+        });
+        Ok(())
+    }
+
+    fn stream_advance(&mut self, x: &Array3<f32>, noise_seed: u32) -> anyhow::Result<Array3<f32>> {
+        let Readout::Regression(k) = self.network.sim.readout else {
+            bail!("a stream of forward passes needs the regression readout");
+        };
+        let (steps, batch, _) = x.dim();
+        let resume = {
+            let r = self.stream_resources()?;
+            if (steps, batch) != (r.steps, r.batch) {
+                bail!(
+                    "a pass of the stream has {} steps of {} sequences, not {steps} of {batch}",
+                    r.steps,
+                    r.batch
+                );
+            }
+            r.stream.as_ref().expect("a stream").resume
+        };
+        let unscored = Batch {
+            x: x.clone(),
+            targets: Targets::FrameValues(Array3::from_elem(
+                (steps, batch, self.network.n_out()),
+                f32::NAN,
+            )),
+        };
+        self.upload_batch(&unscored)?;
+        self.write_step(&StepUniform {
+            noise_seed,
+            resume: u32::from(resume),
+            ..StepUniform::default()
+        });
+        self.run(false, false, false)?;
+        let r = self.batch_res.as_mut().expect("batch resources");
+        r.stream.as_mut().expect("a stream").resume = true;
+        self.read_frame_outputs(k)
+    }
+
+    fn stream_save(&mut self) -> anyhow::Result<()> {
+        let r = self.stream_resources()?;
+        let sources = [&r.state, &r.pstate, &r.bits];
+        let saved = match &r.stream.as_ref().expect("a stream").saved {
+            Some(saved) => saved.clone(),
+            None => sources.map(|b| storage(&self.ctx.device, "saved stream state", b.size())),
+        };
+        self.copy_buffers(&sources, &saved.each_ref());
+        let r = self.batch_res.as_mut().expect("batch resources");
+        r.stream.as_mut().expect("a stream").saved = Some(saved);
+        Ok(())
+    }
+
+    fn stream_restore(&mut self) -> anyhow::Result<()> {
+        let r = self.stream_resources()?;
+        let stream = r.stream.as_ref().expect("a stream");
+        let saved = stream
+            .saved
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the stream has no saved state to restore"))?;
+        // A restored state is one a pass has left: the next pass resumes from it.
+        anyhow::ensure!(stream.resume, "the stream has not run a pass yet");
+        self.copy_buffers(&saved.each_ref(), &[&r.state, &r.pstate, &r.bits]);
+        Ok(())
+    }
+
+    fn stream_state(&self) -> anyhow::Result<Vec<u32>> {
+        let r = self.stream_resources()?;
+        let mut words: Vec<u32> =
+            bytemuck::pod_collect_to_vec(&self.read_buffer_bytes(&r.state, r.state.size())?);
+        words.extend(bytemuck::pod_collect_to_vec::<u8, u32>(
+            &self.read_buffer_bytes(&r.pstate, r.pstate.size())?,
+        ));
+        // The last row of the spike bits (z_T and its pseudo-derivative mask): the next pass
+        // starts from it.
+        let row = (r.batch * 2 * r.dims.rec_words as usize) as u64 * F32;
+        words.extend(bytemuck::pod_collect_to_vec::<u8, u32>(
+            &self.read_buffer_range(&r.bits, r.steps as u64 * row, row)?,
+        ));
+        Ok(words)
     }
 
     fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport> {
+        self.end_stream();
         let n_scored = self.upload_batch(batch)?;
         self.write_step(&StepUniform {
             noise_seed,

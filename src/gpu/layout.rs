@@ -58,6 +58,12 @@ pub struct StepUniform {
     pub bias2: f32,
     pub noise_seed: u32,
     pub n_scored: u32,
+    /// 1: the forward pass and the readout trace continue from the state the previous pass
+    /// left (`Engine::stream_advance`); 0: they start from zero (model.md §2).
+    pub resume: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
 }
 
 /// `struct RewireUniform` of common.wgsl (DEEP R).
