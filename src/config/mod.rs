@@ -355,6 +355,9 @@ pub struct EvalConfig {
     /// Validate every this many iterations (0 = only at the end).
     pub every: usize,
     pub batch_size: usize,
+    /// Learning-to-learn: the final evaluation on unseen tasks against the baselines and the
+    /// probing of the internal model.
+    pub l2l: crate::tasks::l2l_eval::L2lEvalSettings,
 }
 
 impl Default for EvalConfig {
@@ -362,6 +365,7 @@ impl Default for EvalConfig {
         EvalConfig {
             every: 500,
             batch_size: 256,
+            l2l: Default::default(),
         }
     }
 }

@@ -194,6 +194,13 @@ impl Config {
             }
         }
         let regression_task = matches!(t.kind, TaskKind::L2lTn | TaskKind::L2lSine);
+        if regression_task {
+            if let Err(e) = self.eval.l2l.validate() {
+                // The message starts with the field's name.
+                let (field, message) = e.split_once(' ').unwrap_or(("eval.l2l", &e));
+                return fail(field, message.to_string());
+            }
+        }
         if (r.kind == ReadoutKind::Regression) != regression_task {
             return fail(
                 "model.readout.kind",

@@ -7,13 +7,19 @@
 //! episodes come from disjoint index ranges, so every batch is a pure function of the seed and
 //! its index (a resumed run sees the same episodes).
 
+use std::path::Path;
+
+use anyhow::Context as _;
 use ndarray::Array3;
 
 use super::l2l_encoding::{encode_episodes, PopulationSettings};
+use super::l2l_eval::{error_curves, probe_internal_model, L2lEvalSettings};
 use super::l2l_family::TaskFamily;
 use super::{BatchSource, Split};
 use crate::config::{Config, TaskKind};
+use crate::engine::Engine;
 use crate::model::{Batch, Targets};
+use crate::plot::l2l_figures::{draw_error_curves, draw_internal_model};
 
 /// First episode index of the validation and test episodes (training uses 0, 1, 2, …).
 const VALIDATION_EPISODES: u64 = 1 << 40;
@@ -28,6 +34,8 @@ pub struct L2lTask {
     /// Episodes per evaluation split.
     eval_episodes: usize,
     seed: u64,
+    /// The final evaluation (`final_report`).
+    final_eval: L2lEvalSettings,
 }
 
 impl L2lTask {
@@ -60,11 +68,33 @@ impl L2lTask {
             eval_batch_size: cfg.eval.batch_size.max(1),
             eval_episodes: cfg.data.validation_size.max(1),
             seed: cfg.train.seed,
+            final_eval: cfg.eval.l2l.clone(),
         })
     }
 
     pub fn family(&self) -> TaskFamily {
         self.family
+    }
+
+    pub fn population(&self) -> &PopulationSettings {
+        &self.settings
+    }
+
+    pub fn pairs(&self) -> usize {
+        self.pairs
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn eval_batch_size(&self) -> usize {
+        self.eval_batch_size
+    }
+
+    /// The episode index of the `i`-th episode of `split`.
+    pub fn episode_index(split: Split, i: usize) -> u64 {
+        Self::split_base(split) + i as u64
     }
 
     /// The batch of episodes `indices`: spikes [T, B, 3N] and the target of each pair at the
@@ -119,6 +149,47 @@ impl BatchSource for L2lTask {
         let base = Self::split_base(split);
         let indices: Vec<u64> = (start..end).map(|i| base + i as u64).collect();
         self.batch_of(&indices)
+    }
+
+    /// The evaluation on unseen tasks against the baselines (Fig. 2E/F) and the probing of the
+    /// internal model (Fig. 2H/I): `l2l_eval.json`, `l2l_error_curves.csv`,
+    /// `l2l_error_curves.png`, `l2l_internal_model.json` and `.png` in the run directory; the
+    /// summary's numbers.
+    fn final_report(
+        &mut self,
+        engine: &mut dyn Engine,
+        run_dir: &Path,
+    ) -> anyhow::Result<serde_json::Value> {
+        let s = &self.final_eval;
+        let curves = error_curves(engine, self, s)?;
+        let summary = curves.summary(s.late_fraction);
+        let model = probe_internal_model(engine, self, s)?;
+        let write = |name: &str, text: String| -> anyhow::Result<()> {
+            let path = run_dir.join(name);
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+        };
+        write(
+            "l2l_eval.json",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "summary": summary,
+                "curves": curves,
+            }))?,
+        )?;
+        write("l2l_error_curves.csv", curves.to_csv())?;
+        write(
+            "l2l_internal_model.json",
+            serde_json::to_string_pretty(&model)?,
+        )?;
+        draw_error_curves(&curves, &run_dir.join("l2l_error_curves.png"))?;
+        draw_internal_model(&model, &run_dir.join("l2l_internal_model.png"))?;
+        eprintln!(
+            "unseen tasks: LSNN MSE {:.4} over the episode, {:.4} from pair {} on; optimal linear regressor {:.4}",
+            summary["lsnn_mse"].as_f64().unwrap_or(f64::NAN),
+            summary["lsnn_mse_late"].as_f64().unwrap_or(f64::NAN),
+            summary["late_pairs_from"],
+            summary["baseline_optimal_linear_mse"].as_f64().unwrap_or(f64::NAN),
+        );
+        Ok(summary)
     }
 }
 

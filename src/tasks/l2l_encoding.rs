@@ -240,21 +240,65 @@ pub fn encode_episode_into(
             ep.targets.len()
         ));
     }
-    out.fill(0.0);
-    let spike = settings.spike_value();
     let m = settings.steps_per_pair;
     for (t, (x, prev)) in shown_values(ep).into_iter().enumerate() {
-        let thr = pair_thresholds(&pair_rates_hz(family, settings, x, prev), settings.dt_ms);
-        for step in t * m..(t + 1) * m {
-            let mut row = out.row_mut(step);
-            for &(c, th) in &thr {
-                if (rng.next_u32() as u64) < th {
-                    row[c] = spike;
-                }
+        write_pair(
+            family,
+            settings,
+            x,
+            prev,
+            rng,
+            out.slice_mut(s![t * m..(t + 1) * m, ..]),
+        );
+    }
+    Ok(())
+}
+
+/// The spikes of one window showing inputs `x` after a pair with target `prev_target`, into
+/// `out` [steps_per_pair, 3N] (zeroed first): what a probe of the network presents
+/// (`l2l_eval`).
+pub fn encode_pair_into(
+    family: TaskFamily,
+    settings: &PopulationSettings,
+    x: [f64; 2],
+    prev_target: f64,
+    rng: &mut impl Rng,
+    out: ArrayViewMut2<f32>,
+) -> Result<(), String> {
+    settings.validate()?;
+    let want = (settings.steps_per_pair, settings.n_channels());
+    if out.dim() != want {
+        return Err(format!(
+            "output must be [steps, channels] = {want:?} for one pair (got {:?})",
+            out.dim()
+        ));
+    }
+    write_pair(family, settings, x, prev_target, rng, out);
+    Ok(())
+}
+
+/// Bernoulli spikes of one pair's window into `out` (checked by the callers).
+fn write_pair(
+    family: TaskFamily,
+    settings: &PopulationSettings,
+    x: [f64; 2],
+    prev_target: f64,
+    rng: &mut impl Rng,
+    mut out: ArrayViewMut2<f32>,
+) {
+    out.fill(0.0);
+    let spike = settings.spike_value();
+    let thr = pair_thresholds(
+        &pair_rates_hz(family, settings, x, prev_target),
+        settings.dt_ms,
+    );
+    for mut row in out.outer_iter_mut() {
+        for &(c, th) in &thr {
+            if (rng.next_u32() as u64) < th {
+                row[c] = spike;
             }
         }
     }
-    Ok(())
 }
 
 /// An encoded batch of episodes.

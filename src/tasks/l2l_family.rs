@@ -246,6 +246,8 @@ pub enum RngPurpose {
     EncodingNoise,
     /// Random initialisations of the baselines (the fresh network).
     Baseline,
+    /// The input spikes of the probes of the network's internal model (`l2l_eval`).
+    Probe,
 }
 
 impl RngPurpose {
@@ -254,6 +256,7 @@ impl RngPurpose {
             RngPurpose::Task => 0x4C32_4C5F_5441_534B, // "L2L_TASK"
             RngPurpose::EncodingNoise => 0x4C32_4C5F_4E4F_4953, // "L2L_NOIS"
             RngPurpose::Baseline => 0x4C32_4C5F_4241_5345, // "L2L_BASE"
+            RngPurpose::Probe => 0x4C32_4C5F_5052_4F42, // "L2L_PROB"
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod l2l;
 pub mod l2l_baselines;
 pub mod l2l_encoding;
+pub mod l2l_eval;
 pub mod l2l_family;
 pub mod smnist;
 pub mod smnist_encoding;
