@@ -10,5 +10,6 @@ pub mod engine;
 pub mod gpu;
 pub mod model;
 pub mod plot;
+pub mod rl;
 pub mod tasks;
 pub mod train;
