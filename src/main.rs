@@ -16,6 +16,8 @@ use lsnn_gpu::model::checkpoint::{
 };
 use lsnn_gpu::model::init::{constraints, initialise};
 use lsnn_gpu::plot::run_figures::{draw_connectivity_files, draw_learning_curves, draw_raster};
+use lsnn_gpu::rl::agent::{LogStd, N_OUTPUTS};
+use lsnn_gpu::rl::trainer::{train_meta_rl, RlStart};
 use lsnn_gpu::tasks::l2l::L2lTask;
 use lsnn_gpu::tasks::smnist::SmnistTask;
 use lsnn_gpu::tasks::synthetic::SyntheticTask;
@@ -163,8 +165,8 @@ fn source_for(cfg: &Config, cache_dir: &Path) -> anyhow::Result<Box<dyn BatchSou
         TaskKind::Smnist => Ok(Box::new(SmnistTask::from_config(cfg)?)),
         TaskKind::Timit => Ok(Box::new(TimitTask::from_config(cfg, cache_dir)?)),
         TaskKind::L2lTn | TaskKind::L2lSine => Ok(Box::new(L2lTask::from_config(cfg)?)),
-        other => bail!(
-            "task.kind {other:?} is not available in this version of lsnn-gpu (only `synthetic`, `smnist`, `timit`, `l2l_tn` and `l2l_sine`)"
+        TaskKind::MetaRl => bail!(
+            "task.kind meta_rl is trained by PPO (`lsnn-gpu run configs/meta_rl.yaml`), not from batches"
         ),
     }
 }
@@ -211,6 +213,9 @@ fn cmd_run(
 ) -> anyhow::Result<serde_json::Value> {
     let cfg = load_config(config, set, Some(device))?;
     let dir = run_dir::path(config, out);
+    if cfg.task.kind == TaskKind::MetaRl {
+        return run_meta_rl(&cfg, &dir, None);
+    }
     let mut source = source_for(&cfg, &parent_of(&dir))?;
     let selected = select_from_config(&cfg)?;
     let dir = run_dir::create(&dir)?;
@@ -250,6 +255,9 @@ fn cmd_resume(dir: &Path, device: &DeviceArgs) -> anyhow::Result<serde_json::Val
     })?;
     let iteration = state.iteration as usize;
     truncate_metrics(dir, iteration)?;
+    if cfg.task.kind == TaskKind::MetaRl {
+        return run_meta_rl(&cfg, dir, Some((network, state)));
+    }
     let best = std::fs::read_to_string(dir.join("metrics.jsonl"))
         .unwrap_or_default()
         .lines()
@@ -297,6 +305,72 @@ fn cmd_resume(dir: &Path, device: &DeviceArgs) -> anyhow::Result<serde_json::Val
     }))
 }
 
+/// `run` (fresh, `resume` None) or `resume` of the meta-RL experiment: PPO updates of the
+/// LSNN agent (`rl::trainer`).
+fn run_meta_rl(
+    cfg: &Config,
+    dir: &Path,
+    resume: Option<(
+        lsnn_gpu::model::Network,
+        lsnn_gpu::model::checkpoint::TrainState,
+    )>,
+) -> anyhow::Result<serde_json::Value> {
+    let selected = select_from_config(cfg)?;
+    let n_in = cfg.rl.place_cells.n_channels();
+    let init = initialise(cfg, n_in, N_OUTPUTS);
+    let (command, network, constraints, start, moments) = match resume {
+        None => {
+            let dir = run_dir::create(dir)?;
+            std::fs::write(dir.join("config.yaml"), cfg.to_yaml())
+                .context("writing the resolved config")?;
+            let start = RlStart {
+                update: 0,
+                log_std: LogStd::new(cfg.rl.initial_log_std),
+            };
+            ("run", init.network, init.constraints, start, None)
+        }
+        Some((network, state)) => {
+            let log_std = LogStd::from_bytes(&state.rng_state)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("last.safetensors").display()))?;
+            let start = RlStart {
+                update: state.iteration as usize,
+                log_std,
+            };
+            let moments = Some((state.adam_m, state.adam_v));
+            ("resume", network, state.constraints, start, moments)
+        }
+    };
+    if network.n_in() != n_in || network.n_out() != N_OUTPUTS {
+        bail!(
+            "the network has {} inputs and {} outputs; meta_rl needs {n_in} (rl.place_cells) and {N_OUTPUTS}",
+            network.n_in(),
+            network.n_out()
+        );
+    }
+    let resumed_at = start.update;
+    let mut engine = build_engine(&selected, network, &constraints, cfg)?;
+    if let Some((m, v)) = moments {
+        engine.set_adam_moments(&m, &v)?;
+    }
+    if let Some(d) = init.rewiring {
+        engine.set_rewiring(d)?;
+    }
+    eprintln!(
+        "meta-RL: {} at update {resumed_at} on {} → {}",
+        command,
+        engine.describe(),
+        dir.display()
+    );
+    let summary = train_meta_rl(cfg, engine.as_mut(), &constraints, dir, start)?;
+    Ok(json!({
+        "command": command,
+        "device": selected.device_label(),
+        "adapter": selected.name(),
+        "resumed_at": resumed_at,
+        "summary": summary,
+    }))
+}
+
 fn cmd_eval(
     config: &Path,
     checkpoint: &Path,
@@ -331,6 +405,16 @@ fn cmd_eval(
 
 fn cmd_plot(dir: &Path) -> anyhow::Result<serde_json::Value> {
     let cfg = load_config(&dir.join("config.yaml"), &[], None)?;
+    if cfg.task.kind == TaskKind::MetaRl {
+        let mut figures = lsnn_gpu::rl::trainer::redraw_figures(&cfg, dir)?;
+        let (network, _) = load_checkpoint(&dir.join("last.safetensors"))?;
+        draw_connectivity_files(dir, &network)?;
+        figures.push(dir.join("connectivity.png"));
+        for f in &figures {
+            eprintln!("wrote {}", f.display());
+        }
+        return Ok(json!({ "command": "plot", "figures": figures }));
+    }
     draw_learning_curves(dir)?;
     let best = dir.join("best.safetensors");
     let checkpoint = if best.exists() {
@@ -455,6 +539,9 @@ fn main() -> ExitCode {
                 DeviceKind::Cpu => Selected::Cpu,
                 kind => select(kind, cfg.device.backend, cfg.device.adapter.clone())?,
             };
+            if cfg.task.kind == TaskKind::MetaRl {
+                return lsnn_gpu::rl::bench::run_rl_bench(&cfg, &selected, *iters, *cpu_iters);
+            }
             let batches = if batches.is_empty() {
                 vec![cfg.train.batch_size]
             } else {

@@ -554,6 +554,7 @@ mod tests {
             train: Default::default(),
             eval: Default::default(),
             device: Default::default(),
+            rl: Default::default(),
         }
     }
 

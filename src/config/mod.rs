@@ -30,6 +30,9 @@ pub struct Config {
     pub eval: EvalConfig,
     #[serde(default)]
     pub device: DeviceConfig,
+    /// Meta-RL (task.kind meta_rl): arena, observation code, GAE, PPO.
+    #[serde(default)]
+    pub rl: crate::rl::settings::RlConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]

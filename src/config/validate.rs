@@ -193,8 +193,25 @@ impl Config {
                 return fail("data.mfcc", e);
             }
         }
-        let regression_task = matches!(t.kind, TaskKind::L2lTn | TaskKind::L2lSine);
-        if regression_task {
+        if t.kind == TaskKind::MetaRl {
+            if let Err(e) = self.rl.validate(t.steps_per_frame, m.dt as f64) {
+                let (field, message) = e.split_once(' ').unwrap_or(("rl", &e));
+                return fail(field, message.to_string());
+            }
+            if m.noise_std != 0.0 {
+                return fail(
+                    "model.noise_std",
+                    "must be 0 for meta_rl: PPO recomputes the rollout's forward pass and \
+                     needs the same outputs"
+                        .to_string(),
+                );
+            }
+        }
+        let regression_task = matches!(
+            t.kind,
+            TaskKind::L2lTn | TaskKind::L2lSine | TaskKind::MetaRl
+        );
+        if matches!(t.kind, TaskKind::L2lTn | TaskKind::L2lSine) {
             if let Err(e) = self.eval.l2l.validate() {
                 // The message starts with the field's name.
                 let (field, message) = e.split_once(' ').unwrap_or(("eval.l2l", &e));
@@ -205,9 +222,9 @@ impl Config {
             return fail(
                 "model.readout.kind",
                 if regression_task {
-                    "learning-to-learn reads values out: use `regression`".to_string()
+                    "learning-to-learn and meta-RL read values out: use `regression`".to_string()
                 } else {
-                    "`regression` is the readout of the learning-to-learn tasks (task.kind l2l_tn, l2l_sine)".to_string()
+                    "`regression` is the readout of the learning-to-learn and meta-RL tasks (task.kind l2l_tn, l2l_sine, meta_rl)".to_string()
                 },
             );
         }

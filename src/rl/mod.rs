@@ -15,10 +15,20 @@
 //! | [`gae`]         | generalised advantage estimation over batched trajectories            |
 //! | [`ppo_loss`]    | PPO's clipped objective for a 2-D Gaussian policy, with its gradients |
 //! | [`baselines`]   | random-walk and oracle agents, the yardsticks of Fig. 3A/B            |
+//! | [`trace`]       | positions and goal hits of an episode, for the path figures           |
+//! | [`settings`]    | the config's `rl:` section                                            |
+//! | [`agent`]       | the LSNN agent: rollouts as streams of passes, one PPO update         |
+//! | [`trainer`]     | the run: updates, metrics, checkpoints, evaluation, figures           |
+//! | [`bench`]       | episodes per second and the round trip of one action                  |
 
+pub mod agent;
 pub mod arena;
 pub mod baselines;
+pub mod bench;
 pub mod gae;
 pub mod place_cells;
 pub mod ppo_loss;
 pub mod rng;
+pub mod settings;
+pub mod trace;
+pub mod trainer;
