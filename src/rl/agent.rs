@@ -159,6 +159,37 @@ pub struct RolloutPlan {
     pub traced: usize,
 }
 
+/// The input spikes of one action window, `out` [steps, B, n_in]: every step codes each
+/// episode's position and reward signal (which then advances by a step).
+pub fn encode_window(
+    rl: &RlConfig,
+    positions: &[[f64; 2]],
+    signals: &mut [RewardSignal],
+    rngs: &mut [impl rand::Rng],
+    dt_ms: f64,
+    out: &mut Array3<f32>,
+) -> anyhow::Result<()> {
+    let mut row = vec![0.0f32; out.dim().2];
+    for s in 0..out.dim().0 {
+        for (e, (signal, rng)) in signals.iter_mut().zip(rngs.iter_mut()).enumerate() {
+            encode_step(
+                &rl.place_cells,
+                rl.arena.arena_radius,
+                positions[e],
+                signal,
+                dt_ms,
+                rng,
+                &mut row,
+            )
+            .map_err(anyhow::Error::msg)?;
+            signal.advance();
+            out.slice_mut(s![s, e, ..])
+                .assign(&ndarray::ArrayView1::from(&row[..]));
+        }
+    }
+    Ok(())
+}
+
 /// Runs episodes `indices` with the engine's current weights as a stream of forward passes
 /// (one per action).
 pub fn rollout(
@@ -195,27 +226,16 @@ pub fn rollout(
     let std = log_std.value.map(f64::exp);
     engine.stream_start(b, k)?;
     let mut window = Array3::<f32>::zeros((k, b, n_in));
-    let mut row = vec![0.0f32; n_in];
     for a in 0..actions_n {
         // The observation of this action window: the position now and the reward signal.
-        for s in 0..k {
-            for e in 0..b {
-                encode_step(
-                    &rl.place_cells,
-                    rl.arena.arena_radius,
-                    arena.positions()[e],
-                    &signals[e],
-                    dt_ms,
-                    &mut input_rngs[e],
-                    &mut row,
-                )
-                .map_err(anyhow::Error::msg)?;
-                signals[e].advance();
-                window
-                    .slice_mut(s![s, e, ..])
-                    .assign(&ndarray::ArrayView1::from(&row[..]));
-            }
-        }
+        encode_window(
+            rl,
+            arena.positions(),
+            &mut signals,
+            &mut input_rngs,
+            dt_ms,
+            &mut window,
+        )?;
         x.slice_mut(s![a * k..(a + 1) * k, .., ..]).assign(&window);
         let out = engine.stream_advance(&window, 0)?;
         let mut velocities = vec![[0.0f32; ACTION_DIM]; b];

@@ -7,15 +7,15 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::agent::{ppo_update, rollout, LogStd, RolloutPlan, N_OUTPUTS};
+use ndarray::Array3;
+
+use super::agent::{encode_window, ppo_update, rollout, LogStd, RolloutPlan, N_OUTPUTS};
 use super::arena::Arena;
-use super::place_cells::{encode_step, RewardSignal};
+use super::place_cells::RewardSignal;
 use super::rng::{rl_episode_rng, RlRngPurpose};
 use crate::config::Config;
-use crate::cpu::CpuEngine;
-use crate::device::Selected;
+use crate::device::{build_engine, Selected};
 use crate::engine::{Engine, StepSettings};
-use crate::gpu::GpuEngine;
 use crate::model::init::initialise;
 
 /// The paper's number of training episodes (experiments.md §4).
@@ -33,24 +33,17 @@ fn host_seconds(cfg: &Config, indices: &[u64]) -> anyhow::Result<f64> {
         .map(|&i| rl_episode_rng(cfg.train.seed, i, RlRngPurpose::InputSpikes))
         .collect();
     let mut signals = vec![RewardSignal::default(); b];
-    let mut row = vec![0.0f32; rl.place_cells.n_channels()];
+    let mut window = Array3::<f32>::zeros((k, b, rl.place_cells.n_channels()));
     let start = Instant::now();
     for _ in 0..rl.arena.actions_per_episode() {
-        for _ in 0..k {
-            for e in 0..b {
-                encode_step(
-                    &rl.place_cells,
-                    rl.arena.arena_radius,
-                    arena.positions()[e],
-                    &signals[e],
-                    cfg.model.dt as f64,
-                    &mut rngs[e],
-                    &mut row,
-                )
-                .map_err(anyhow::Error::msg)?;
-                signals[e].advance();
-            }
-        }
+        encode_window(
+            rl,
+            arena.positions(),
+            &mut signals,
+            &mut rngs,
+            cfg.model.dt as f64,
+            &mut window,
+        )?;
         let result = arena.step(&vec![[0.5f32, 0.0]; b]);
         for (e, signal) in signals.iter_mut().enumerate() {
             signal.trigger(&rl.place_cells, result.goal_reached[e], result.hit_wall[e]);
@@ -147,25 +140,21 @@ pub fn run_rl_bench(
         out.push(r);
         Ok(())
     };
-    if let Selected::Gpu(ctx) = selected {
-        let mut engine = GpuEngine::new(
-            (**ctx).clone(),
-            init.network.clone(),
-            &init.constraints,
-            cfg.device.workgroup_size,
-            cfg.device.chunk_steps,
-        )?;
+    if matches!(selected, Selected::Gpu(_)) {
+        let mut engine = build_engine(selected, init.network.clone(), &init.constraints, cfg)?;
         if let Some(d) = init.rewiring.clone() {
             engine.set_rewiring(d)?;
         }
-        measure("gpu", ctx.info.name.clone(), &mut engine, 1, iters)?;
+        let name = engine.describe();
+        measure("gpu", name, engine.as_mut(), 1, iters)?;
     }
     if cpu_iters > 0 {
-        let mut engine = CpuEngine::new(init.network.clone(), init.constraints.clone());
+        let mut engine =
+            build_engine(&Selected::Cpu, init.network.clone(), &init.constraints, cfg)?;
         if let Some(d) = init.rewiring.clone() {
             engine.set_rewiring(d)?;
         }
-        measure("cpu", "cpu reference".into(), &mut engine, 0, cpu_iters)?;
+        measure("cpu", "cpu reference".into(), engine.as_mut(), 0, cpu_iters)?;
     }
     if out.len() == 2 {
         let ratio = out[0]["episodes_per_s"].as_f64().unwrap_or(f64::NAN)
