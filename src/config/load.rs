@@ -816,6 +816,12 @@ train: {adam: {beta1: 0.9, beta2: 0.99}, seed: 1}
             "smnist.yaml",
             "smnist_2ms.yaml",
             "smnist_lif.yaml",
+            "timit.yaml",
+            "timit_lif.yaml",
+            "bench_timit_size.yaml",
+            "l2l_tn.yaml",
+            "l2l_sine.yaml",
+            "meta_rl.yaml",
         ] {
             let c = Config::load(&dir.join(name), &[]).unwrap_or_else(|e| panic!("{e}"));
             // And the resolved form round-trips.
