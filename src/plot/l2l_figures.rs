@@ -36,6 +36,7 @@ pub fn draw_error_curves(curves: &ErrorCurves, out_png: &Path) -> anyhow::Result
     let optimal = curves.optimal_linear.iter().sum::<f64>() / pairs.max(1) as f64;
     let online = log(&moving_average(&curves.online_linear, 11));
     let online_median = log(&moving_average(&curves.online_linear_median, 11));
+    let prior = curves.family_mean.iter().sum::<f64>() / pairs.max(1) as f64;
     let (bp_x, bp_y): (Vec<f64>, Vec<f64>) = curves
         .backprop_fresh_net
         .iter()
@@ -45,6 +46,7 @@ pub fn draw_error_curves(curves: &ErrorCurves, out_png: &Path) -> anyhow::Result
     // y range: the curves that matter, not the first pairs' huge online-linear errors.
     let mut vals: Vec<f64> = lsnn.iter().chain(&lsnn_raw).copied().collect();
     vals.push(optimal.log10());
+    vals.push(prior.log10());
     vals.extend(online_median.iter().skip(pairs / 20));
     vals.extend(bp_y.iter());
     let finite: Vec<f64> = vals.into_iter().filter(|v| v.is_finite()).collect();
@@ -69,6 +71,13 @@ pub fn draw_error_curves(curves: &ErrorCurves, out_png: &Path) -> anyhow::Result
     ax.line(&mut c, &xs, &lsnn_raw, 1.0, color::tint(color::BLUE, 0.6));
     let line = vec![optimal.log10(); 2];
     ax.line(&mut c, &[0.0, (pairs - 1) as f64], &line, 2.0, color::BLACK);
+    ax.line(
+        &mut c,
+        &[0.0, (pairs - 1) as f64],
+        &[prior.log10(); 2],
+        2.0,
+        color::PURPLE,
+    );
     ax.line(&mut c, &xs, &online, 2.0, color::ORANGE);
     ax.line(
         &mut c,
@@ -105,6 +114,11 @@ pub fn draw_error_curves(curves: &ErrorCurves, out_png: &Path) -> anyhow::Result
         LegendEntry::new(
             "optimal linear regressor (all pairs)",
             color::BLACK,
+            Mark::Line { width: 2.0 },
+        ),
+        LegendEntry::new(
+            "family mean function (prior only)",
+            color::PURPLE,
             Mark::Line { width: 2.0 },
         ),
         LegendEntry::new(
@@ -164,7 +178,9 @@ pub fn draw_internal_model(model: &InternalModel, out_png: &Path) -> anyhow::Res
     let heat = model.family == TaskFamily::TargetNetworks;
     let cols = model.after_pairs.len() + usize::from(heat);
     let rows = model.episodes.len();
-    let (pw, ph, gap_x, gap_y, left, top) = (250, 220, 30, 70, 90, 90);
+    // Room under the title for the colour bar (heat maps) or the legend (curves).
+    let top = if heat { 90 } else { 150 };
+    let (pw, ph, gap_x, gap_y, left) = (250, 220, 30, 70, 90);
     let w = (left + cols as i32 * (pw + gap_x) + 20).max(500) as u32;
     let h = (top + rows as i32 * (ph + gap_y) + 40) as u32;
     let mut c = Canvas::new(w, h, color::WHITE);

@@ -170,6 +170,20 @@ pub fn online_linear(inputs: &[[f64; 2]], targets: &[f64], first_guess: f64) -> 
         .collect()
 }
 
+/// Baseline (d), ours: the best fixed function of the input for the whole family, the mean
+/// target m(x) = E_task[f(x)] over the family's tasks, estimated from `tasks` tasks drawn from
+/// `rng`. A learner that only absorbed the family's prior in the outer loop (and learns
+/// nothing within an episode) predicts this; e.g. for sines A·sin(x − φ) with φ ~ U[0, π],
+/// m(x) = −(2/π)·E[A]·cos x. Returns the predictor.
+pub fn family_mean(
+    family: TaskFamily,
+    tasks: usize,
+    rng: &mut impl Rng,
+) -> impl Fn([f64; 2]) -> f64 {
+    let drawn: Vec<_> = (0..tasks.max(1)).map(|_| family.draw_task(rng)).collect();
+    move |x| drawn.iter().map(|t| t.eval(x)).sum::<f64>() / drawn.len() as f64
+}
+
 /// Settings of the fresh-network baseline (c). All defaults are ours (the paper describes the
 /// baseline only as a network trained by backprop with a prior).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -380,6 +394,22 @@ mod tests {
             .collect();
         let targets = inputs.iter().map(|x| 2.0 * x[0] - x[1] + 0.5).collect();
         (inputs, targets)
+    }
+
+    #[test]
+    fn family_mean_of_sines_is_the_known_curve() {
+        // E[A sin(x − φ)] with A ~ U[0.1, 5], φ ~ U[0, π]: −(2/π)·2.55·cos x.
+        let mut rng = episode_rng(9, 0, RngPurpose::Baseline);
+        let m = family_mean(TaskFamily::Sines, 20_000, &mut rng);
+        for x in [-4.0, -1.0, 0.0, 0.5, 3.0] {
+            let want = -2.0 / std::f64::consts::PI * 2.55 * f64::cos(x);
+            // Monte Carlo error: sd of A·sin(x + φ) ≤ 3 over √20000 → < 0.03 (2 sd 0.05).
+            assert!(
+                (m([x, 0.0]) - want).abs() < 0.05,
+                "x {x}: {} vs {want}",
+                m([x, 0.0])
+            );
+        }
     }
 
     #[test]

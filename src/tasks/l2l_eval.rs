@@ -20,13 +20,17 @@ use serde_json::json;
 
 use super::l2l::L2lTask;
 use super::l2l_baselines::{
-    backprop_fresh_net, online_linear, optimal_linear_per_step, FreshNetSettings,
+    backprop_fresh_net, family_mean, online_linear, optimal_linear_per_step, FreshNetSettings,
 };
 use super::l2l_encoding::{encode_episodes, encode_pair_into};
 use super::l2l_family::{episode_rng, sample_episode, RngPurpose, TaskFamily};
 use super::Split;
 use crate::engine::Engine;
 use crate::plot::figures::moving_average;
+
+/// Tasks averaged into baseline (d), and the (Baseline-purpose) stream they come from.
+const FAMILY_MEAN_TASKS: usize = 2000;
+const FAMILY_MEAN_STREAM: u64 = u64::MAX;
 
 /// Noise seed of the evaluation passes (M1; the learning-to-learn configs have no noise).
 const EVAL_NOISE_SEED: u32 = 0x2E7A_1000;
@@ -117,6 +121,9 @@ pub struct ErrorCurves {
     /// Baseline (b), mean and median over the episodes (its early errors are heavy-tailed).
     pub online_linear: Vec<f64>,
     pub online_linear_median: Vec<f64>,
+    /// Baseline (d): the family's mean function m(x) = E_task[f(x)] (what the outer loop alone
+    /// can teach; no learning within the episode), per pair.
+    pub family_mean: Vec<f64>,
     /// Baseline (c): (pair, mean squared error over `backprop_episodes` episodes).
     pub backprop_fresh_net: Vec<(usize, f64)>,
     pub backprop_episodes: usize,
@@ -181,6 +188,7 @@ impl ErrorCurves {
             "baseline_optimal_linear_mse": mean(&self.optimal_linear),
             "baseline_online_linear_mse": mean(&self.online_linear),
             "baseline_online_linear_mse_late": mean(&self.online_linear[late..]),
+            "baseline_family_mean_mse": mean(&self.family_mean),
             "baseline_backprop_fresh_net_mse_at_pair": backprop,
             "baseline_backprop_fresh_net_episodes": self.backprop_episodes,
             "lsnn_below_optimal_linear_from_pair": self.below_optimal_linear_from(),
@@ -191,7 +199,7 @@ impl ErrorCurves {
     /// backprop_fresh_net (empty where not evaluated).
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "pair,lsnn,optimal_linear,online_linear,online_linear_median,backprop_fresh_net\n",
+            "pair,lsnn,optimal_linear,online_linear,online_linear_median,family_mean,backprop_fresh_net\n",
         );
         for t in 0..self.pairs() {
             let bp = self
@@ -200,11 +208,12 @@ impl ErrorCurves {
                 .find(|(p, _)| *p == t)
                 .map_or(String::new(), |(_, e)| e.to_string());
             out += &format!(
-                "{t},{},{},{},{},{bp}\n",
+                "{t},{},{},{},{},{},{bp}\n",
                 self.lsnn[t],
                 self.optimal_linear[t],
                 self.online_linear[t],
-                self.online_linear_median[t]
+                self.online_linear_median[t],
+                self.family_mean[t]
             );
         }
         out
@@ -248,6 +257,10 @@ pub fn error_curves(
         .collect();
     let bp_episodes = settings.backprop_episodes.min(episodes);
     let mut backprop = vec![0.0; bp_pairs.len()];
+    // Baseline (d) from tasks of its own stream (not the test tasks).
+    let mut prior_rng = episode_rng(task.seed(), FAMILY_MEAN_STREAM, RngPurpose::Baseline);
+    let prior = family_mean(family, FAMILY_MEAN_TASKS, &mut prior_rng);
+    let mut family_mean_err = vec![0.0; pairs];
     let bar = progress(episodes, "evaluating on unseen tasks", "episodes");
     let mut done = 0;
     while done < episodes {
@@ -272,6 +285,9 @@ pub fn error_curves(
                 .zip(optimal_linear_per_step(&ep.inputs, &ep.targets))
             {
                 *acc += err;
+            }
+            for (t, acc) in family_mean_err.iter_mut().enumerate() {
+                *acc += (prior(ep.inputs[t]) - ep.targets[t]).powi(2);
             }
             let online = online_linear(&ep.inputs, &ep.targets, family.target_midpoint());
             for (all, err) in online_all.iter_mut().zip(online) {
@@ -298,6 +314,7 @@ pub fn error_curves(
         optimal_linear: optimal.iter().map(|v| v / n).collect(),
         online_linear: online_all.iter().map(|v| mean(v)).collect(),
         online_linear_median: online_all.into_iter().map(median).collect(),
+        family_mean: family_mean_err.iter().map(|v| v / n).collect(),
         backprop_fresh_net: bp_pairs
             .iter()
             .zip(&backprop)
@@ -458,6 +475,7 @@ mod tests {
             optimal_linear: vec![optimal; n],
             online_linear: vec![0.5; n],
             online_linear_median: vec![0.4; n],
+            family_mean: vec![0.2; n],
             backprop_fresh_net: vec![(0, 0.3), (n - 1, 0.1)],
             backprop_episodes: 2,
         }
@@ -481,6 +499,7 @@ mod tests {
         };
         close("baseline_optimal_linear_mse", 0.05);
         close("baseline_online_linear_mse_late", 0.5);
+        close("baseline_family_mean_mse", 0.2);
         assert_eq!(s["baseline_backprop_fresh_net_mse_at_pair"]["99"], 0.1);
         // 0.2·(1 − t/99) < 0.05 from t > 74.25: the 11-pair mean crosses at the same place
         // (the curve is linear), so from pair 75.
