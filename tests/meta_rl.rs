@@ -267,9 +267,7 @@ fn meta_rl_run_evaluates_draws_and_resumes_exactly() {
     let config = part.join("config.yaml");
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, text.replace("iterations: 2", "iterations: 4")).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lsnn-gpu"));
-    cmd.args(["resume", part.to_str().unwrap(), "--device", device]);
-    let (ok, _, stderr, json) = common::cli::run_command(&mut cmd);
+    let (ok, stderr, json) = run(&["resume", part.to_str().unwrap(), "--device", device], &[]);
     assert!(ok, "{json}\n{stderr}");
     assert_eq!(json["resumed_at"], 2);
     let keys = [

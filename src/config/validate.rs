@@ -15,6 +15,13 @@ fn fail(field: &str, message: String) -> Check {
     Err((field.to_string(), message))
 }
 
+/// A section's own validation message, which starts with the field's path ("rl.epochs must
+/// be at least 1"), as (field, rest); `section` when it names none.
+fn fail_named(message: &str, section: &str) -> Check {
+    let (field, rest) = message.split_once(' ').unwrap_or((section, message));
+    fail(field, rest.to_string())
+}
+
 fn finite(field: &str, v: f32) -> Check {
     if v.is_finite() {
         Ok(())
@@ -194,10 +201,9 @@ impl Config {
             }
         }
         if t.kind == TaskKind::MetaRl {
-            if let Err(e) = self.rl.validate(t.steps_per_frame, m.dt as f64) {
-                let (field, message) = e.split_once(' ').unwrap_or(("rl", &e));
-                return fail(field, message.to_string());
-            }
+            self.rl
+                .validate(t.steps_per_frame, m.dt as f64)
+                .or_else(|e| fail_named(&e, "rl"))?;
             if m.noise_std != 0.0 {
                 return fail(
                     "model.noise_std",
@@ -212,11 +218,10 @@ impl Config {
             TaskKind::L2lTn | TaskKind::L2lSine | TaskKind::MetaRl
         );
         if matches!(t.kind, TaskKind::L2lTn | TaskKind::L2lSine) {
-            if let Err(e) = self.eval.l2l.validate() {
-                // The message starts with the field's name.
-                let (field, message) = e.split_once(' ').unwrap_or(("eval.l2l", &e));
-                return fail(field, message.to_string());
-            }
+            self.eval
+                .l2l
+                .validate()
+                .or_else(|e| fail_named(&e, "eval.l2l"))?;
         }
         if (r.kind == ReadoutKind::Regression) != regression_task {
             return fail(

@@ -32,6 +32,8 @@
 
 use rand::Rng;
 
+use crate::tasks::l2l_encoding::spike_threshold;
+
 /// Parameters of the observation code (config section `rl.place_cells`).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -277,8 +279,7 @@ pub fn bernoulli_spikes(
                 "channel {c}: rate {rate} Hz at dt_ms {dt_ms} is not a probability per step"
             ));
         }
-        let threshold = (p * 4_294_967_296.0).ceil() as u64;
-        *o = if u64::from(rng.next_u32()) < threshold {
+        *o = if u64::from(rng.next_u32()) < spike_threshold(p) {
             spike
         } else {
             0.0

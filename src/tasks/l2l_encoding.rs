@@ -208,11 +208,17 @@ fn pair_thresholds(rates_hz: &[f64], dt_ms: f64) -> Vec<(usize, u64)> {
         .iter()
         .enumerate()
         .filter_map(|(c, &r)| {
-            let p = (r * dt_ms / 1000.0).clamp(0.0, 1.0);
-            let thr = (p * 4_294_967_296.0).ceil() as u64;
+            let thr = spike_threshold((r * dt_ms / 1000.0).clamp(0.0, 1.0));
             (thr > 0).then_some((c, thr))
         })
         .collect()
+}
+
+/// A Bernoulli spike of probability `p` ∈ [0, 1] from a uniform u32 u: a spike when
+/// u < ⌈p · 2³²⌉ (probability p rounded up by less than 2⁻³²; p = 1 always spikes). The input
+/// codes of the l2l task and of the meta-RL place cells draw their spikes this way.
+pub fn spike_threshold(p: f64) -> u64 {
+    (p * 4_294_967_296.0).ceil() as u64
 }
 
 /// Writes the spikes of one episode into `out`, a [T, 3N] view (zeroed first), T =
