@@ -1,7 +1,8 @@
 //! The meta-RL agent on the engines: a recomputed forward pass reproduces the rollout's
 //! log-probabilities exactly; PPO's gradient reaches the network through the surrogate
 //! regression targets exactly (checked on the output bias, where ∂y/∂b = 1) and the GPU's
-//! BPTT of it matches the CPU reference; `lsnn-gpu run configs/meta_rl.yaml` (scaled down)
+//! BPTT of it matches the CPU reference; a minibatch of a rollout's episodes recomputes their
+//! outputs exactly; `lsnn-gpu run configs/meta_rl.yaml` (scaled down)
 //! trains, evaluates against the baselines, draws its figures, and resumes exactly.
 
 mod common;
@@ -87,6 +88,19 @@ fn recomputed_forward_pass_reproduces_the_rollouts_log_probabilities() {
         // The outputs move (else the check above would be empty).
         assert!(y.iter().any(|&v| v != y[[0, 0, 0]]));
         assert_eq!(roll.traces.len(), 1);
+        // A PPO minibatch (episodes 1 and 2 alone) recomputes the same outputs: the episodes
+        // of a batch do not interact.
+        let part = roll.episodes(1..3);
+        assert_eq!(part.rewards, roll.rewards.slice(s![.., 1..3]));
+        assert_eq!(part.log_probs, roll.log_probs.slice(s![.., 1..3]));
+        assert_eq!(part.goals, roll.goals[1..3]);
+        let y_part = recompute_outputs(engine.as_mut(), &part.x, k).expect("recompute");
+        assert_eq!(
+            y_part.mapv(f32::to_bits),
+            roll.outputs.slice(s![.., 1..3, ..]).mapv(f32::to_bits),
+            "{}: a minibatch's outputs differ from the rollout's",
+            engine.describe()
+        );
     }
 }
 
@@ -190,6 +204,7 @@ fn meta_rl_run_evaluates_draws_and_resumes_exactly() {
         "rl.arena.episode_seconds=0.5",
         "train.batch_size=4",
         "rl.epochs=2",
+        "rl.minibatches=2",
         "rl.eval_episodes=6",
         "eval.batch_size=3",
         "eval.every=2",

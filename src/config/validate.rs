@@ -212,6 +212,15 @@ impl Config {
                         .to_string(),
                 );
             }
+            if !self.train.batch_size.is_multiple_of(self.rl.minibatches) {
+                return fail(
+                    "rl.minibatches",
+                    format!(
+                        "must divide train.batch_size ({} episodes; got {})",
+                        self.train.batch_size, self.rl.minibatches
+                    ),
+                );
+            }
         }
         let regression_task = matches!(
             t.kind,
@@ -412,6 +421,27 @@ mod tests {
         ];
         for (field, edit) in cases {
             let mut c = base();
+            edit(&mut c);
+            assert_eq!(&err_field(&c), field);
+        }
+    }
+
+    #[test]
+    fn meta_rl_checks_name_their_fields() {
+        type Edit = fn(&mut Config);
+        let cases: &[(&str, Edit)] = &[
+            ("rl.minibatches", |c| c.rl.minibatches = 0),
+            ("rl.minibatches", |c| {
+                c.train.batch_size = 16;
+                c.rl.minibatches = 3
+            }),
+            ("rl.epochs", |c| c.rl.epochs = 0),
+            ("rl.arena.action_seconds", |c| c.task.steps_per_frame = 20),
+            ("model.noise_std", |c| c.model.noise_std = 0.1),
+        ];
+        let path = std::path::Path::new("configs/meta_rl.yaml");
+        for (field, edit) in cases {
+            let mut c = Config::load(path, &[]).expect("configs/meta_rl.yaml");
             edit(&mut c);
             assert_eq!(&err_field(&c), field);
         }

@@ -143,6 +143,23 @@ impl Rollout {
     pub fn mean_return(&self) -> f64 {
         self.returns.iter().sum::<f64>() / self.returns.len().max(1) as f64
     }
+
+    /// The episodes `range` of the rollout (what PPO needs of them: inputs, outputs, actions,
+    /// log-probabilities, rewards, goals and returns; no paths or traces).
+    pub fn episodes(&self, range: std::ops::Range<usize>) -> Rollout {
+        let r = range.clone();
+        Rollout {
+            x: self.x.slice(s![.., r.clone(), ..]).to_owned(),
+            outputs: self.outputs.slice(s![.., r.clone(), ..]).to_owned(),
+            actions: self.actions.slice(s![.., r.clone(), ..]).to_owned(),
+            log_probs: self.log_probs.slice(s![.., r.clone()]).to_owned(),
+            rewards: self.rewards.slice(s![.., r.clone()]).to_owned(),
+            goals: self.goals[r.clone()].to_vec(),
+            returns: self.returns[r].to_vec(),
+            paths: Vec::new(),
+            traces: Vec::new(),
+        }
+    }
 }
 
 /// How a rollout runs.
@@ -357,9 +374,13 @@ pub fn surrogate_targets(y: &Array3<f32>, grads: &Array3<f64>) -> Array3<f32> {
     Array3::from_shape_fn(y.dim(), |i| (y[i] as f64 - grads[i] * n / 2.0) as f32)
 }
 
-/// One PPO update on `rollout`: GAE, then `rl.epochs` passes, each recomputing the forward
-/// pass with the current weights, taking PPO's gradient through BPTT and one Adam step (and
-/// DEEP R when the engine rewires), and one Adam step of the log standard deviation.
+/// One PPO update on `rollout`: GAE over the whole batch, then `rl.epochs` passes over it,
+/// each split into `rl.minibatches` minibatches of consecutive episodes (the episodes of a
+/// rollout are independent draws, so consecutive ones are a random subset). Each minibatch
+/// recomputes its forward pass with the current weights, takes PPO's gradient through BPTT
+/// and one Adam step (and DEEP R when the engine rewires), and one Adam step of the log
+/// standard deviation. `step(i)` gives the settings of the update's i-th Adam step
+/// (i < epochs × minibatches).
 pub fn ppo_update(
     engine: &mut dyn Engine,
     rl: &RlConfig,
@@ -369,6 +390,11 @@ pub fn ppo_update(
     step: &mut dyn FnMut(usize) -> StepSettings,
 ) -> anyhow::Result<UpdateStats> {
     let (actions_n, b) = rollout.rewards.dim();
+    anyhow::ensure!(
+        rl.minibatches >= 1 && b.is_multiple_of(rl.minibatches),
+        "rl.minibatches ({}) must divide the {b} episodes of a batch",
+        rl.minibatches
+    );
     // The episode ends with the time limit: no value after the last action.
     let mut values = Array2::<f32>::zeros((actions_n + 1, b));
     values
@@ -378,44 +404,59 @@ pub fn ppo_update(
         .map_err(anyhow::Error::msg)?;
     let mut advantages = adv.advantages;
     normalise_advantages(&mut advantages, rl.gae.normalisation_epsilon);
+    let per = b / rl.minibatches;
+    let minibatches: Vec<(Rollout, Array2<f32>, Array2<f32>)> = (0..rl.minibatches)
+        .map(|m| {
+            let eps = m * per..(m + 1) * per;
+            (
+                rollout.episodes(eps.clone()),
+                advantages.slice(s![.., eps.clone()]).to_owned(),
+                adv.returns.slice(s![.., eps]).to_owned(),
+            )
+        })
+        .collect();
     let mut stats = UpdateStats::default();
+    let w = 1.0 / (rl.epochs * rl.minibatches) as f64;
     for epoch in 0..rl.epochs {
-        let y = recompute_outputs(engine, &rollout.x, k)?;
-        let sm = samples(rollout, &y, log_std, &advantages, &adv.returns);
-        let out = ppo_loss(&rl.ppo, &sm).map_err(|e| anyhow::anyhow!("PPO loss: {e}"))?;
-        let mut grads = Array3::<f64>::zeros(y.dim());
-        let mut d_log_std = [0.0; ACTION_DIM];
-        for (i, g) in out.grads.iter().enumerate() {
-            let (a, e) = (i / b, i % b);
-            grads[[a, e, 0]] = g.d_mean[0];
-            grads[[a, e, 1]] = g.d_mean[1];
-            grads[[a, e, VALUE]] = g.d_value;
-            for (acc, gd) in d_log_std.iter_mut().zip(g.d_log_std) {
-                *acc += gd;
+        for (m, (part, part_adv, part_returns)) in minibatches.iter().enumerate() {
+            let y = recompute_outputs(engine, &part.x, k)?;
+            let sm = samples(part, &y, log_std, part_adv, part_returns);
+            let out = ppo_loss(&rl.ppo, &sm).map_err(|e| anyhow::anyhow!("PPO loss: {e}"))?;
+            let mut grads = Array3::<f64>::zeros(y.dim());
+            let mut d_log_std = [0.0; ACTION_DIM];
+            for (i, g) in out.grads.iter().enumerate() {
+                let (a, e) = (i / per, i % per);
+                grads[[a, e, 0]] = g.d_mean[0];
+                grads[[a, e, 1]] = g.d_mean[1];
+                grads[[a, e, VALUE]] = g.d_value;
+                for (acc, gd) in d_log_std.iter_mut().zip(g.d_log_std) {
+                    *acc += gd;
+                }
             }
+            let targets = surrogate_targets(&y, &grads);
+            let batch_stats: BatchStats = engine.train_step(
+                &batch_of(&part.x, k, Some(&targets)),
+                &step(epoch * rl.minibatches + m),
+            )?;
+            if rl.log_std_learning_rate > 0.0 {
+                log_std.adam_step(
+                    d_log_std,
+                    rl.log_std_learning_rate,
+                    rl.min_log_std,
+                    rl.max_log_std,
+                );
+            }
+            let p = &out.parts;
+            stats.loss += w * p.total;
+            stats.policy_loss += w * p.policy;
+            stats.value_loss += w * p.value;
+            stats.entropy += w * p.entropy;
+            stats.approx_kl += w * p.approx_kl;
+            stats.clip_fraction += w * p.clip_fraction;
+            let rates = &batch_stats.rates;
+            stats.rate_hz =
+                1000.0 * rates.iter().map(|&r| r as f64).sum::<f64>() / rates.len().max(1) as f64;
         }
-        let targets = surrogate_targets(&y, &grads);
-        let batch_stats: BatchStats =
-            engine.train_step(&batch_of(&rollout.x, k, Some(&targets)), &step(epoch))?;
-        if rl.log_std_learning_rate > 0.0 {
-            log_std.adam_step(
-                d_log_std,
-                rl.log_std_learning_rate,
-                rl.min_log_std,
-                rl.max_log_std,
-            );
-        }
-        let p = &out.parts;
-        let w = 1.0 / rl.epochs as f64;
-        stats.loss += w * p.total;
-        stats.policy_loss += w * p.policy;
-        stats.value_loss += w * p.value;
-        stats.entropy += w * p.entropy;
-        stats.approx_kl += w * p.approx_kl;
-        stats.clip_fraction += w * p.clip_fraction;
-        let rates = &batch_stats.rates;
-        stats.rate_hz =
-            1000.0 * rates.iter().map(|&r| r as f64).sum::<f64>() / rates.len().max(1) as f64;
     }
     debug_assert!(gaussian_entropy(log_std.value).is_finite());
     Ok(stats)

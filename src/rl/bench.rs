@@ -92,12 +92,12 @@ pub fn run_rl_bench(
             };
             let roll = rollout(engine, rl, &log_std, &plan, &indices)?;
             let t1 = Instant::now();
-            let mut step = |epoch: usize| StepSettings {
+            let mut step = |i: usize| StepSettings {
                 lr: cfg.train.learning_rate,
                 beta1: cfg.train.adam.beta1,
                 beta2: cfg.train.adam.beta2,
                 eps: cfg.train.adam.eps,
-                step: (u * rl.epochs + epoch) as u32 + 1,
+                step: (u * rl.epochs * rl.minibatches + i) as u32 + 1,
                 noise_seed: 0,
             };
             ppo_update(engine, rl, k, &roll, &mut log_std, &mut step)?;
@@ -121,6 +121,7 @@ pub fn run_rl_bench(
             "actions_per_episode": actions,
             "neurons": n,
             "epochs": rl.epochs,
+            "minibatches": rl.minibatches,
             "updates_timed": iters,
             "s_per_update": per_update,
             "rollout_s_per_update": rollout_s / iters.max(1) as f64,

@@ -22,6 +22,9 @@ pub struct RlConfig {
     /// Passes over each batch of episodes per update, each recomputing the forward pass with
     /// the current weights (PPO's epochs; ours: 4).
     pub epochs: usize,
+    /// Minibatches per epoch: each epoch takes this many Adam steps, each on
+    /// `train.batch_size / minibatches` episodes (PPO's minibatches; ours: 4).
+    pub minibatches: usize,
     /// The policy's log standard deviation at the start (per velocity component, in units of
     /// the top speed; ours: −0.7, σ ≈ 0.5).
     pub initial_log_std: f64,
@@ -45,6 +48,7 @@ impl Default for RlConfig {
             ppo: PpoLossSettings::default(),
             random_walk: RandomWalkSettings::default(),
             epochs: 4,
+            minibatches: 4,
             initial_log_std: -0.7,
             log_std_learning_rate: 0.01,
             min_log_std: -3.0,
@@ -78,6 +82,7 @@ impl RlConfig {
         }
         for (name, v) in [
             ("epochs", self.epochs),
+            ("minibatches", self.minibatches),
             ("eval_episodes", self.eval_episodes),
             ("figure_episodes", self.figure_episodes),
         ] {
