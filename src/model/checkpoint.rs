@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -20,6 +19,7 @@ use safetensors::{Dtype, SafeTensors};
 use super::batch::{Batch, Targets};
 use super::network::{Network, NeuronConstants, Params, Readout, SimConstants};
 use crate::engine::GradientReport;
+use crate::files::write_atomic;
 
 /// The value of the `format` metadata key of every file lsnn-gpu writes.
 pub const FORMAT: &str = "lsnn-gpu/1";
@@ -170,48 +170,6 @@ impl Writer {
     fn write(&self, path: &Path) -> anyhow::Result<()> {
         write_atomic(path, &self.to_bytes()?)
     }
-}
-
-/// `<path>.tmp`, in the same directory as `path`.
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".tmp");
-    PathBuf::from(s)
-}
-
-/// Writes `bytes` to `<path>.tmp`, fsyncs it and renames it over `path`. On failure the
-/// temporary file is removed and `path` is left as it was.
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = tmp_path(path);
-    let write_tmp = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    };
-    if let Err(e) = write_tmp() {
-        if tmp.is_file() {
-            let _ = fs::remove_file(&tmp);
-        }
-        return Err(e)
-            .with_context(|| format!("cannot write the temporary file {}", tmp.display()));
-    }
-    if let Err(e) = fs::rename(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(e)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()));
-    }
-    // Make the rename itself durable (best effort: not every platform can fsync a directory).
-    #[cfg(unix)]
-    {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
 }
 
 fn first_bad_2d<T: Copy>(a: &Array2<T>, bad: impl Fn(T) -> bool) -> Option<((usize, usize), T)> {
@@ -1037,6 +995,7 @@ pub fn load_gradients(path: &Path) -> Result<Gradients, CheckpointError> {
 mod tests {
     use super::*;
     use crate::engine::BatchStats;
+    use crate::files::tmp_path;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use rand_distr::{Distribution, StandardNormal};

@@ -4,7 +4,6 @@
 //! ticks, tick labels, titles and a legend. Everything is NaN-safe: non-finite points break
 //! a polyline instead of poisoning it, and degenerate data ranges are widened.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
@@ -505,21 +504,7 @@ impl Canvas {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp);
-        let written = (|| -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            drop(f);
-            std::fs::rename(&tmp, path)
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(anyhow::anyhow!("cannot write {}: {e}", path.display()));
-        }
-        Ok(())
+        crate::files::write_atomic(path, &bytes)
     }
 }
 

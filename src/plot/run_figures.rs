@@ -4,12 +4,11 @@ use std::path::Path;
 
 use ndarray::{s, Array2, Axis};
 
-use anyhow::Context as _;
-
 use super::connectivity_figure::draw_connectivity;
 use super::figures::{learning_curves, raster_figure, RasterFigure};
 use crate::cpu::alif_forward::{alif_forward, ParamsOf};
 use crate::cpu::readout_loss::{outputs_over_time, readout_loss};
+use crate::files::write_json_atomic;
 use crate::model::connectivity::connection_probabilities;
 use crate::model::init::Constraint;
 use crate::model::{Batch, Network, Targets};
@@ -19,11 +18,7 @@ use crate::model::{Batch, Network, Targets};
 pub fn draw_connectivity_files(run_dir: &Path, network: &Network) -> anyhow::Result<()> {
     let c = connection_probabilities(network);
     let json_path = run_dir.join("connectivity.json");
-    let text = serde_json::to_string_pretty(&c)?;
-    let tmp = run_dir.join("connectivity.json.tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &json_path)
-        .with_context(|| format!("writing {}", json_path.display()))?;
+    write_json_atomic(&json_path, &c)?;
     draw_connectivity(&c, &run_dir.join("connectivity.png"))
 }
 

@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context as _;
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::s;
 use serde_json::json;
 
@@ -17,6 +15,7 @@ use super::baselines::run_baselines;
 use super::trace::EpisodeTrace;
 use crate::config::Config;
 use crate::engine::{Engine, StepSettings};
+use crate::files::write_json_atomic;
 use crate::model::checkpoint::{save_checkpoint, TrainState};
 use crate::model::init::rewired_matrices;
 use crate::model::{Batch, Targets};
@@ -24,6 +23,7 @@ use crate::plot::rl_figures::{
     draw_goal_curve, draw_path_lengths, draw_paths, CurvePoint, PathLengthStats,
 };
 use crate::plot::run_figures::{draw_connectivity_files, draw_learning_curves, draw_raster};
+use crate::progress::resumed_progress_bar;
 use crate::train::metrics::MetricsLog;
 use crate::train::trainer::noise_seed;
 
@@ -57,13 +57,6 @@ pub fn path_length_stats(name: &str, paths: &[Vec<PathRecord>]) -> PathLengthSta
         second: mean(&|p| p.get(1).map(|r| r.actions)),
         last: mean(&|p| (p.len() >= 2).then(|| p[p.len() - 1].actions)),
     }
-}
-
-fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(value)?)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// `last.safetensors`: weights, Adam moments, constraints, the update count and the policy's
@@ -101,13 +94,12 @@ pub fn train_meta_rl(
     let b = t.batch_size;
     let mut log_std = start.log_std;
     let mut log = MetricsLog::create(&run_dir.join("metrics.jsonl"))?;
-    let bar = ProgressBar::new(t.iterations as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} updates  {per_sec}  ETA {eta}  {msg}")
-            .expect("valid template"),
+    let bar = resumed_progress_bar(
+        t.iterations as u64,
+        start.update as u64,
+        "meta-RL",
+        "updates",
     );
-    bar.set_position(start.update as u64);
-    bar.reset_eta();
     let clock = Instant::now();
     let net = engine.network()?;
     let capacity =
@@ -127,7 +119,7 @@ pub fn train_meta_rl(
         };
         let roll = rollout(engine, rl, &log_std, &plan, &indices)?;
         if update == 0 {
-            write_json(&before_path, &roll.traces)?;
+            write_json_atomic(&before_path, &roll.traces)?;
         }
         let lr = t.learning_rate_at(update);
         let steps_per_update = rl.epochs * rl.minibatches;
@@ -358,8 +350,8 @@ fn final_report(
         "episodes_per_s": episodes_run as f64 / training_wall.max(1e-9),
         "log_std": log_std.value,
     });
-    write_json(&run_dir.join("rl_eval.json"), &report)?;
-    write_json(&run_dir.join("paths_after.json"), &traces)?;
+    write_json_atomic(&run_dir.join("rl_eval.json"), &report)?;
+    write_json_atomic(&run_dir.join("paths_after.json"), &traces)?;
     redraw_figures(cfg, run_dir)?;
     // A raster of the first evaluation episode (CPU reference) and the connectivity.
     let trained = engine.network()?;

@@ -9,7 +9,6 @@
 
 use std::path::Path;
 
-use anyhow::Context as _;
 use ndarray::Array3;
 
 use super::l2l_encoding::{encode_episodes, PopulationSettings};
@@ -18,6 +17,7 @@ use super::l2l_family::TaskFamily;
 use super::{BatchSource, Split};
 use crate::config::{Config, TaskKind};
 use crate::engine::Engine;
+use crate::files::write_atomic;
 use crate::model::{Batch, Targets};
 use crate::plot::l2l_figures::{draw_error_curves, draw_internal_model};
 
@@ -165,8 +165,7 @@ impl BatchSource for L2lTask {
         let summary = curves.summary(s.late_fraction);
         let model = probe_internal_model(engine, self, s)?;
         let write = |name: &str, text: String| -> anyhow::Result<()> {
-            let path = run_dir.join(name);
-            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+            write_atomic(&run_dir.join(name), text.as_bytes())
         };
         write(
             "l2l_eval.json",

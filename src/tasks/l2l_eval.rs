@@ -13,10 +13,11 @@
 //!   `stream_restore`): probing never changes what the network goes on to do.
 
 use anyhow::Context as _;
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{s, Array3};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+use crate::progress::progress_bar;
 
 use super::l2l::L2lTask;
 use super::l2l_baselines::{
@@ -220,19 +221,6 @@ impl ErrorCurves {
     }
 }
 
-fn progress(len: usize, what: &str, unit: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template(&format!(
-            "{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{per_sec}}, ETA {{eta}}"
-        ))
-        .expect("progress template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
-}
-
 /// The LSNN's and the baselines' squared error at each pair, over the first
 /// `settings.test_episodes` test episodes of `task` (never seen in training), weights frozen.
 pub fn error_curves(
@@ -261,7 +249,7 @@ pub fn error_curves(
     let mut prior_rng = episode_rng(task.seed(), FAMILY_MEAN_STREAM, RngPurpose::Baseline);
     let prior = family_mean(family, FAMILY_MEAN_TASKS, &mut prior_rng);
     let mut family_mean_err = vec![0.0; pairs];
-    let bar = progress(episodes, "evaluating on unseen tasks", "episodes");
+    let bar = progress_bar(episodes as u64, "evaluating on unseen tasks", "episodes");
     let mut done = 0;
     while done < episodes {
         let b = task.eval_batch_size().min(episodes - done);
@@ -399,7 +387,11 @@ pub fn probe_internal_model(
     engine
         .stream_start(b, m)
         .context("probing the internal model")?;
-    let bar = progress(after.len(), "probing the internal model", "probe times");
+    let bar = progress_bar(
+        after.len() as u64,
+        "probing the internal model",
+        "probe times",
+    );
     let mut next_probe = 0;
     for k in 0..=last {
         if after.get(next_probe) == Some(&k) {

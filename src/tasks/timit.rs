@@ -27,6 +27,7 @@ use crate::data::timit::cache::{
 use crate::data::timit::corpus::SpeakerLists;
 use crate::data::timit::phones::{fold_39, folded_match, PHONES_39, PHONES_61};
 use crate::engine::Engine;
+use crate::files::{write_atomic, write_json_atomic};
 use crate::model::{Batch, Targets};
 use crate::plot::confusion_figure::{draw_confusion, draw_per_class_error};
 
@@ -400,8 +401,7 @@ impl BatchSource for TimitTask {
             "confusion_39": test.confusion_39,
         });
         let path = run_dir.join("frame_errors.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+        write_json_atomic(&path, &report)?;
         eprintln!(
             "frame error: validation {:.1} % (61) / {:.1} % (39), core test {:.1} % (61) / {:.1} % (39)",
             100.0 * validation.error_61,
@@ -432,7 +432,7 @@ fn write_per_phone_csv(confusion: &[Vec<u64>], path: &Path) -> anyhow::Result<()
         };
         text.push_str(&format!("{},{total},{},{error}\n", PHONES_61[i], row[i]));
     }
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::files::write_atomic;
+use crate::progress::resumed_progress_bar;
 use anyhow::bail;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use super::metrics::MetricsLog;
@@ -129,13 +130,12 @@ pub fn train(
 ) -> anyhow::Result<TrainSummary> {
     let t = &cfg.train;
     let mut log = MetricsLog::create(&run_dir.join("metrics.jsonl"))?;
-    let bar = ProgressBar::new(t.iterations as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} it  {per_sec}  ETA {eta}  {msg}")
-            .expect("valid template"),
+    let bar = resumed_progress_bar(
+        t.iterations as u64,
+        start.iteration as u64,
+        "training",
+        "it",
     );
-    bar.set_position(start.iteration as u64);
-    bar.reset_eta();
     let clock = Instant::now();
     let net = engine.network()?;
     let n_regular = net.n_regular;
@@ -266,8 +266,5 @@ pub fn truncate_metrics(run_dir: &Path, iteration: usize) -> anyhow::Result<()> 
             kept.push('\n');
         }
     }
-    let tmp = path.with_extension("jsonl.tmp");
-    std::fs::write(&tmp, kept)?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(())
+    write_atomic(&path, kept.as_bytes())
 }

@@ -21,8 +21,8 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use crate::progress::progress_bar;
 use anyhow::{bail, Context as _};
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
@@ -265,13 +265,7 @@ fn extract(
 ) -> anyhow::Result<[Vec<UtteranceFeatures>; 3]> {
     let extractor = MfccExtractor::new(settings).map_err(|e| anyhow::anyhow!("data.mfcc: {e}"))?;
     let total: usize = split_lists(splits).iter().map(|l| l.len()).sum();
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "MFCC features {bar:30} {pos}/{len} utterances  {per_sec}  ETA {eta}",
-        )
-        .expect("valid template"),
-    );
+    let bar = progress_bar(total as u64, "MFCC features", "utterances");
     let mut out: [Vec<UtteranceFeatures>; 3] = Default::default();
     for (dst, list) in out.iter_mut().zip(split_lists(splits)) {
         for u in list {
