@@ -28,6 +28,9 @@ pub struct BenchResult {
     pub workgroup_size: Option<u32>,
     /// DEEP R connectivity p (None: dense, no rewiring).
     pub connectivity: Option<f32>,
+    /// Mean firing rate of the network over the timed iterations (Hz): the event-driven
+    /// kernels' work grows with it, so sparse and dense lines compare only beside it.
+    pub rate_hz: f64,
 }
 
 fn time_engine(
@@ -36,9 +39,9 @@ fn time_engine(
     batch: usize,
     warmup: usize,
     iters: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, f64)> {
     let mut step = 0u32;
-    let mut run = |engine: &mut dyn Engine, i: u64| -> anyhow::Result<()> {
+    let mut run = |engine: &mut dyn Engine, i: u64| -> anyhow::Result<f64> {
         step += 1;
         let b = task.batch(i, batch);
         let s = StepSettings {
@@ -54,16 +57,19 @@ fn time_engine(
             stats.loss.is_finite(),
             "non-finite loss during the benchmark"
         );
-        Ok(())
+        let rates = &stats.rates;
+        Ok(1000.0 * rates.iter().map(|&r| r as f64).sum::<f64>() / rates.len().max(1) as f64)
     };
     for i in 0..warmup {
         run(engine, i as u64)?;
     }
     let start = Instant::now();
+    let mut rate_sum = 0.0;
     for i in 0..iters {
-        run(engine, (warmup + i) as u64)?;
+        rate_sum += run(engine, (warmup + i) as u64)?;
     }
-    Ok(start.elapsed().as_secs_f64() * 1000.0 / iters.max(1) as f64)
+    let n = iters.max(1) as f64;
+    Ok((start.elapsed().as_secs_f64() * 1000.0 / n, rate_sum / n))
 }
 
 /// Measures every batch size and connectivity on the selected GPU (if any) and on the CPU
@@ -114,7 +120,7 @@ pub fn run_bench(
          -> anyhow::Result<()> {
             let sparsity = connectivity.map_or("dense".to_string(), |p| format!("DEEP R p = {p}"));
             eprintln!("bench: {device} ({adapter}), batch {batch}, {steps} steps, {n} neurons, {sparsity}, {iters} iterations...");
-            let ms = time_engine(engine, &task, batch, warmup, iters)?;
+            let (ms, rate_hz) = time_engine(engine, &task, batch, warmup, iters)?;
             let r = BenchResult {
                 device: device.to_string(),
                 adapter,
@@ -127,10 +133,11 @@ pub fn run_bench(
                 iterations_timed: iters,
                 workgroup_size: wg,
                 connectivity,
+                rate_hz,
             };
             eprintln!(
-                "  {:.1} ms/iteration, {:.3e} neuron-steps/s",
-                r.ms_per_iter, r.neuron_steps_per_s
+                "  {:.1} ms/iteration, {:.3e} neuron-steps/s, firing rate {:.1} Hz",
+                r.ms_per_iter, r.neuron_steps_per_s, r.rate_hz
             );
             results.push(r);
             Ok(())
