@@ -43,6 +43,7 @@ fn config_with(
         l1,
         temperature,
         dense_gradients,
+        ..Default::default()
     });
     c.train.batch_size = BATCH;
     c.train.seed = 3;

@@ -279,6 +279,12 @@ pub struct RewiringConfig {
     /// entries decay as if their gradient were 0, and the BPTT sweep skips inactive synapses
     /// in its weight-gradient accumulation (cheaper at low connectivity).
     pub dense_gradients: bool,
+    /// The sparse start. `false` (model.md §5): the dense start (balanced, spectral radius 1)
+    /// masked to a random p fraction, so each neuron's input variance falls by p. `true`
+    /// (ours): the survivors are scaled by 1/√p and, with Dale's law, W_rec is re-balanced
+    /// and rescaled to spectral radius 1 after masking, so the sparse start drives its
+    /// neurons as hard as the dense one (it then fires ~2× as often, benches/RESULTS.md).
+    pub rescale_survivors: bool,
 }
 
 impl Default for RewiringConfig {
@@ -288,6 +294,7 @@ impl Default for RewiringConfig {
             l1: 0.01,
             temperature: 0.0,
             dense_gradients: true,
+            rescale_survivors: false,
         }
     }
 }

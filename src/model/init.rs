@@ -241,6 +241,7 @@ pub fn initialise(cfg: &Config, n_in: usize, n_out: usize) -> Initialised {
             &mut constraints,
             (n_in, n_rec, n_out),
             rw.connectivity,
+            rw.rescale_survivors,
             &mut rng,
         );
         let budget = flat
@@ -293,14 +294,17 @@ pub fn rewired_matrices(n_in: usize, n_rec: usize, n_out: usize) -> [RewiredMatr
 /// diagonal) and W_out gets a fixed sign (Dale's law: the sign the dense start already
 /// carries; without it, the dense start's random sign) and a rewired constraint code; then
 /// exactly K = ⌊Σ_k capacity_k·p⌋ positions stay active, spread over the matrices by largest
-/// remainder and chosen uniformly within each; survivors are scaled by 1/√p so each neuron's
-/// input keeps its variance, and with Dale's law the columns of W_rec are re-balanced and
-/// W_rec rescaled to spectral radius 1, as the dense start.
+/// remainder and chosen uniformly within each; the survivors keep their dense values
+/// (model.md §5: scaled, then masked). With `rescale` (ours, `rewiring.rescale_survivors`)
+/// they are scaled by 1/√p so each neuron's input keeps its variance, and with Dale's law the
+/// columns of W_rec are re-balanced and W_rec rescaled to spectral radius 1, as the dense
+/// start.
 fn sparsify(
     flat: &mut [f32],
     constraints: &mut [u32],
     (n_in, n_rec, n_out): (usize, usize, usize),
     p: f32,
+    rescale: bool,
     rng: &mut ChaCha8Rng,
 ) {
     let matrices = rewired_matrices(n_in, n_rec, n_out);
@@ -343,7 +347,7 @@ fn sparsify(
     {
         counts[k] += 1;
     }
-    let scale = 1.0 / p.sqrt();
+    let scale = if rescale { 1.0 / p.sqrt() } else { 1.0 };
     for (m, &count) in matrices.iter().zip(&counts) {
         let lo = m.offset as usize;
         let mut free: Vec<usize> = (lo..lo + (m.rows * m.cols) as usize)
@@ -363,7 +367,7 @@ fn sparsify(
             flat[e] = sign * (flat[e].abs() * scale).max(1e-6);
         }
     }
-    if dale {
+    if dale && rescale {
         let rec = &matrices[1];
         let lo = rec.offset as usize;
         let mut w = Array2::from_shape_vec((n_rec, n_rec), flat[lo..lo + n_rec * n_rec].to_vec())
@@ -374,5 +378,100 @@ fn sparsify(
             w.mapv_inplace(|x| (x as f64 / r) as f32);
         }
         flat[lo..lo + n_rec * n_rec].copy_from_slice(w.as_slice().expect("standard layout"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DaleConfig, RewiringConfig};
+
+    fn config(rewiring: Option<RewiringConfig>) -> Config {
+        let mut cfg: Config = serde_yaml_ng::from_str("{}").unwrap();
+        cfg.model.n_regular = 60;
+        cfg.model.n_adaptive = 40;
+        cfg.model.dale = Some(DaleConfig {
+            proportion_excitatory: 0.8,
+        });
+        cfg.train.seed = 7;
+        cfg.rewiring = rewiring;
+        cfg
+    }
+
+    fn sparse(rescale: bool) -> RewiringConfig {
+        RewiringConfig {
+            connectivity: 0.12,
+            rescale_survivors: rescale,
+            ..Default::default()
+        }
+    }
+
+    fn is_rewired(c: u32) -> bool {
+        c == Constraint::RewiredPositive as u32 || c == Constraint::RewiredNegative as u32
+    }
+
+    #[test]
+    fn sparse_start_is_the_dense_start_masked_to_the_budget() {
+        let (n_in, n_out) = (30, 5);
+        let dense = initialise(&config(None), n_in, n_out);
+        let masked = initialise(&config(Some(sparse(false))), n_in, n_out);
+        let (d, s) = (
+            dense.network.params.to_flat(),
+            masked.network.params.to_flat(),
+        );
+        let capacity: u32 = rewired_matrices(n_in, 100, n_out)
+            .iter()
+            .map(|m| m.capacity)
+            .sum();
+        let budget = (capacity as f64 * 0.12f32 as f64).floor() as usize;
+        let mut active = 0;
+        for (e, (&dv, &sv)) in d.iter().zip(&s).enumerate() {
+            if !is_rewired(masked.constraints[e]) {
+                continue;
+            }
+            if sv != 0.0 {
+                active += 1;
+                // model.md §5: scaled (with the dense start), then masked: a survivor keeps
+                // its dense value (a dense zero becomes the smallest active magnitude).
+                if dv != 0.0 {
+                    assert_eq!(sv, dv, "entry {e}");
+                } else {
+                    assert_eq!(sv.abs(), 1e-6, "entry {e}");
+                }
+            }
+        }
+        assert_eq!(active, budget);
+        // The diagonal is never rewired (no autapses).
+        let w_rec = &masked.network.params.w_rec;
+        assert!((0..100).all(|j| w_rec[[j, j]] == 0.0));
+    }
+
+    #[test]
+    fn rescaled_sparse_start_keeps_spectral_radius_one_and_balanced_columns() {
+        let init = initialise(&config(Some(sparse(true))), 30, 5);
+        let w_rec = &init.network.params.w_rec;
+        let r = spectral_radius(w_rec);
+        assert!((r - 1.0).abs() < 1e-3, "spectral radius {r}");
+        let mut balanced = 0;
+        for j in 0..w_rec.ncols() {
+            let col = w_rec.column(j);
+            // A column whose survivors all share a sign cannot be balanced.
+            if !(col.iter().any(|&x| x > 0.0) && col.iter().any(|&x| x < 0.0)) {
+                continue;
+            }
+            balanced += 1;
+            let sum: f32 = col.sum();
+            let mass: f32 = col.iter().map(|x| x.abs()).sum();
+            assert!(
+                sum.abs() <= 1e-5 * mass.max(1e-6),
+                "column {j} sums to {sum}"
+            );
+        }
+        assert!(balanced > 50, "only {balanced} columns with both signs");
+        // Masked as specified, the same matrix has a radius well below 1 (≈ √p for a random
+        // matrix): the two options differ where they should.
+        let plain = initialise(&config(Some(sparse(false))), 30, 5);
+        let r_plain = spectral_radius(&plain.network.params.w_rec);
+        assert!(r_plain < 0.7, "masked start's spectral radius {r_plain}");
     }
 }
