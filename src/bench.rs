@@ -57,8 +57,7 @@ fn time_engine(
             stats.loss.is_finite(),
             "non-finite loss during the benchmark"
         );
-        let rates = &stats.rates;
-        Ok(1000.0 * rates.iter().map(|&r| r as f64).sum::<f64>() / rates.len().max(1) as f64)
+        Ok(stats.mean_rate_hz())
     };
     for i in 0..warmup {
         run(engine, i as u64)?;

@@ -36,6 +36,11 @@ impl BatchStats {
     pub fn accuracy(&self) -> f32 {
         self.correct as f32 / self.scored.max(1) as f32
     }
+
+    /// Mean firing rate over all neurons, in Hz (`rates` are spikes per ms).
+    pub fn mean_rate_hz(&self) -> f64 {
+        1000.0 * self.rates.iter().map(|&r| r as f64).sum::<f64>() / self.rates.len().max(1) as f64
+    }
 }
 
 /// One batch's loss, gradients (flat, layout of `Params::to_flat`) and spikes [T, B, n_rec].

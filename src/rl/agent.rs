@@ -327,7 +327,7 @@ pub fn recompute_outputs(
     engine.frame_outputs(&batch_of(x, k, None), 0)
 }
 
-/// PPO's numbers of one update, averaged over its epochs.
+/// PPO's numbers of one update, averaged over its Adam steps (epochs × minibatches).
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct UpdateStats {
     pub loss: f64,
@@ -336,7 +336,8 @@ pub struct UpdateStats {
     pub entropy: f64,
     pub approx_kl: f64,
     pub clip_fraction: f64,
-    /// Firing rate of the network (Hz, all neurons) in the last epoch.
+    /// Firing rate of the network (Hz, all neurons) in the update's last Adam step (the last
+    /// minibatch of the last epoch).
     pub rate_hz: f64,
 }
 
@@ -380,7 +381,7 @@ pub fn surrogate_targets(y: &Array3<f32>, grads: &Array3<f64>) -> Array3<f32> {
 /// recomputes its forward pass with the current weights, takes PPO's gradient through BPTT
 /// and one Adam step (and DEEP R when the engine rewires), and one Adam step of the log
 /// standard deviation. `step(i)` gives the settings of the update's i-th Adam step
-/// (i < epochs × minibatches).
+/// (i < `rl.adam_steps_per_update()`).
 pub fn ppo_update(
     engine: &mut dyn Engine,
     rl: &RlConfig,
@@ -416,7 +417,7 @@ pub fn ppo_update(
         })
         .collect();
     let mut stats = UpdateStats::default();
-    let w = 1.0 / (rl.epochs * rl.minibatches) as f64;
+    let w = 1.0 / rl.adam_steps_per_update() as f64;
     for epoch in 0..rl.epochs {
         for (m, (part, part_adv, part_returns)) in minibatches.iter().enumerate() {
             let y = recompute_outputs(engine, &part.x, k)?;
@@ -453,9 +454,7 @@ pub fn ppo_update(
             stats.entropy += w * p.entropy;
             stats.approx_kl += w * p.approx_kl;
             stats.clip_fraction += w * p.clip_fraction;
-            let rates = &batch_stats.rates;
-            stats.rate_hz =
-                1000.0 * rates.iter().map(|&r| r as f64).sum::<f64>() / rates.len().max(1) as f64;
+            stats.rate_hz = batch_stats.mean_rate_hz();
         }
     }
     debug_assert!(gaussian_entropy(log_std.value).is_finite());

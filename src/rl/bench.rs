@@ -97,7 +97,7 @@ pub fn run_rl_bench(
                 beta1: cfg.train.adam.beta1,
                 beta2: cfg.train.adam.beta2,
                 eps: cfg.train.adam.eps,
-                step: (u * rl.epochs * rl.minibatches + i) as u32 + 1,
+                step: (u * rl.adam_steps_per_update() + i) as u32 + 1,
                 noise_seed: 0,
             };
             ppo_update(engine, rl, k, &roll, &mut log_std, &mut step)?;

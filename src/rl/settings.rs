@@ -60,6 +60,11 @@ impl Default for RlConfig {
 }
 
 impl RlConfig {
+    /// Adam steps (BPTT passes) of one PPO update: one per minibatch of each epoch.
+    pub fn adam_steps_per_update(&self) -> usize {
+        self.epochs * self.minibatches
+    }
+
     /// Checks every field against `steps_per_action` network steps of `dt_ms` per action
     /// (`task.steps_per_frame`, `model.dt`); the message starts with the field's path.
     pub fn validate(&self, steps_per_action: usize, dt_ms: f64) -> Result<(), String> {
