@@ -77,6 +77,10 @@ pub struct TaskConfig {
     pub pairs_per_episode: usize,
     /// Learning-to-learn: input neurons coding each value (x1, x2, previous target; 100).
     pub neurons_per_value: usize,
+    /// Learning-to-learn: the range [lo, hi] each input is drawn from, uniformly; absent: the
+    /// family's default, target networks [−1, 1] (experiments.md §3, ours), sines [−5, 5]. For
+    /// target networks it sets how nonlinear the tasks are (README "Learning-to-learn").
+    pub input_range: Option<[f32; 2]>,
     /// Sequential MNIST: input encoding (threshold crossing, the reference; or population).
     pub encoding: crate::tasks::smnist_encoding::Encoding,
     /// Population coding: peak rate of a channel, Hz (ours).
@@ -99,6 +103,7 @@ impl Default for TaskConfig {
             feature_saturation: 3.0,
             pairs_per_episode: 500,
             neurons_per_value: 100,
+            input_range: None,
             encoding: Default::default(),
             population_peak_rate_hz: 100.0,
             population_width: 0.05,

@@ -105,6 +105,14 @@ impl Config {
         positive("task.feature_spike_rate_hz", t.feature_spike_rate_hz)?;
         positive("task.feature_saturation", t.feature_saturation)?;
         positive("task.population_width", t.population_width)?;
+        if let Some([lo, hi]) = t.input_range {
+            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                return fail(
+                    "task.input_range",
+                    format!("must be [lo, hi] with finite lo < hi (got [{lo}, {hi}])"),
+                );
+            }
+        }
         finite("task.input_rate", t.input_rate)?;
         if !(0.0..=1.0).contains(&t.input_rate) {
             return fail(
@@ -333,6 +341,15 @@ mod tests {
             ("task.input_rate", |c| c.task.input_rate = 1.5),
             ("task.input_rate", |c| c.task.input_rate = -0.1),
             ("task.input_rate", |c| c.task.input_rate = f32::NAN),
+            ("task.input_range", |c| {
+                c.task.input_range = Some([5.0, -5.0])
+            }),
+            ("task.input_range", |c| {
+                c.task.input_range = Some([-1.0, -1.0])
+            }),
+            ("task.input_range", |c| {
+                c.task.input_range = Some([f32::NEG_INFINITY, 1.0])
+            }),
             ("model.tau_m", |c| c.model.tau_m = 0.0),
             ("model.tau_m", |c| c.model.tau_m = -1.0),
             ("model.tau_m", |c| c.model.tau_m = f32::INFINITY),

@@ -9,12 +9,12 @@ use super::canvas::{
 };
 use super::figures::moving_average;
 use crate::tasks::l2l_eval::{ErrorCurves, InternalModel};
-use crate::tasks::l2l_family::TaskFamily;
+use crate::tasks::l2l_family::{FamilyKind, TaskFamily};
 
 fn family_name(f: TaskFamily) -> &'static str {
-    match f {
-        TaskFamily::TargetNetworks => "target networks",
-        TaskFamily::Sines => "sines",
+    match f.kind {
+        FamilyKind::TargetNetworks => "target networks",
+        FamilyKind::Sines => "sines",
     }
 }
 
@@ -175,7 +175,7 @@ fn viridis(t: f64) -> Rgb {
 /// the true function on the input square, then the network's predictions after each number
 /// of pairs (heat maps on the target range, the inputs shown so far as dots).
 pub fn draw_internal_model(model: &InternalModel, out_png: &Path) -> anyhow::Result<()> {
-    let heat = model.family == TaskFamily::TargetNetworks;
+    let heat = model.family.kind == FamilyKind::TargetNetworks;
     let cols = model.after_pairs.len() + usize::from(heat);
     let rows = model.episodes.len();
     // Room under the title for the colour bar (heat maps) or the legend (curves).

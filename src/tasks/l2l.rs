@@ -13,7 +13,7 @@ use ndarray::Array3;
 
 use super::l2l_encoding::{encode_episodes, PopulationSettings};
 use super::l2l_eval::{error_curves, probe_internal_model, L2lEvalSettings};
-use super::l2l_family::TaskFamily;
+use super::l2l_family::{FamilyKind, TaskFamily};
 use super::{BatchSource, Split};
 use crate::config::{Config, TaskKind};
 use crate::engine::Engine;
@@ -40,12 +40,17 @@ pub struct L2lTask {
 
 impl L2lTask {
     pub fn from_config(cfg: &Config) -> anyhow::Result<L2lTask> {
-        let family = match cfg.task.kind {
-            TaskKind::L2lTn => TaskFamily::TargetNetworks,
-            TaskKind::L2lSine => TaskFamily::Sines,
+        let kind = match cfg.task.kind {
+            TaskKind::L2lTn => FamilyKind::TargetNetworks,
+            TaskKind::L2lSine => FamilyKind::Sines,
             other => anyhow::bail!("task.kind {other:?} is not a learning-to-learn task"),
         };
         let t = &cfg.task;
+        // `Config::validate` has checked the range (finite, lo < hi).
+        let family = match t.input_range {
+            Some([lo, hi]) => TaskFamily::of_kind(kind).with_input_range(lo as f64, hi as f64),
+            None => TaskFamily::of_kind(kind),
+        };
         let settings = PopulationSettings {
             neurons_per_value: t.neurons_per_value,
             width: t.population_width as f64,
@@ -248,10 +253,23 @@ mod tests {
     #[test]
     fn sines_and_bad_settings() {
         let task = L2lTask::from_config(&config(TaskKind::L2lSine)).unwrap();
-        assert_eq!(task.family(), TaskFamily::Sines);
+        assert_eq!(task.family(), TaskFamily::SINES);
         let mut cfg = config(TaskKind::L2lTn);
         cfg.task.neurons_per_value = 0;
         let e = L2lTask::from_config(&cfg).err().unwrap().to_string();
         assert!(e.contains("neurons_per_value"), "{e}");
+    }
+
+    #[test]
+    fn the_input_range_comes_from_the_config() {
+        let mut cfg = config(TaskKind::L2lTn);
+        assert_eq!(
+            L2lTask::from_config(&cfg).unwrap().family(),
+            TaskFamily::TARGET_NETWORKS
+        );
+        cfg.task.input_range = Some([-5.0, 5.0]);
+        let task = L2lTask::from_config(&cfg).unwrap();
+        assert_eq!(task.family().kind, FamilyKind::TargetNetworks);
+        assert_eq!(task.family().input_range(), (-5.0, 5.0));
     }
 }

@@ -390,7 +390,7 @@ mod tests {
     fn linear_episode(seed: u64, n: usize) -> (Vec<[f64; 2]>, Vec<f64>) {
         let mut rng = episode_rng(seed, 0, RngPurpose::Task);
         let inputs: Vec<[f64; 2]> = (0..n)
-            .map(|_| TaskFamily::TargetNetworks.draw_input(&mut rng))
+            .map(|_| TaskFamily::TARGET_NETWORKS.draw_input(&mut rng))
             .collect();
         let targets = inputs.iter().map(|x| 2.0 * x[0] - x[1] + 0.5).collect();
         (inputs, targets)
@@ -400,7 +400,7 @@ mod tests {
     fn family_mean_of_sines_is_the_known_curve() {
         // E[A sin(x − φ)] with A ~ U[0.1, 5], φ ~ U[0, π]: −(2/π)·2.55·cos x.
         let mut rng = episode_rng(9, 0, RngPurpose::Baseline);
-        let m = family_mean(TaskFamily::Sines, 20_000, &mut rng);
+        let m = family_mean(TaskFamily::SINES, 20_000, &mut rng);
         for x in [-4.0, -1.0, 0.0, 0.5, 3.0] {
             let want = -2.0 / std::f64::consts::PI * 2.55 * f64::cos(x);
             // Monte Carlo error: sd of A·sin(x + φ) ≤ 3 over √20000 → < 0.03 (2 sd 0.05).
@@ -474,7 +474,7 @@ mod tests {
     #[test]
     fn fit_matches_the_normal_equations_on_target_networks() {
         for index in 0..5 {
-            let (_, ep) = sample_episode(TaskFamily::TargetNetworks, 1, index, 500);
+            let (_, ep) = sample_episode(TaskFamily::TARGET_NETWORKS, 1, index, 500);
             let fit = fit_linear(&ep.inputs, &ep.targets);
             let w = normal_equations(&ep.inputs, &ep.targets);
             for (got, want) in [fit.a, fit.b, fit.c].iter().zip(w) {
@@ -494,7 +494,7 @@ mod tests {
     #[test]
     fn degenerate_inputs_get_minimum_norm_slopes() {
         // Sines: x2 ≡ 0, so b is not determined and the pseudo-inverse sets it to 0.
-        let (_, ep) = sample_episode(TaskFamily::Sines, 2, 0, 200);
+        let (_, ep) = sample_episode(TaskFamily::SINES, 2, 0, 200);
         let fit = fit_linear(&ep.inputs, &ep.targets);
         assert_eq!(fit.b, 0.0);
         assert!(fit.a.is_finite() && fit.c.is_finite());
@@ -528,7 +528,7 @@ mod tests {
 
     #[test]
     fn fresh_net_gradient_matches_finite_differences() {
-        let (_, ep) = sample_episode(TaskFamily::Sines, 3, 0, 12);
+        let (_, ep) = sample_episode(TaskFamily::SINES, 3, 0, 12);
         let mut rng = episode_rng(3, 0, RngPurpose::Baseline);
         let mut p = [0.0; N_PARAMS];
         for v in p.iter_mut() {
@@ -564,7 +564,7 @@ mod tests {
         // heavy-tailed, hence the average over episodes and steps; the margin (a factor 2) is
         // far below the observed ratio (see the printout).
         let t0 = std::time::Instant::now();
-        let fam = TaskFamily::TargetNetworks;
+        let fam = TaskFamily::TARGET_NETWORKS;
         let settings = FreshNetSettings::for_family(fam);
         let steps = [1, 2, 3, 97, 98, 99];
         let (mut early, mut late) = (0.0, 0.0);
@@ -588,10 +588,10 @@ mod tests {
 
     #[test]
     fn fresh_net_is_deterministic_and_validates() {
-        let (_, ep) = sample_episode(TaskFamily::Sines, 5, 0, 30);
+        let (_, ep) = sample_episode(TaskFamily::SINES, 5, 0, 30);
         let s = FreshNetSettings {
             iterations: 50,
-            ..FreshNetSettings::for_family(TaskFamily::Sines)
+            ..FreshNetSettings::for_family(TaskFamily::SINES)
         };
         let run = |seed| {
             let mut rng = episode_rng(seed, 0, RngPurpose::Baseline);

@@ -439,7 +439,7 @@ pub fn pair_counts(x: &Array3<f32>, b: usize, settings: &PopulationSettings) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::l2l_family::{episode, Sine};
+    use crate::tasks::l2l_family::{episode, FamilyKind, Sine};
     use ndarray::Array1;
 
     /// An episode whose every pair has the same inputs and target.
@@ -479,7 +479,7 @@ mod tests {
         let s = PopulationSettings { width: -1.0, ..d };
         let ep = constant_episode([0.0, 0.0], 0.5, 2);
         let mut rngs = [episode_rng(0, 0, RngPurpose::EncodingNoise)];
-        assert!(encode_batch(&[ep], TaskFamily::TargetNetworks, &s, &mut rngs).is_err());
+        assert!(encode_batch(&[ep], TaskFamily::TARGET_NETWORKS, &s, &mut rngs).is_err());
         // Settings from a config, unknown fields refused.
         let s: PopulationSettings = serde_json::from_str(r#"{"width": 0.05}"#).unwrap();
         assert_eq!(s.width, 0.05);
@@ -500,7 +500,7 @@ mod tests {
         let want = 100.0 * (-0.5f64).exp();
         assert!((tuning_rate_hz(&s, r, 40, c + 0.2) - want).abs() < 1e-12);
         // The expected-rate vector has the three populations in order.
-        let rates = pair_rates_hz(TaskFamily::TargetNetworks, &s, [c, -1.0], 1.0);
+        let rates = pair_rates_hz(TaskFamily::TARGET_NETWORKS, &s, [c, -1.0], 1.0);
         assert_eq!(rates.len(), 300);
         assert!((rates[40] - 100.0).abs() < 1e-12);
         assert!((rates[s.channel(X2, 0)] - 100.0).abs() < 1e-12);
@@ -513,7 +513,7 @@ mod tests {
         // 40,000 Bernoulli(0.1) draws for neuron 40: 4000 spikes expected, SD √(40000·0.1·0.9)
         // = 60; we allow 5 SD (±7.5 % of the rate).
         let s = PopulationSettings::default();
-        let fam = TaskFamily::TargetNetworks;
+        let fam = TaskFamily::TARGET_NETWORKS;
         let c = s.centre(fam.input_range(), 40);
         let eps: Vec<Episode> = (0..10)
             .map(|_| constant_episode([c, -1.0], 0.3, 200))
@@ -565,7 +565,7 @@ mod tests {
             peak_rate_hz: 1000.0,
             ..PopulationSettings::default()
         };
-        for fam in [TaskFamily::TargetNetworks, TaskFamily::Sines] {
+        for fam in [TaskFamily::TARGET_NETWORKS, TaskFamily::SINES] {
             let (_, ep) = sample_episode(fam, 11, 0, 30);
             let mut rngs = [episode_rng(11, 0, RngPurpose::EncodingNoise)];
             let batch = encode_batch(std::slice::from_ref(&ep), fam, &s, &mut rngs).unwrap();
@@ -592,9 +592,9 @@ mod tests {
             // ([0, 1]), the middle for sines ([−5, 5], centres 49 and 50 are ±0.05 from 0).
             let row = counts.row(0);
             let j = argmax((0..100).map(|j| row[s.channel(PREV_TARGET, j)]));
-            match fam {
-                TaskFamily::TargetNetworks => assert_eq!(j, 0),
-                TaskFamily::Sines => assert!(j == 49 || j == 50, "{j}"),
+            match fam.kind {
+                FamilyKind::TargetNetworks => assert_eq!(j, 0),
+                FamilyKind::Sines => assert!(j == 49 || j == 50, "{j}"),
             }
             // The target of pair t is never shown during pair t: it appears at pair t + 1.
             let exp = expected_rates_hz(&ep, fam, &s);
@@ -613,7 +613,7 @@ mod tests {
             neurons_per_value: 20,
             ..PopulationSettings::default()
         };
-        let fam = TaskFamily::Sines;
+        let fam = TaskFamily::SINES;
         let (tasks, eps, batch) = encode_episodes(fam, &s, 3, &[0, 1, 2], 7).unwrap();
         assert_eq!(batch.x.dim(), (42, 3, 60));
         assert_eq!(batch.targets.dim(), (7, 3));
@@ -630,7 +630,7 @@ mod tests {
         }
         // Default settings: [T, B, 300].
         let (_, _, big) = encode_episodes(
-            TaskFamily::TargetNetworks,
+            TaskFamily::TARGET_NETWORKS,
             &PopulationSettings::default(),
             0,
             &[5, 6],
@@ -644,7 +644,7 @@ mod tests {
     #[test]
     fn an_episode_encodes_the_same_in_any_batch() {
         let s = PopulationSettings::default();
-        let fam = TaskFamily::TargetNetworks;
+        let fam = TaskFamily::TARGET_NETWORKS;
         let (_, _, a) = encode_episodes(fam, &s, 9, &[4, 7], 10).unwrap();
         let (_, _, b) = encode_episodes(fam, &s, 9, &[7], 10).unwrap();
         let (_, _, c) = encode_episodes(fam, &s, 9, &[4, 7], 10).unwrap();
@@ -666,7 +666,7 @@ mod tests {
     #[test]
     fn mismatched_batches_are_errors() {
         let s = PopulationSettings::default();
-        let fam = TaskFamily::Sines;
+        let fam = TaskFamily::SINES;
         let task = Task::Sine(Sine {
             amplitude: 1.0,
             phase: 0.0,
@@ -698,7 +698,7 @@ mod tests {
         let indices: Vec<u64> = (0..10).collect();
         let t0 = std::time::Instant::now();
         let (_, eps, batch) =
-            encode_episodes(TaskFamily::TargetNetworks, &s, 0, &indices, 500).unwrap();
+            encode_episodes(TaskFamily::TARGET_NETWORKS, &s, 0, &indices, 500).unwrap();
         let fresh = t0.elapsed().as_secs_f64() * 1e3;
         let n = batch.x.iter().filter(|&&v| v != 0.0).count();
         // Into a reused buffer (what a trainer would do), from the same noise streams.
@@ -710,7 +710,7 @@ mod tests {
         let t0 = std::time::Instant::now();
         encode_batch_into(
             &eps,
-            TaskFamily::TargetNetworks,
+            TaskFamily::TARGET_NETWORKS,
             &s,
             &mut rngs,
             buf.view_mut(),

@@ -461,7 +461,7 @@ mod tests {
     fn curves(lsnn: Vec<f64>, optimal: f64) -> ErrorCurves {
         let n = lsnn.len();
         ErrorCurves {
-            family: TaskFamily::TargetNetworks,
+            family: TaskFamily::TARGET_NETWORKS,
             episodes: 3,
             lsnn,
             optimal_linear: vec![optimal; n],
@@ -507,12 +507,12 @@ mod tests {
 
     #[test]
     fn probe_grids_cover_the_input_range() {
-        let g = probe_grid(TaskFamily::TargetNetworks, 3);
+        let g = probe_grid(TaskFamily::TARGET_NETWORKS, 3);
         assert_eq!(g.len(), 9);
         assert_eq!(g[0], [-1.0, -1.0]);
         assert_eq!(g[1], [0.0, -1.0]);
         assert_eq!(g[8], [1.0, 1.0]);
-        let g = probe_grid(TaskFamily::Sines, 5);
+        let g = probe_grid(TaskFamily::SINES, 5);
         assert_eq!(
             g,
             vec![[-5.0, 0.0], [-2.5, 0.0], [0.0, 0.0], [2.5, 0.0], [5.0, 0.0]]
