@@ -26,7 +26,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::arena::{Arena, PathRecord};
 use super::gae::{advantages_with, normalise_advantages};
-use super::place_cells::{encode_step, RewardSignal};
+use super::place_cells::{bernoulli_spikes, input_rates_hz_into, signal_rates_into, RewardSignal};
 use super::ppo_loss::{gaussian_entropy, gaussian_log_prob, ppo_loss, PpoSample, ACTION_DIM};
 use super::rng::{rl_episode_rng, RlRngPurpose};
 use super::settings::RlConfig;
@@ -177,7 +177,11 @@ pub struct RolloutPlan {
 }
 
 /// The input spikes of one action window, `out` [steps, B, n_in]: every step codes each
-/// episode's position and reward signal (which then advances by a step).
+/// episode's position and reward signal (which then advances by a step), as
+/// [`place_cells::encode_step`] would step by step (bit for bit, the same random draws).
+///
+/// The position is fixed over the window, so each episode's place-cell rates are computed
+/// once; only the reward and wall channels are set again at each step.
 pub fn encode_window(
     rl: &RlConfig,
     positions: &[[f64; 2]],
@@ -186,19 +190,25 @@ pub fn encode_window(
     dt_ms: f64,
     out: &mut Array3<f32>,
 ) -> anyhow::Result<()> {
-    let mut row = vec![0.0f32; out.dim().2];
+    let n_in = out.dim().2;
+    let mut rates = Vec::with_capacity(signals.len());
+    for (&position, signal) in positions.iter().zip(signals.iter()) {
+        let mut r = vec![0.0; n_in];
+        input_rates_hz_into(
+            &rl.place_cells,
+            rl.arena.arena_radius,
+            position,
+            signal,
+            &mut r,
+        )
+        .map_err(anyhow::Error::msg)?;
+        rates.push(r);
+    }
+    let mut row = vec![0.0f32; n_in];
     for s in 0..out.dim().0 {
         for (e, (signal, rng)) in signals.iter_mut().zip(rngs.iter_mut()).enumerate() {
-            encode_step(
-                &rl.place_cells,
-                rl.arena.arena_radius,
-                positions[e],
-                signal,
-                dt_ms,
-                rng,
-                &mut row,
-            )
-            .map_err(anyhow::Error::msg)?;
+            signal_rates_into(&rl.place_cells, signal, &mut rates[e]);
+            bernoulli_spikes(&rates[e], dt_ms, rng, &mut row).map_err(anyhow::Error::msg)?;
             signal.advance();
             out.slice_mut(s![s, e, ..])
                 .assign(&ndarray::ArrayView1::from(&row[..]));
@@ -459,4 +469,73 @@ pub fn ppo_update(
     }
     debug_assert!(gaussian_entropy(log_std.value).is_finite());
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rl::place_cells::encode_step;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn encode_window_matches_step_by_step_encoding() {
+        let rl = RlConfig::default();
+        let steps = 12;
+        let positions = [[0.2, -0.3], [-0.6, 0.1], [0.0, 0.9]];
+        let b = positions.len();
+        // Signals on, running out mid-window, and off.
+        let mut signals = vec![RewardSignal::default(); b];
+        signals[0].trigger(&rl.place_cells, true, false);
+        signals[1].goal_steps_left = 5;
+        signals[1].wall_steps_left = 2;
+        let rngs = || -> Vec<ChaCha8Rng> {
+            (0..b as u64)
+                .map(|e| ChaCha8Rng::seed_from_u64(40 + e))
+                .collect()
+        };
+        let n_in = rl.place_cells.n_channels();
+        let mut window = Array3::<f32>::zeros((steps, b, n_in));
+        let mut signals_w = signals.clone();
+        encode_window(
+            &rl,
+            &positions,
+            &mut signals_w,
+            &mut rngs(),
+            1.0,
+            &mut window,
+        )
+        .unwrap();
+        let mut reference = Array3::<f32>::zeros((steps, b, n_in));
+        let mut rng_r = rngs();
+        let mut row = vec![0.0f32; n_in];
+        for s in 0..steps {
+            for e in 0..b {
+                let radius = rl.arena.arena_radius;
+                encode_step(
+                    &rl.place_cells,
+                    radius,
+                    positions[e],
+                    &signals[e],
+                    1.0,
+                    &mut rng_r[e],
+                    &mut row,
+                )
+                .unwrap();
+                signals[e].advance();
+                reference
+                    .slice_mut(s![s, e, ..])
+                    .assign(&ndarray::ArrayView1::from(&row[..]));
+            }
+        }
+        assert_eq!(window, reference);
+        assert_eq!(signals_w, signals);
+        // The reward channels of episode 0 fire in the window: the test sees the signals.
+        let reward_spikes: f32 = rl
+            .place_cells
+            .reward_channels()
+            .map(|c| window.slice(s![.., 0, c]).sum())
+            .sum();
+        assert!(reward_spikes > 0.0);
+    }
 }

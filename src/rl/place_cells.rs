@@ -221,6 +221,14 @@ pub fn input_rates_hz_into(
     for (k, rate) in out[..settings.n_place_cells()].iter_mut().enumerate() {
         *rate = place_cell_rate_hz(settings, arena_radius, k, position);
     }
+    signal_rates_into(settings, signal, out);
+    Ok(())
+}
+
+/// Sets the goal-reward and wall-penalty channels of `rates` (all channels, as
+/// [`input_rates_hz_into`]) from `signal`, leaving the place cells as they are: within an
+/// action window the position is fixed and only the signals change from step to step.
+pub fn signal_rates_into(settings: &PlaceCellSettings, signal: &RewardSignal, out: &mut [f64]) {
     let on = |steps_left: usize| {
         if steps_left > 0 {
             settings.reward_rate_hz
@@ -230,7 +238,6 @@ pub fn input_rates_hz_into(
     };
     out[settings.reward_channels()].fill(on(signal.goal_steps_left));
     out[settings.wall_channels()].fill(on(signal.wall_steps_left));
-    Ok(())
 }
 
 /// The rates (Hz) of every channel, as [`input_rates_hz_into`].
