@@ -7,7 +7,7 @@
 //! two networks are only comparable at similar rates.
 use std::time::Instant;
 
-use lsnn_gpu::config::Config;
+use lsnn_gpu::config::{AdamConfig, Config};
 use lsnn_gpu::engine::{Engine, StepSettings};
 use lsnn_gpu::gpu::{DeviceRequest, GpuContext, GpuEngine};
 use lsnn_gpu::model::init::initialise;
@@ -49,14 +49,7 @@ fn main() -> anyhow::Result<()> {
         e.set_rewiring(d)?;
     }
     let b = task.batch(0, batch);
-    let s = StepSettings {
-        lr: 1e-3,
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        step: 1,
-        noise_seed: 1,
-    };
+    let s = StepSettings::adam(&AdamConfig::default(), 1e-3, 1, 1);
     e.train_step(&b, &s)?; // warm-up: pipelines, buffers
     let setup_ms = setup.elapsed().as_secs_f64() * 1e3;
     eprintln!("setup (compile + first step) {setup_ms:.0} ms");

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::config::Config;
+use crate::config::{AdamConfig, Config};
 use crate::cpu::CpuEngine;
 use crate::device::Selected;
 use crate::engine::{Engine, StepSettings};
@@ -44,14 +44,7 @@ fn time_engine(
     let mut run = |engine: &mut dyn Engine, i: u64| -> anyhow::Result<f64> {
         step += 1;
         let b = task.batch(i, batch);
-        let s = StepSettings {
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            step,
-            noise_seed: step,
-        };
+        let s = StepSettings::adam(&AdamConfig::default(), 1e-3, step, step);
         let stats = engine.train_step(&b, &s)?;
         anyhow::ensure!(
             stats.loss.is_finite(),

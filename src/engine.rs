@@ -3,6 +3,7 @@
 
 use ndarray::{Array2, Array3};
 
+use crate::config::AdamConfig;
 use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::{Batch, Network, Readout};
 
@@ -17,6 +18,20 @@ pub struct StepSettings {
     pub step: u32,
     /// Seed of the injected noise for this iteration (M1).
     pub noise_seed: u32,
+}
+
+impl StepSettings {
+    /// Adam step number `step` (1-based) at learning rate `lr`, with `adam`'s moments.
+    pub fn adam(adam: &AdamConfig, lr: f32, step: u32, noise_seed: u32) -> StepSettings {
+        StepSettings {
+            lr,
+            beta1: adam.beta1,
+            beta2: adam.beta2,
+            eps: adam.eps,
+            step,
+            noise_seed,
+        }
+    }
 }
 
 /// Losses and metrics of one forward pass over a batch.

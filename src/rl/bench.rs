@@ -92,13 +92,9 @@ pub fn run_rl_bench(
             };
             let roll = rollout(engine, rl, &log_std, &plan, &indices)?;
             let t1 = Instant::now();
-            let mut step = |i: usize| StepSettings {
-                lr: cfg.train.learning_rate,
-                beta1: cfg.train.adam.beta1,
-                beta2: cfg.train.adam.beta2,
-                eps: cfg.train.adam.eps,
-                step: (u * rl.adam_steps_per_update() + i) as u32 + 1,
-                noise_seed: 0,
+            let mut step = |i: usize| {
+                let n = rl.adam_step_number(u, i);
+                StepSettings::adam(&cfg.train.adam, cfg.train.learning_rate, n, 0)
             };
             ppo_update(engine, rl, k, &roll, &mut log_std, &mut step)?;
             if u >= warmup {

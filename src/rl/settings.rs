@@ -65,6 +65,13 @@ impl RlConfig {
         self.epochs * self.minibatches
     }
 
+    /// The 1-based Adam step number of the `i`-th step (i < `adam_steps_per_update`) of PPO
+    /// update `update` (0-based): steps count on across updates, so a resumed run continues
+    /// Adam's bias correction where it stopped.
+    pub fn adam_step_number(&self, update: usize, i: usize) -> u32 {
+        (update * self.adam_steps_per_update() + i) as u32 + 1
+    }
+
     /// Checks every field against `steps_per_action` network steps of `dt_ms` per action
     /// (`task.steps_per_frame`, `model.dt`); the message starts with the field's path.
     pub fn validate(&self, steps_per_action: usize, dt_ms: f64) -> Result<(), String> {

@@ -122,13 +122,9 @@ pub fn train_meta_rl(
             write_json_atomic(&before_path, &roll.traces)?;
         }
         let lr = t.learning_rate_at(update);
-        let mut step = |i: usize| StepSettings {
-            lr,
-            beta1: t.adam.beta1,
-            beta2: t.adam.beta2,
-            eps: t.adam.eps,
-            step: (update * rl.adam_steps_per_update() + i) as u32 + 1,
-            noise_seed: noise_seed(t.seed, update),
+        let mut step = |i: usize| {
+            let n = rl.adam_step_number(update, i);
+            StepSettings::adam(&t.adam, lr, n, noise_seed(t.seed, update))
         };
         let stats = ppo_update(engine, rl, k, &roll, &mut log_std, &mut step)?;
         anyhow::ensure!(

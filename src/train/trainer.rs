@@ -148,14 +148,7 @@ pub fn train(
     for it in start.iteration..t.iterations {
         let batch = source.train_batch(it)?;
         let lr = t.learning_rate_at(it);
-        let settings = StepSettings {
-            lr,
-            beta1: t.adam.beta1,
-            beta2: t.adam.beta2,
-            eps: t.adam.eps,
-            step: it as u32 + 1,
-            noise_seed: noise_seed(t.seed, it),
-        };
+        let settings = StepSettings::adam(&t.adam, lr, it as u32 + 1, noise_seed(t.seed, it));
         let stats = engine.train_step(&batch, &settings)?;
         check_finite(&stats, it + 1)?;
         let (rate_regular, rate_adaptive) = population_rates_hz(&stats.rates, n_regular);

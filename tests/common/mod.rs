@@ -54,22 +54,16 @@ fn normal(rng: &mut ChaCha8Rng) -> f32 {
     StandardNormal.sample(rng)
 }
 
-/// A random network whose neurons spike now and then: thresholds, time constants and
-/// weights are spread so that voltages cross thresholds at various margins.
 /// Adam step `step` (1-based) at learning rate `lr` with the reference moments (model.md §6);
 /// the noise seed follows the step.
 #[allow(dead_code)] // not every test binary trains
 pub fn adam_settings(step: u32, lr: f32) -> lsnn_gpu::engine::StepSettings {
-    lsnn_gpu::engine::StepSettings {
-        lr,
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        step,
-        noise_seed: step,
-    }
+    let adam = lsnn_gpu::config::AdamConfig::default();
+    lsnn_gpu::engine::StepSettings::adam(&adam, lr, step, step)
 }
 
+/// A random network whose neurons spike now and then: thresholds, time constants and
+/// weights are spread so that voltages cross thresholds at various margins.
 pub fn random_network(c: &Case) -> Network {
     let mut rng = ChaCha8Rng::seed_from_u64(c.seed);
     let n = c.n_regular + c.n_adaptive;
