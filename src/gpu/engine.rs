@@ -659,27 +659,35 @@ impl GpuEngine {
 
     /// Uploads inputs and labels (or target values); returns the loss's normaliser: the
     /// number of scored frames (times the outputs for the regression readout).
-    fn upload_batch(&mut self, batch: &Batch) -> anyhow::Result<u32> {
-        if batch.n_in() != self.network.n_in() {
+    /// Uploads the inputs `x` [T, B, n_in] into the time chunks (sizing the batch buffers).
+    fn upload_inputs(&mut self, x: &Array3<f32>) -> anyhow::Result<()> {
+        let (steps, batch, n_in) = x.dim();
+        if n_in != self.network.n_in() {
             bail!(
-                "batch has {} input channels, the network {}",
-                batch.n_in(),
+                "batch has {n_in} input channels, the network {}",
                 self.network.n_in()
             );
         }
-        self.ensure_batch(batch.size(), batch.steps())?;
+        self.ensure_batch(batch, steps)?;
         let r = self.batch_res.as_ref().expect("batch resources");
-        let queue = &self.ctx.queue;
-        let x = batch.x.as_standard_layout();
+        let x = x.as_standard_layout();
         let xs = x.as_slice().expect("contiguous input");
-        let row = batch.size() * batch.n_in();
+        let row = batch * n_in;
         for (buf, &(t0, len)) in r.x_chunks.iter().zip(&r.chunks) {
-            queue.write_buffer(
+            self.ctx.queue.write_buffer(
                 buf,
                 0,
                 bytemuck::cast_slice(&xs[(t0 - 1) * row..(t0 - 1 + len) * row]),
             );
         }
+        Ok(())
+    }
+
+    /// Uploads the inputs and the targets; returns the number of scored outputs.
+    fn upload_batch(&mut self, batch: &Batch) -> anyhow::Result<u32> {
+        self.upload_inputs(&batch.x)?;
+        let r = self.batch_res.as_ref().expect("batch resources");
+        let queue = &self.ctx.queue;
         let (labels, scored): (Vec<i32>, u32) = match (&self.network.sim.readout, &batch.targets) {
             (Readout::Window(_), Targets::Labels(l)) => (l.to_vec(), l.len() as u32),
             (Readout::Framewise(k), Targets::FrameLabels(l)) => {
@@ -1168,6 +1176,13 @@ impl Engine for GpuEngine {
         check_stream_shape(&self.network, batch, steps)?;
         self.ensure_batch(batch, steps)?;
         let r = self.batch_res.as_mut().expect("batch resources");
+        // A stream's passes score nothing: every target is "not scored" (−1, as
+        // `upload_batch` writes a NaN), written once here. Every other use of the labels
+        // buffer ends the stream first.
+        let unscored = vec![-1i32; steps * batch * self.network.n_out()];
+        self.ctx
+            .queue
+            .write_buffer(&r.labels, 0, bytemuck::cast_slice(&unscored));
         r.stream = Some(GpuStream {
             resume: false,
             saved: None,
@@ -1191,14 +1206,7 @@ impl Engine for GpuEngine {
             }
             r.stream.as_ref().expect("a stream").resume
         };
-        let unscored = Batch {
-            x: x.clone(),
-            targets: Targets::FrameValues(Array3::from_elem(
-                (steps, batch, self.network.n_out()),
-                f32::NAN,
-            )),
-        };
-        self.upload_batch(&unscored)?;
+        self.upload_inputs(x)?;
         self.write_step(&StepUniform {
             noise_seed,
             resume: u32::from(resume),
