@@ -309,22 +309,41 @@ pub fn rollout(
     })
 }
 
-/// A batch of the rollout's inputs with every frame unscored (for reading outputs) or with
-/// the given targets at the last step of each action window.
-fn batch_of(x: &Array3<f32>, k: usize, targets: Option<&Array3<f32>>) -> Batch {
+/// A batch of a rollout's inputs `x` [T, B, n_in] for the regression readout, no frame scored
+/// yet ([`set_window_targets`]).
+fn window_batch(x: Array3<f32>) -> Batch {
     let (steps, b, _) = x.dim();
-    let mut values = Array3::from_elem((steps, b, N_OUTPUTS), f32::NAN);
+    Batch {
+        x,
+        targets: Targets::FrameValues(Array3::from_elem((steps, b, N_OUTPUTS), f32::NAN)),
+    }
+}
+
+/// Sets `batch`'s targets: `targets` [A, B, 3] at the last step of each action window of `k`
+/// steps, or none (every frame unscored, for reading outputs).
+fn set_window_targets(batch: &mut Batch, k: usize, targets: Option<&Array3<f32>>) {
+    let Targets::FrameValues(values) = &mut batch.targets else {
+        unreachable!("window batches have frame values")
+    };
+    values.fill(f32::NAN);
     if let Some(t) = targets {
-        for a in 0..steps / k {
+        for a in 0..values.dim().0 / k {
             values
                 .slice_mut(s![(a + 1) * k - 1, .., ..])
                 .assign(&t.slice(s![a, .., ..]));
         }
     }
-    Batch {
-        x: x.clone(),
-        targets: Targets::FrameValues(values),
-    }
+}
+
+/// The outputs of every action window [A, B, 3] of the forward pass over `batch`'s inputs
+/// with the engine's current weights (one long pass); unsets its targets.
+fn recompute_window_outputs(
+    engine: &mut dyn Engine,
+    batch: &mut Batch,
+    k: usize,
+) -> anyhow::Result<Array3<f32>> {
+    set_window_targets(batch, k, None);
+    engine.frame_outputs(batch, 0)
 }
 
 /// The outputs of every action window [A, B, 3] of the forward pass over `x` with the
@@ -334,7 +353,7 @@ pub fn recompute_outputs(
     x: &Array3<f32>,
     k: usize,
 ) -> anyhow::Result<Array3<f32>> {
-    engine.frame_outputs(&batch_of(x, k, None), 0)
+    recompute_window_outputs(engine, &mut window_batch(x.clone()), k)
 }
 
 /// PPO's numbers of one update, averaged over its Adam steps (epochs × minibatches).
@@ -416,11 +435,16 @@ pub fn ppo_update(
     let mut advantages = adv.advantages;
     normalise_advantages(&mut advantages, rl.gae.normalisation_epsilon);
     let per = b / rl.minibatches;
-    let minibatches: Vec<(Rollout, Array2<f32>, Array2<f32>)> = (0..rl.minibatches)
+    // Each minibatch's inputs are copied into its batch once per update; the epochs only
+    // change the batch's targets.
+    let mut minibatches: Vec<(Rollout, Batch, Array2<f32>, Array2<f32>)> = (0..rl.minibatches)
         .map(|m| {
             let eps = m * per..(m + 1) * per;
+            let part = rollout.episodes(eps.clone());
+            let batch = window_batch(part.x.clone());
             (
-                rollout.episodes(eps.clone()),
+                part,
+                batch,
                 advantages.slice(s![.., eps.clone()]).to_owned(),
                 adv.returns.slice(s![.., eps]).to_owned(),
             )
@@ -429,8 +453,8 @@ pub fn ppo_update(
     let mut stats = UpdateStats::default();
     let w = 1.0 / rl.adam_steps_per_update() as f64;
     for epoch in 0..rl.epochs {
-        for (m, (part, part_adv, part_returns)) in minibatches.iter().enumerate() {
-            let y = recompute_outputs(engine, &part.x, k)?;
+        for (m, (part, batch, part_adv, part_returns)) in minibatches.iter_mut().enumerate() {
+            let y = recompute_window_outputs(engine, batch, k)?;
             let sm = samples(part, &y, log_std, part_adv, part_returns);
             let out = ppo_loss(&rl.ppo, &sm).map_err(|e| anyhow::anyhow!("PPO loss: {e}"))?;
             let mut grads = Array3::<f64>::zeros(y.dim());
@@ -444,11 +468,9 @@ pub fn ppo_update(
                     *acc += gd;
                 }
             }
-            let targets = surrogate_targets(&y, &grads);
-            let batch_stats: BatchStats = engine.train_step(
-                &batch_of(&part.x, k, Some(&targets)),
-                &step(epoch * rl.minibatches + m),
-            )?;
+            set_window_targets(batch, k, Some(&surrogate_targets(&y, &grads)));
+            let batch_stats: BatchStats =
+                engine.train_step(batch, &step(epoch * rl.minibatches + m))?;
             if rl.log_std_learning_rate > 0.0 {
                 log_std.adam_step(
                     d_log_std,
