@@ -286,7 +286,7 @@ fn cmd_resume(dir: &Path, device: &DeviceArgs) -> anyhow::Result<serde_json::Val
     );
     let start = StartPoint {
         iteration,
-        best_validation_accuracy: best.map(|b| b as f32),
+        best_validation_score: best.map(|b| b as f32),
     };
     let summary = train(
         &cfg,

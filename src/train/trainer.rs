@@ -26,9 +26,13 @@ pub struct TrainSummary {
     pub final_train_accuracy: f32,
     pub validation_accuracy: f32,
     pub validation_loss: f32,
-    /// Classification: the best validation accuracy (what picks `best.safetensors`);
-    /// regression: the lowest validation loss (MSE) picks it, reported here negated.
-    pub best_validation_accuracy: f32,
+    /// What picked `best.safetensors`: the best validation accuracy (classification) ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_validation_accuracy: Option<f32>,
+    /// ... or the lowest validation loss (the regression readout, whose accuracy means
+    /// nothing). Absent when no validation ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_validation_loss: Option<f32>,
     pub test_accuracy: f32,
     pub test_loss: f32,
     /// What the task adds (TIMIT: frame errors with 61 and 39 phones); omitted when none.
@@ -43,8 +47,8 @@ pub struct TrainSummary {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StartPoint {
     pub iteration: usize,
-    /// The best validation score so far: accuracy, or −loss for the regression readout.
-    pub best_validation_accuracy: Option<f32>,
+    /// The best validation score so far ([`validation_score`]).
+    pub best_validation_score: Option<f32>,
 }
 
 /// What `best.safetensors` maximises: validation accuracy, or −loss (MSE) for the regression
@@ -139,12 +143,13 @@ pub fn train(
     let clock = Instant::now();
     let net = engine.network()?;
     let n_regular = net.n_regular;
+    let regression = matches!(net.sim.readout, Readout::Regression(_));
     // Positions per rewired matrix, for the connectivity DEEP R reports each iteration.
     let capacity =
         rewired_matrices(net.n_in(), net.n_rec(), net.n_out()).map(|m| m.capacity as f64);
     let mut last = None;
     let (mut val_loss, mut val_acc) = (f32::NAN, f32::NAN);
-    let mut best = start.best_validation_accuracy.unwrap_or(f32::NEG_INFINITY);
+    let mut best = start.best_validation_score.unwrap_or(f32::NEG_INFINITY);
     for it in start.iteration..t.iterations {
         let batch = source.train_batch(it)?;
         let lr = t.learning_rate_at(it);
@@ -233,7 +238,8 @@ pub fn train(
         final_train_accuracy: last.accuracy(),
         validation_accuracy: val_acc,
         validation_loss: val_loss,
-        best_validation_accuracy: best,
+        best_validation_accuracy: (best.is_finite() && !regression).then_some(best),
+        best_validation_loss: (best.is_finite() && regression).then_some(-best),
         test_accuracy: test_acc,
         test_loss,
         task_report,
