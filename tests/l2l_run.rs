@@ -68,6 +68,8 @@ fn l2l_outer_loop_lowers_the_mse_on_unseen_tasks() {
         "baseline_online_linear_mse",
         "baseline_online_linear_mse_late",
         "baseline_family_mean_mse",
+        "baseline_online_mean_mse",
+        "baseline_online_mean_mse_late",
     ] {
         let v = report[key].as_f64().unwrap_or(f64::NAN);
         assert!(v.is_finite() && v >= 0.0, "{key}: {report}");

