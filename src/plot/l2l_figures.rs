@@ -22,87 +22,6 @@ fn family_name(f: TaskFamily) -> &'static str {
 /// optimal linear regressor's MSE (a line), the online linear regressor (moving average of
 /// its mean and its median), the fresh network trained by backprop (dots).
 pub fn draw_error_curves(curves: &ErrorCurves, out_png: &Path) -> anyhow::Result<()> {
-    let (w, h) = (1100, 700);
-    let mut c = Canvas::new(w, h, color::WHITE);
-    let pairs = curves.pairs();
-    let xs: Vec<f64> = (0..pairs).map(|t| t as f64).collect();
-    let log = |v: &[f64]| -> Vec<f64> {
-        v.iter()
-            .map(|&e| if e > 0.0 { e.log10() } else { f64::NAN })
-            .collect()
-    };
-    let lsnn_raw = log(&curves.lsnn);
-    let lsnn = log(&moving_average(&curves.lsnn, 11));
-    let optimal = curves.optimal_linear.iter().sum::<f64>() / pairs.max(1) as f64;
-    let online = log(&moving_average(&curves.online_linear, 11));
-    let online_median = log(&moving_average(&curves.online_linear_median, 11));
-    let prior = curves.family_mean.iter().sum::<f64>() / pairs.max(1) as f64;
-    let online_mean = log(&moving_average(&curves.online_mean, 11));
-    let (bp_x, bp_y): (Vec<f64>, Vec<f64>) = curves
-        .backprop_fresh_net
-        .iter()
-        .map(|&(t, e)| (t as f64, if e > 0.0 { e.log10() } else { f64::NAN }))
-        .unzip();
-
-    // y range: the curves that matter, not the first pairs' huge online-linear errors.
-    let mut vals: Vec<f64> = lsnn.iter().chain(&lsnn_raw).copied().collect();
-    vals.push(optimal.log10());
-    vals.push(prior.log10());
-    vals.extend(online_median.iter().skip(pairs / 20));
-    vals.extend(online_mean.iter());
-    vals.extend(bp_y.iter());
-    let finite: Vec<f64> = vals.into_iter().filter(|v| v.is_finite()).collect();
-    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let (y0, y1) = pad_range((lo.floor().max(lo - 0.3), hi.ceil().min(hi + 0.3)), 0.03);
-
-    let mut ax = Axes::new(
-        Rect::new(150, 70, w as i32 - 190, h as i32 - 160),
-        (0.0, (pairs.max(2) - 1) as f64),
-        (y0, y1),
-    );
-    ax.background(&mut c, color::WHITE);
-    ax.draw_x_axis(&mut c, true, true);
-    let ticks: Vec<(f64, String)> = (y0.floor() as i32..=y1.ceil() as i32)
-        .map(|d| d as f64)
-        .filter(|&d| d >= y0 && d <= y1)
-        .map(|d| (d, format!("{}", 10f64.powf(d))))
-        .collect();
-    ax.draw_y_ticks_at(&mut c, &ticks, true);
-
-    ax.line(&mut c, &xs, &lsnn_raw, 1.0, color::tint(color::BLUE, 0.6));
-    let line = vec![optimal.log10(); 2];
-    ax.line(&mut c, &[0.0, (pairs - 1) as f64], &line, 2.0, color::BLACK);
-    ax.line(
-        &mut c,
-        &[0.0, (pairs - 1) as f64],
-        &[prior.log10(); 2],
-        2.0,
-        color::PURPLE,
-    );
-    ax.line(&mut c, &xs, &online_mean, 2.0, color::BROWN);
-    ax.line(&mut c, &xs, &online, 2.0, color::ORANGE);
-    ax.line(
-        &mut c,
-        &xs,
-        &online_median,
-        1.5,
-        color::tint(color::ORANGE, 0.4),
-    );
-    ax.line(&mut c, &bp_x, &bp_y, 1.5, color::GREEN);
-    ax.scatter(&mut c, &bp_x, &bp_y, 4.0, color::GREEN);
-    ax.line(&mut c, &xs, &lsnn, 3.0, color::BLUE);
-    ax.frame(&mut c);
-    ax.title(
-        &mut c,
-        &format!(
-            "Unseen {}: squared error at each pair ({} episodes, weights frozen)",
-            family_name(curves.family),
-            curves.episodes
-        ),
-    );
-    ax.xlabel(&mut c, "pair within the episode");
-    ax.ylabel(&mut c, "MSE (log scale)", color::TEXT);
     let entries = vec![
         LegendEntry::new(
             "LSNN (11-pair mean)",
@@ -151,12 +70,88 @@ pub fn draw_error_curves(curves: &ErrorCurves, out_png: &Path) -> anyhow::Result
             },
         ),
     ];
-    let mut occupied = ax.map_series(&xs, &lsnn);
-    occupied.extend(ax.map_series(&xs, &online_median));
-    occupied.extend(ax.map_series(&xs, &online_mean));
-    occupied.extend(ax.map_series(&bp_x, &bp_y));
-    let corner = ax.best_corner(&entries, &occupied);
-    ax.legend(&mut c, &entries, corner);
+    let plot = Rect::new(150, 70, 910, 540);
+    let (legend_w, _) = Axes::legend_size(&entries);
+    let (w, h) = ((plot.right() + 30 + legend_w + 30) as u32, 700);
+    let mut c = Canvas::new(w, h, color::WHITE);
+    let pairs = curves.pairs();
+    let xs: Vec<f64> = (0..pairs).map(|t| t as f64).collect();
+    let log = |v: &[f64]| -> Vec<f64> {
+        v.iter()
+            .map(|&e| if e > 0.0 { e.log10() } else { f64::NAN })
+            .collect()
+    };
+    let lsnn_raw = log(&curves.lsnn);
+    let lsnn = log(&moving_average(&curves.lsnn, 11));
+    let optimal = curves.optimal_linear.iter().sum::<f64>() / pairs.max(1) as f64;
+    let online = log(&moving_average(&curves.online_linear, 11));
+    let online_median = log(&moving_average(&curves.online_linear_median, 11));
+    let prior = curves.family_mean.iter().sum::<f64>() / pairs.max(1) as f64;
+    let online_mean = log(&moving_average(&curves.online_mean, 11));
+    let (bp_x, bp_y): (Vec<f64>, Vec<f64>) = curves
+        .backprop_fresh_net
+        .iter()
+        .map(|&(t, e)| (t as f64, if e > 0.0 { e.log10() } else { f64::NAN }))
+        .unzip();
+
+    // y range: the curves that matter, not the first pairs' huge online-linear errors.
+    let mut vals: Vec<f64> = lsnn.iter().chain(&lsnn_raw).copied().collect();
+    vals.push(optimal.log10());
+    vals.push(prior.log10());
+    vals.extend(online_median.iter().skip(pairs / 20));
+    vals.extend(online_mean.iter());
+    vals.extend(bp_y.iter());
+    let finite: Vec<f64> = vals.into_iter().filter(|v| v.is_finite()).collect();
+    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (y0, y1) = pad_range((lo.floor().max(lo - 0.3), hi.ceil().min(hi + 0.3)), 0.03);
+
+    let mut ax = Axes::new(plot, (0.0, (pairs.max(2) - 1) as f64), (y0, y1));
+    ax.background(&mut c, color::WHITE);
+    ax.draw_x_axis(&mut c, true, true);
+    let ticks: Vec<(f64, String)> = (y0.floor() as i32..=y1.ceil() as i32)
+        .map(|d| d as f64)
+        .filter(|&d| d >= y0 && d <= y1)
+        .map(|d| (d, format!("{}", 10f64.powf(d))))
+        .collect();
+    ax.draw_y_ticks_at(&mut c, &ticks, true);
+
+    ax.line(&mut c, &xs, &lsnn_raw, 1.0, color::tint(color::BLUE, 0.6));
+    let line = vec![optimal.log10(); 2];
+    ax.line(&mut c, &[0.0, (pairs - 1) as f64], &line, 2.0, color::BLACK);
+    ax.line(
+        &mut c,
+        &[0.0, (pairs - 1) as f64],
+        &[prior.log10(); 2],
+        2.0,
+        color::PURPLE,
+    );
+    ax.line(&mut c, &xs, &online_mean, 2.0, color::BROWN);
+    ax.line(&mut c, &xs, &online, 2.0, color::ORANGE);
+    ax.line(
+        &mut c,
+        &xs,
+        &online_median,
+        1.5,
+        color::tint(color::ORANGE, 0.4),
+    );
+    ax.line(&mut c, &bp_x, &bp_y, 1.5, color::GREEN);
+    ax.scatter(&mut c, &bp_x, &bp_y, 4.0, color::GREEN);
+    ax.line(&mut c, &xs, &lsnn, 3.0, color::BLUE);
+    ax.frame(&mut c);
+    ax.title(
+        &mut c,
+        &format!(
+            "Unseen {}: squared error at each pair ({} episodes, weights frozen)",
+            family_name(curves.family),
+            curves.episodes
+        ),
+    );
+    ax.xlabel(&mut c, "pair within the episode");
+    ax.ylabel(&mut c, "MSE (log scale)", color::TEXT);
+    // The legend sits beside the plot: with eight curves spread over the whole log range, no
+    // corner inside it stays clear.
+    super::canvas::draw_legend(&mut c, plot.right() + 30, plot.y, &entries);
     c.save_png(out_png)
 }
 
