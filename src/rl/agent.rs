@@ -435,13 +435,14 @@ pub fn ppo_update(
     let mut advantages = adv.advantages;
     normalise_advantages(&mut advantages, rl.gae.normalisation_epsilon);
     let per = b / rl.minibatches;
-    // Each minibatch's inputs are copied into its batch once per update; the epochs only
+    // Each minibatch's inputs are copied out of the rollout once per update and moved into
+    // its batch (`samples` reads the rest of the part, never its inputs); the epochs only
     // change the batch's targets.
     let mut minibatches: Vec<(Rollout, Batch, Array2<f32>, Array2<f32>)> = (0..rl.minibatches)
         .map(|m| {
             let eps = m * per..(m + 1) * per;
-            let part = rollout.episodes(eps.clone());
-            let batch = window_batch(part.x.clone());
+            let mut part = rollout.episodes(eps.clone());
+            let batch = window_batch(std::mem::take(&mut part.x));
             (
                 part,
                 batch,

@@ -60,6 +60,18 @@ pub fn validation_score(readout: Readout, loss: f32, accuracy: f32) -> f32 {
     }
 }
 
+/// The best [`validation_score`] read back as what it is: (accuracy, loss), one of them set
+/// by the readout, neither when no validation ran (the score is −∞).
+fn best_accuracy_or_loss(readout: Readout, score: f32) -> (Option<f32>, Option<f32>) {
+    if !score.is_finite() {
+        return (None, None);
+    }
+    match readout {
+        Readout::Regression(_) => (None, Some(-score)),
+        _ => (Some(score), None),
+    }
+}
+
 /// Mean firing rates in Hz of the regular and the adaptive neurons.
 fn population_rates_hz(rates: &[f32], n_regular: usize) -> (f32, f32) {
     let mean = |s: &[f32]| {
@@ -143,7 +155,6 @@ pub fn train(
     let clock = Instant::now();
     let net = engine.network()?;
     let n_regular = net.n_regular;
-    let regression = matches!(net.sim.readout, Readout::Regression(_));
     // Positions per rewired matrix, for the connectivity DEEP R reports each iteration.
     let capacity =
         rewired_matrices(net.n_in(), net.n_rec(), net.n_out()).map(|m| m.capacity as f64);
@@ -224,6 +235,8 @@ pub fn train(
     )?;
     draw_connectivity_files(run_dir, &trained)?;
     let task_report = source.final_report(engine, run_dir)?;
+    let (best_validation_accuracy, best_validation_loss) =
+        best_accuracy_or_loss(net.sim.readout, best);
     let last = last.unwrap_or(BatchStats {
         loss: f32::NAN,
         loss_task: f32::NAN,
@@ -238,8 +251,8 @@ pub fn train(
         final_train_accuracy: last.accuracy(),
         validation_accuracy: val_acc,
         validation_loss: val_loss,
-        best_validation_accuracy: (best.is_finite() && !regression).then_some(best),
-        best_validation_loss: (best.is_finite() && regression).then_some(-best),
+        best_validation_accuracy,
+        best_validation_loss,
         test_accuracy: test_acc,
         test_loss,
         task_report,
