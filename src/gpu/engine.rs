@@ -657,8 +657,6 @@ impl GpuEngine {
         Ok(())
     }
 
-    /// Uploads inputs and labels (or target values); returns the loss's normaliser: the
-    /// number of scored frames (times the outputs for the regression readout).
     /// Uploads the inputs `x` [T, B, n_in] into the time chunks (sizing the batch buffers).
     fn upload_inputs(&mut self, x: &Array3<f32>) -> anyhow::Result<()> {
         let (steps, batch, n_in) = x.dim();
@@ -683,7 +681,8 @@ impl GpuEngine {
         Ok(())
     }
 
-    /// Uploads the inputs and the targets; returns the number of scored outputs.
+    /// Uploads inputs and labels (or target values); returns the loss's normaliser: the
+    /// number of scored frames (times the outputs for the regression readout).
     fn upload_batch(&mut self, batch: &Batch) -> anyhow::Result<u32> {
         self.upload_inputs(&batch.x)?;
         let r = self.batch_res.as_ref().expect("batch resources");

@@ -19,8 +19,9 @@ fn family_name(f: TaskFamily) -> &'static str {
 }
 
 /// MSE per pair on a log scale: the LSNN (each pair, and a moving average over 11), the
-/// optimal linear regressor's MSE (a line), the online linear regressor (moving average of
-/// its mean and its median), the fresh network trained by backprop (dots).
+/// optimal linear regressor's and the family mean function's MSE (lines), the mean of the
+/// targets seen so far and the online linear regressor (moving averages; the latter's mean
+/// and median), the fresh network trained by backprop (dots). The legend sits to the right.
 pub fn draw_error_curves(curves: &ErrorCurves, out_png: &Path) -> anyhow::Result<()> {
     let entries = vec![
         LegendEntry::new(

@@ -11,7 +11,8 @@
 //! - [`TaskFamily::TARGET_NETWORKS`] (paper): a random 2-10-1 sigmoid network, the *target
 //!   network* (TN), with 30 weights and 10 biases U[−1, 1]; the target is its output
 //!   C(x1, x2) ∈ (0, 1). Ours where the spec leaves it open: the output unit is a sigmoid without
-//!   bias (the paper counts 10 biases, those of the hidden units), inputs x1, x2 ~ U[−1, 1].
+//!   bias (the paper counts 10 biases, those of the hidden units), inputs x1, x2 ~ U[−1, 1]
+//!   by default ([`TaskFamily::with_input_range`], config `task.input_range`).
 //! - [`TaskFamily::SINES`] (paper; parameters ours, as MAML's sine task, Finn et al. 2017):
 //!   y = A·sin(x − φ), A ~ U[0.1, 5], φ ~ U[0, π], x ~ U[−5, 5]. A one-input family: the second
 //!   input is the constant x2 = 0 (ours), which sits at the centre of the x2 population's range,
