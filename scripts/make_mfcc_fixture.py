@@ -3,14 +3,14 @@
 
 The Rust MFCC front end (src/data/timit/mfcc.rs) must reproduce
 python_speech_features (psf) 0.6 exactly, up to float tolerance, because the
-TIMIT experiments (experiments.md) use psf's features. This script runs psf on
+TIMIT experiments (docs/experiments.md) use psf's features. This script runs psf on
 two deterministic synthetic signals and stores the inputs and outputs.
 
 Reference versions used for the checked-in fixture:
     python_speech_features 0.6, numpy 2.4.6, scipy 1.17.1 (Python 3.11).
 The versions actually used are also written into the fixture.
 
-Settings (experiments.md, TIMIT framewise phone classification):
+Settings (docs/experiments.md, TIMIT framewise phone classification):
     python_speech_features.mfcc(signal, samplerate=16000, winlen=0.025,
         winstep=0.01, numcep=13, nfilt=26, nfft=512, lowfreq=0,
         highfreq=None, preemph=0.97, ceplifter=22, appendEnergy=True,

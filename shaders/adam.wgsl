@@ -1,7 +1,7 @@
-// adam.wgsl: one Adam step (model.md section 6) with the step-decay learning rate (the host
+// adam.wgsl: one Adam step (docs/model.md section 6) with the step-decay learning rate (the host
 // writes the decayed lr and the bias corrections into `step`), followed by the projection on
 // each parameter's sign constraint (Dale's law, no autapses) and, for DEEP R's rewired
-// parameters (constraint 4: w = +theta, 5: w = -theta), R1-R4 of model.md section 7:
+// parameters (constraint 4: w = +theta, 5: w = -theta), R1-R4 of docs/model.md section 7:
 // an entry inactive before the step stays 0, one whose theta went <= 0 disconnects, active
 // ones take theta -= lr*l1 + sqrt(2 lr T) N(0,1) (Philox, stream STREAM_NOISE) and disconnect
 // if that makes theta <= 0. Active connections per matrix and disconnections are counted

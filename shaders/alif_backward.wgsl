@@ -1,4 +1,4 @@
-// alif_backward.wgsl: the reverse-time BPTT sweep, B1-B7 of model.md section 3b, with the
+// alif_backward.wgsl: the reverse-time BPTT sweep, B1-B7 of docs/model.md section 3b, with the
 // pseudo-derivative M6 and the weight-gradient accumulation of W_in and W_rec.
 // Reference: src/cpu/alif_backward.rs (alif_backward). Host: src/gpu/engine.rs.
 //

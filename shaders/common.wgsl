@@ -59,7 +59,7 @@ struct StepUniform {
     _pad2: u32,
 }
 
-// DEEP R settings of the rewiring in adam.wgsl (R1-R4) and deep_r_refill.wgsl (R5), model.md
+// DEEP R settings of the rewiring in adam.wgsl (R1-R4) and deep_r_refill.wgsl (R5), docs/model.md
 // section 7. Mirrors `gpu::layout::RewireUniform`. Per rewired matrix k (x = W_in, y = W_rec,
 // z = W_out): first flat index, rows*cols, capacity (W_rec without its diagonal), and the
 // cumulative 32-bit thresholds that choose the matrix of a refilled connection.

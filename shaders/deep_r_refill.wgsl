@@ -1,4 +1,4 @@
-// deep_r_refill.wgsl: R5 of DEEP R (model.md section 7): restores the global budget of active
+// deep_r_refill.wgsl: R5 of DEEP R (docs/model.md section 7): restores the global budget of active
 // connections by placing the missing ones at uniformly random inactive positions with
 // theta = REFILL_THETA and the position's fixed sign. Draw a is Philox(iteration,
 // STREAM_REFILL, a): word x chooses the matrix (proportional to its capacity), word y the

@@ -1,5 +1,5 @@
 // readout_loss.wgsl: readout trace, output and softmax cross-entropy per sequence (M7, M8,
-// model.md section 4), the output errors dy that BPTT needs, and this sequence's share of the
+// docs/model.md section 4), the output errors dy that BPTT needs, and this sequence's share of the
 // readout gradients. Reference: src/cpu/readout_loss.rs (readout_loss) and the readout part
 // of src/cpu/alif_backward.rs. Host: src/gpu/engine.rs.
 //

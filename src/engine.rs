@@ -112,7 +112,7 @@ pub trait Engine {
     /// Adam moments (m, v), flat like the parameters.
     fn adam_moments(&self) -> anyhow::Result<(Vec<f32>, Vec<f32>)>;
     fn set_adam_moments(&mut self, m: &[f32], v: &[f32]) -> anyhow::Result<()>;
-    /// Turns DEEP R on (model.md §7) for the following training steps: after each Adam step
+    /// Turns DEEP R on (docs/model.md §7) for the following training steps: after each Adam step
     /// the rewired entries (constraint codes 4/5) go through R1–R5.
     fn set_rewiring(&mut self, deep_r: DeepR) -> anyhow::Result<()>;
     /// What the last training step's rewiring did; None without DEEP R.

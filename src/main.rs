@@ -114,7 +114,7 @@ enum Command {
         batch_out: Option<PathBuf>,
     },
     /// One batch's losses and gradients (with the forward spikes), in the format of
-    /// spec/checkpoint.md.
+    /// docs/formats.md.
     Grads {
         #[arg(long)]
         params: PathBuf,

@@ -1,5 +1,5 @@
 //! The command line end to end: every command ends with a JSON line; bad input gives an
-//! error naming the file and field; `grads` writes the format of spec/checkpoint.md on both
+//! error naming the file and field; `grads` writes the format of docs/formats.md on both
 //! devices, and the two agree.
 
 mod common;

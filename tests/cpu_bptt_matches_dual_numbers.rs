@@ -1,5 +1,5 @@
 //! The CPU reference's BPTT (B1–B7) against forward-mode differentiation of its own forward
-//! pass with dual numbers (model.md §3), in f64: they must agree to rounding error.
+//! pass with dual numbers (docs/model.md §3), in f64: they must agree to rounding error.
 
 mod common;
 
@@ -122,7 +122,7 @@ fn bptt_matches_forward_mode_with_half_ms_steps() {
     });
 }
 
-/// TIMIT's readout: logits averaged over frames of several steps (experiments.md §2).
+/// TIMIT's readout: logits averaged over frames of several steps (docs/experiments.md §2).
 #[test]
 fn bptt_matches_forward_mode_framewise_with_frames_of_several_steps() {
     let case = Case {
@@ -136,7 +136,7 @@ fn bptt_matches_forward_mode_framewise_with_frames_of_several_steps() {
     check(&case);
 }
 
-/// Learning-to-learn's readout: squared error of frame outputs (model.md §4).
+/// Learning-to-learn's readout: squared error of frame outputs (docs/model.md §4).
 #[test]
 fn bptt_matches_forward_mode_regression_over_frames() {
     let case = Case {

@@ -1,4 +1,4 @@
-//! DEEP R (model.md §7) on the GPU against the CPU reference: the same masks and magnitudes
+//! DEEP R (docs/model.md §7) on the GPU against the CPU reference: the same masks and magnitudes
 //! after every iteration, the invariants of the rewiring, and the W_rec row lists of the
 //! sparse backward sweep.
 
@@ -50,7 +50,7 @@ fn config_with(
     c
 }
 
-/// The invariants of model.md §7 after an iteration: exactly K active connections (w ≠ 0)
+/// The invariants of docs/model.md §7 after an iteration: exactly K active connections (w ≠ 0)
 /// among the rewired parameters, each with its fixed sign, and none on the diagonal.
 fn check_invariants(flat: &[f32], constraints: &[u32], d: &DeepR, what: &str) {
     let mut active = 0;

@@ -56,16 +56,16 @@ pub struct TaskConfig {
     pub steps: usize,
     /// Firing probability per step of each synthetic input channel.
     pub input_rate: f32,
-    /// Sequential MNIST: simulation steps per pixel (1 or 2; experiments.md §1).
+    /// Sequential MNIST: simulation steps per pixel (1 or 2; docs/experiments.md §1).
     pub ms_per_pixel: usize,
     /// Sequential MNIST: side of the presented image, 28 (the reference) or 14 / 7 (each pixel
     /// the mean of a 2×2 / 4×4 block: shorter sequences for quick runs; ours).
     pub image_side: usize,
     /// Framewise readout (TIMIT): simulation steps per labelled frame; each 10 ms feature
     /// frame is presented for this many steps and scored by the mean of y_t over them
-    /// (experiments.md §2: 5).
+    /// (docs/experiments.md §2: 5).
     pub steps_per_frame: usize,
-    /// TIMIT: how the features enter the network: `analog` input currents (experiments.md §2)
+    /// TIMIT: how the features enter the network: `analog` input currents (docs/experiments.md §2)
     /// or `spikes` (option, ours: Bernoulli rate coding, two channels per feature).
     pub frame_input: crate::tasks::timit::FrameInput,
     /// TIMIT `spikes` input: firing rate (Hz) of a channel whose feature is at or beyond
@@ -73,12 +73,12 @@ pub struct TaskConfig {
     pub feature_spike_rate_hz: f32,
     /// TIMIT `spikes` input: |z-score| at which a channel's rate saturates (ours).
     pub feature_saturation: f32,
-    /// Learning-to-learn: input/target pairs per episode (experiments.md §3: 500).
+    /// Learning-to-learn: input/target pairs per episode (docs/experiments.md §3: 500).
     pub pairs_per_episode: usize,
     /// Learning-to-learn: input neurons coding each value (x1, x2, previous target; 100).
     pub neurons_per_value: usize,
     /// Learning-to-learn: the range [lo, hi] each input is drawn from, uniformly; absent: the
-    /// family's default, target networks [−1, 1] (experiments.md §3, ours), sines [−5, 5]. For
+    /// family's default, target networks [−1, 1] (docs/experiments.md §3, ours), sines [−5, 5]. For
     /// target networks it sets how nonlinear the tasks are (README "Learning-to-learn").
     pub input_range: Option<[f32; 2]>,
     /// Sequential MNIST: input encoding (threshold crossing, the reference; or population).
@@ -141,7 +141,7 @@ pub struct DataConfig {
     /// TIMIT: training speakers held out for validation when no development speaker is in the
     /// corpus (ours).
     pub holdout_speakers: usize,
-    /// TIMIT: MFCC feature settings (experiments.md §2).
+    /// TIMIT: MFCC feature settings (docs/experiments.md §2).
     pub mfcc: crate::data::timit::mfcc::MfccSettings,
 }
 
@@ -173,7 +173,7 @@ pub enum ReadoutKind {
 #[serde(deny_unknown_fields, default)]
 pub struct ReadoutConfig {
     pub kind: ReadoutKind,
-    /// K: the window readout averages y_t over the last K steps (model.md §4; 28 reference).
+    /// K: the window readout averages y_t over the last K steps (docs/model.md §4; 28 reference).
     pub window: usize,
     /// τ_out of the readout trace, ms (M7; 20 reference).
     pub tau_out: f32,
@@ -192,7 +192,7 @@ impl Default for ReadoutConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DaleConfig {
-    /// Fraction of excitatory neurons and input channels (0.75 reference, model.md §1).
+    /// Fraction of excitatory neurons and input channels (0.75 reference, docs/model.md §1).
     pub proportion_excitatory: f32,
 }
 
@@ -241,7 +241,7 @@ pub struct ModelConfig {
 }
 
 impl Default for ModelConfig {
-    /// The sequential-MNIST LSNN of the reference code (experiments.md §1).
+    /// The sequential-MNIST LSNN of the reference code (docs/experiments.md §1).
     fn default() -> Self {
         ModelConfig {
             n_in: None,
@@ -273,7 +273,7 @@ impl ModelConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RewiringConfig {
-    /// Fraction p of connections kept active by DEEP R (model.md §7).
+    /// Fraction p of connections kept active by DEEP R (docs/model.md §7).
     pub connectivity: f32,
     /// L1 coefficient (R4).
     pub l1: f32,
@@ -284,7 +284,7 @@ pub struct RewiringConfig {
     /// entries decay as if their gradient were 0, and the BPTT sweep skips inactive synapses
     /// in its weight-gradient accumulation (cheaper at low connectivity).
     pub dense_gradients: bool,
-    /// The sparse start. `false` (model.md §5): the dense start (balanced, spectral radius 1)
+    /// The sparse start. `false` (docs/model.md §5): the dense start (balanced, spectral radius 1)
     /// masked to a random p fraction, so each neuron's input variance falls by p. `true`
     /// (ours): the survivors are scaled by 1/√p and, with Dale's law, W_rec is re-balanced
     /// and rescaled to spectral radius 1 after masking, so the sparse start drives its
@@ -328,7 +328,7 @@ pub struct TrainConfig {
     pub iterations: usize,
     pub batch_size: usize,
     pub seed: u64,
-    /// Initial learning rate (model.md §6).
+    /// Initial learning rate (docs/model.md §6).
     pub learning_rate: f32,
     /// The learning rate is multiplied by `lr_decay` every `lr_decay_every` iterations.
     pub lr_decay: f32,
@@ -357,7 +357,7 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// Learning rate in force at (0-based) iteration `it`: step decay (model.md §6).
+    /// Learning rate in force at (0-based) iteration `it`: step decay (docs/model.md §6).
     pub fn learning_rate_at(&self, it: usize) -> f32 {
         let k = it.checked_div(self.lr_decay_every).unwrap_or(0);
         self.learning_rate * self.lr_decay.powi(k as i32)

@@ -1,4 +1,4 @@
-//! Reference Adam (model.md §6): the twin of `shaders/adam.wgsl`.
+//! Reference Adam (docs/model.md §6): the twin of `shaders/adam.wgsl`.
 
 /// Hyperparameters of one Adam step; `lr` already carries the step-decay schedule.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,4 +1,4 @@
-//! Reference BPTT, the recurrences B1–B7 of model.md §3b: the twin of
+//! Reference BPTT, the recurrences B1–B7 of docs/model.md §3b: the twin of
 //! `shaders/alif_backward.wgsl` (recurrent sweep) and `shaders/readout_loss.wgsl` (readout part).
 
 use ndarray::{Array1, Array2, Array3};

@@ -65,7 +65,7 @@ pub struct ForwardState<S> {
 }
 
 impl<S: Real> ForwardState<S> {
-    /// Everything zero: the state before step 1 (model.md §2).
+    /// Everything zero: the state before step 1 (docs/model.md §2).
     pub fn zeros(batch: usize, n_rec: usize, n_delay: usize) -> ForwardState<S> {
         ForwardState {
             z_prev: Array2::from_elem((batch, n_rec), S::zero()),
@@ -133,7 +133,7 @@ pub fn alif_forward_from<S: Real>(
 
     for bi in 0..batch {
         // State entering step t: z_{t−1}, v_{t−1}, b_{t−1} (all zero at t = 1 of a fresh
-        // pass, model.md §2).
+        // pass, docs/model.md §2).
         let mut z_prev = start.z_prev.row(bi).to_vec();
         let mut v = start.v.row(bi).to_vec();
         let mut b = start.b.row(bi).to_vec();

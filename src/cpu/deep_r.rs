@@ -1,4 +1,4 @@
-//! Reference DEEP R (model.md §7): R1–R4 after the Adam step (the twin of the rewired branch
+//! Reference DEEP R (docs/model.md §7): R1–R4 after the Adam step (the twin of the rewired branch
 //! of `shaders/adam.wgsl`) and the R5 refill (the twin of `shaders/deep_r_refill.wgsl`).
 //! Random numbers come from Philox under the run's key, so both engines place the same
 //! connections.

@@ -1,9 +1,9 @@
-//! The CPU reference: the LSNN of `spec/model.md` written for clarity, not speed.
+//! The CPU reference: the LSNN of `docs/model.md` written for clarity, not speed.
 //!
 //! Every GPU kernel in `shaders/` has its twin here under the same name, and a test holds one
 //! against the other. The forward pass is generic over [`Real`] so that the same code runs in
 //! f32 (the twin of the kernels), f64, and forward-mode dual numbers ([`Dual`]), which check
-//! the hand-written BPTT (`alif_backward`) to rounding error (model.md §3).
+//! the hand-written BPTT (`alif_backward`) to rounding error (docs/model.md §3).
 
 // Index loops mirror the equations (sums over i, j, k); iterator chains would hide them.
 #![allow(clippy::needless_range_loop)]

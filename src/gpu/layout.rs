@@ -59,7 +59,7 @@ pub struct StepUniform {
     pub noise_seed: u32,
     pub n_scored: u32,
     /// 1: the forward pass and the readout trace continue from the state the previous pass
-    /// left (`Engine::stream_advance`); 0: they start from zero (model.md §2).
+    /// left (`Engine::stream_advance`); 0: they start from zero (docs/model.md §2).
     pub resume: u32,
     pub _pad0: u32,
     pub _pad1: u32,

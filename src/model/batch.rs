@@ -1,4 +1,4 @@
-//! One minibatch of input sequences and their targets (checkpoint.md, "Batch").
+//! One minibatch of input sequences and their targets (docs/formats.md, "Batch").
 
 use ndarray::{Array1, Array2, Array3};
 

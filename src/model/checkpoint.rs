@@ -1,4 +1,4 @@
-//! Checkpoint, batch and gradient files (`spec/checkpoint.md`), stored as safetensors so that
+//! Checkpoint, batch and gradient files (`docs/formats.md`), stored as safetensors so that
 //! they open in Python (`safetensors.numpy.load_file`) or any other safetensors reader.
 //!
 //! Writing is atomic: the bytes go to `<path>.tmp` in the same directory, are fsynced, and

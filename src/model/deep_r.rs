@@ -1,4 +1,4 @@
-//! DEEP R (model.md §7): the rewiring description shared by both engines.
+//! DEEP R (docs/model.md §7): the rewiring description shared by both engines.
 //!
 //! A rewired parameter has a fixed sign s (Dale's law: its presynaptic neuron's; without it, a
 //! seeded random sign) and a magnitude θ ≥ 0; the engines store the effective weight w = s·θ

@@ -1,5 +1,5 @@
 //! Building a network from its config: per-neuron constants, delays, signs and the
-//! initial weights of model.md §5. Seeded: the same config and seed give the same network.
+//! initial weights of docs/model.md §5. Seeded: the same config and seed give the same network.
 
 use ndarray::{Array1, Array2};
 use rand::seq::SliceRandom;
@@ -20,13 +20,13 @@ pub enum Constraint {
     NonPositive = 2,
     /// Always zero (the recurrent diagonal: no autapses).
     Zero = 3,
-    /// DEEP R (model.md §7): w = +θ, θ ≥ 0, rewired.
+    /// DEEP R (docs/model.md §7): w = +θ, θ ≥ 0, rewired.
     RewiredPositive = 4,
     /// DEEP R: w = −θ, θ ≥ 0, rewired.
     RewiredNegative = 5,
 }
 
-/// Dale's-law signs (model.md §1): +1 excitatory, −1 inhibitory.
+/// Dale's-law signs (docs/model.md §1): +1 excitatory, −1 inhibitory.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DaleSigns {
     pub input: Vec<f32>,
@@ -136,7 +136,7 @@ fn spectral_radius(w: &Array2<f32>) -> f64 {
     (log_scale + norm.ln() / power).exp()
 }
 
-/// Sign-constrained initialisation (model.md §5, dense): |N(0,1)| magnitudes with the
+/// Sign-constrained initialisation (docs/model.md §5, dense): |N(0,1)| magnitudes with the
 /// presynaptic signs, each postsynaptic column balanced to sum zero.
 fn balanced_signed(rows: &[f32], n_post: usize, rng: &mut ChaCha8Rng) -> Array2<f32> {
     let n_pre = rows.len();
@@ -290,12 +290,12 @@ pub fn rewired_matrices(n_in: usize, n_rec: usize, n_out: usize) -> [RewiredMatr
     ]
 }
 
-/// The sparse start of a DEEP R run (model.md §5): every weight of W_in, W_rec (off the
+/// The sparse start of a DEEP R run (docs/model.md §5): every weight of W_in, W_rec (off the
 /// diagonal) and W_out gets a fixed sign (Dale's law: the sign the dense start already
 /// carries; without it, the dense start's random sign) and a rewired constraint code; then
 /// exactly K = ⌊Σ_k capacity_k·p⌋ positions stay active, spread over the matrices by largest
 /// remainder and chosen uniformly within each; the survivors keep their dense values
-/// (model.md §5: scaled, then masked). With `rescale` (ours, `rewiring.rescale_survivors`)
+/// (docs/model.md §5: scaled, then masked). With `rescale` (ours, `rewiring.rescale_survivors`)
 /// they are scaled by 1/√p so each neuron's input keeps its variance, and with Dale's law the
 /// columns of W_rec are re-balanced and W_rec rescaled to spectral radius 1, as the dense
 /// start.
@@ -431,7 +431,7 @@ mod tests {
             }
             if sv != 0.0 {
                 active += 1;
-                // model.md §5: scaled (with the dense start), then masked: a survivor keeps
+                // docs/model.md §5: scaled (with the dense start), then masked: a survivor keeps
                 // its dense value (a dense zero becomes the smallest active magnitude).
                 if dv != 0.0 {
                     assert_eq!(sv, dv, "entry {e}");

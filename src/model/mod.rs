@@ -1,4 +1,4 @@
-//! The LSNN model of `spec/model.md`: shapes, per-neuron constants, trained parameters,
+//! The LSNN model of `docs/model.md`: shapes, per-neuron constants, trained parameters,
 //! batches and initialisation. Both engines (`cpu`, `gpu`) consume these types.
 
 pub mod batch;

@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2};
 
-/// How the loss reads the network (model.md §4).
+/// How the loss reads the network (docs/model.md §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Readout {
     /// Logits = mean of y_t over the last K steps; one label per sequence.
@@ -10,9 +10,9 @@ pub enum Readout {
     /// Framewise classification: the steps form frames of `k` consecutive steps (k = 1: every
     /// step is a frame); a frame's logits are the mean of y_t over its steps and it is scored
     /// against the label of its last step (−1 = not scored). TIMIT presents each 10 ms
-    /// feature frame for k = `steps_per_frame` steps (experiments.md §2).
+    /// feature frame for k = `steps_per_frame` steps (docs/experiments.md §2).
     Framewise(usize),
-    /// Regression (learning-to-learn, model.md §4): frames of `k` steps as `Framewise`; a
+    /// Regression (learning-to-learn, docs/model.md §4): frames of `k` steps as `Framewise`; a
     /// frame's output is the mean of y_t over its steps (with a readout trace of τ_out → 0
     /// this is a linear readout of the frame's spike counts), compared by squared error with
     /// the target of its last step; the loss is the mean over scored frames and outputs.
@@ -55,7 +55,7 @@ impl Readout {
     }
 }
 
-/// Global simulation constants (model.md §1, §4). Not trained.
+/// Global simulation constants (docs/model.md §1, §4). Not trained.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimConstants {
     /// Time step in ms; a spike has the value 1/dt (M5).
@@ -88,7 +88,7 @@ impl SimConstants {
     }
 }
 
-/// Per-neuron constants (vectors of length n_rec, model.md §1).
+/// Per-neuron constants (vectors of length n_rec, docs/model.md §1).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NeuronConstants {
     pub tau_m: Array1<f32>,

@@ -1,4 +1,4 @@
-//! Figures of the meta-RL experiment (`/work/shared/spec/experiments.md` §4, the paper's
+//! Figures of the meta-RL experiment (`docs/experiments.md` §4, the paper's
 //! Fig. 3): the agent's paths in the arena ([`draw_paths`], Fig. 3C/D, before and after
 //! training), goals per episode over training against the random walk and the oracle
 //! ([`draw_goal_curve`], Fig. 3A), and the lengths of the first, second and last path of an

@@ -120,7 +120,7 @@ pub fn draw_raster(
 }
 
 /// Number of inhibitory neurons under Dale's law: rows of W_rec constrained non-positive
-/// (they come first, model.md §1); 0 without Dale's law.
+/// (they come first, docs/model.md §1); 0 without Dale's law.
 pub fn inhibitory_count(constraints: &[u32], n_in: usize, n_rec: usize) -> usize {
     let negative = [
         Constraint::NonPositive as u32,

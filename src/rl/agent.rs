@@ -1,8 +1,8 @@
-//! The LSNN agent of the meta-RL experiment (`/work/shared/spec/experiments.md` §4) and one
+//! The LSNN agent of the meta-RL experiment (`docs/experiments.md` §4) and one
 //! PPO update of it.
 //!
 //! The network has three outputs, read out by the regression readout over each action window
-//! of `task.steps_per_frame` steps (the mean of y_t over the window, model.md §4): the mean of
+//! of `task.steps_per_frame` steps (the mean of y_t over the window, docs/model.md §4): the mean of
 //! a Gaussian policy over the 2-D velocity (in units of the top speed) and the value V(s).
 //! The log standard deviation of the policy is a learned pair of numbers on the host
 //! ([`LogStd`]).

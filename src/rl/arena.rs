@@ -1,4 +1,4 @@
-//! The circular arena of the meta-RL experiment (`/work/shared/spec/experiments.md` §4), batched
+//! The circular arena of the meta-RL experiment (`docs/experiments.md` §4), batched
 //! over B independent episodes that step together.
 //!
 //! Paper: a circular arena; in each 2 s episode a goal is placed at a random point on the

@@ -1,4 +1,4 @@
-//! The yardsticks of the meta-RL results (`/work/shared/spec/experiments.md` §4: "goals reached
+//! The yardsticks of the meta-RL results (`docs/experiments.md` §4: "goals reached
 //! per episode rises well above a random walk"): a random-walk agent that knows nothing, and an
 //! oracle that knows where the goal is.
 //!

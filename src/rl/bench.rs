@@ -18,7 +18,7 @@ use crate::device::{build_engine, Selected};
 use crate::engine::{Engine, StepSettings};
 use crate::model::init::initialise;
 
-/// The paper's number of training episodes (experiments.md §4).
+/// The paper's number of training episodes (docs/experiments.md §4).
 pub const PAPER_EPISODES: f64 = 300_000.0;
 
 /// Seconds for the host's part of one batch of episodes: the observation code of every step

@@ -1,5 +1,5 @@
 //! Generalised advantage estimation (Schulman et al. 2016) over batched trajectories, the
-//! advantage estimator of PPO in the meta-RL experiment (`/work/shared/spec/experiments.md` §4).
+//! advantage estimator of PPO in the meta-RL experiment (`docs/experiments.md` §4).
 //!
 //! For T actions of B episodes, with rewards r_t and value estimates V_t (t = 0 … T, V_T the
 //! bootstrap value of the state after the last action):

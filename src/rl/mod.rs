@@ -1,4 +1,4 @@
-//! Meta reinforcement learning: navigation to a hidden goal (`/work/shared/spec/experiments.md`
+//! Meta reinforcement learning: navigation to a hidden goal (`docs/experiments.md`
 //! §4, the paper's §6).
 //!
 //! An agent moves in a circular arena; each 2 s episode hides a goal on the border. Reaching it

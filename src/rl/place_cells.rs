@@ -1,4 +1,4 @@
-//! The observation of the meta-RL agent (`/work/shared/spec/experiments.md` §4): the position
+//! The observation of the meta-RL agent (`docs/experiments.md` §4): the position
 //! through place cells with Gaussian tuning, and the rewards through dedicated input spikes.
 //!
 //! Channels, in order (ours):

@@ -1,5 +1,5 @@
 //! PPO's clipped objective for the meta-RL agent's 2-D Gaussian policy, the CPU reference of
-//! the loss and its gradients (`/work/shared/spec/experiments.md` §4: "PPO's clipped surrogate
+//! the loss and its gradients (`docs/experiments.md` §4: "PPO's clipped surrogate
 //! objective, optimised by BPTT through the LSNN").
 //!
 //! The policy over the velocity a ∈ ℝ² is a diagonal Gaussian with mean μ read out from the

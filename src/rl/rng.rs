@@ -1,4 +1,4 @@
-//! Random streams of the meta-RL experiment (`/work/shared/spec/experiments.md` §4).
+//! Random streams of the meta-RL experiment (`docs/experiments.md` §4).
 //!
 //! Every episode draws its random numbers from its own ChaCha8 stream keyed by (seed, purpose)
 //! on stream `episode index`, the pattern of [`crate::tasks::l2l_family::episode_rng`] with

@@ -1,4 +1,4 @@
-//! The `rl:` section of a config (meta-RL, `/work/shared/spec/experiments.md` §4): the arena,
+//! The `rl:` section of a config (meta-RL, `docs/experiments.md` §4): the arena,
 //! the observation code, GAE, the PPO objective and the policy's exploration noise. The
 //! network, its DEEP R and Adam come from the usual sections (`model`, `rewiring`, `train`:
 //! `train.iterations` PPO updates of `train.batch_size` episodes each).

@@ -1,7 +1,7 @@
-//! Learning-to-learn from a teacher (experiments.md §3) as a source of batches: each sequence
+//! Learning-to-learn from a teacher (docs/experiments.md §3) as a source of batches: each sequence
 //! is one episode of a new task of the family (target networks or sines), its pairs shown one
 //! per `task.steps_per_frame` steps as population-coded spikes (`l2l_encoding`), the target
-//! of each pair scored at the end of its window by the regression readout (model.md §4).
+//! of each pair scored at the end of its window by the regression readout (docs/model.md §4).
 //!
 //! Training episode e of iteration `it` is episode index it·B + e; validation and test
 //! episodes come from disjoint index ranges, so every batch is a pure function of the seed and

@@ -1,4 +1,4 @@
-//! Baselines of the learning-to-learn experiment (`/work/shared/spec/experiments.md` §3; the
+//! Baselines of the learning-to-learn experiment (`docs/experiments.md` §3; the
 //! paper's Fig. 2E/F): what the LSNN's prediction error over an episode is compared with.
 //!
 //! The LSNN predicts the target of pair t having seen pairs 0..t (their inputs and targets) and

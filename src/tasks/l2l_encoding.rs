@@ -1,5 +1,5 @@
 //! Population coding of learning-to-learn episodes into input spikes
-//! (`/work/shared/spec/experiments.md` §3).
+//! (`docs/experiments.md` §3).
 //!
 //! Each input/target pair of an episode is shown for `steps_per_pair` simulation steps (20 ms at
 //! dt = 1 ms, paper). During pair t the network sees three values, each coded by its own

@@ -1,5 +1,5 @@
 //! Evaluation of a trained learning-to-learn LSNN on unseen tasks, its weights frozen
-//! (`/work/shared/spec/experiments.md` §3; the paper's Fig. 2E/F and 2H/I).
+//! (`docs/experiments.md` §3; the paper's Fig. 2E/F and 2H/I).
 //!
 //! - [`error_curves`]: the squared error at each pair of an episode, averaged over many new
 //!   tasks of the family (test episodes), beside the baselines of `l2l_baselines` on the same

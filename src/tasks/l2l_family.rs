@@ -1,4 +1,4 @@
-//! Task families of the learning-to-learn experiment (`/work/shared/spec/experiments.md` §3).
+//! Task families of the learning-to-learn experiment (`docs/experiments.md` §3).
 //!
 //! In learning-to-learn the LSNN is not trained on one function but on a *family* of them: each
 //! episode draws a fresh task (a function of one or two inputs) and shows the network a sequence
@@ -44,7 +44,7 @@ pub fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// A target network (experiments.md §3): C(x1, x2) = σ(Σ_j w2_j · σ(w1_j · x + b1_j)).
+/// A target network (docs/experiments.md §3): C(x1, x2) = σ(Σ_j w2_j · σ(w1_j · x + b1_j)).
 ///
 /// 2 inputs, 10 sigmoid hidden units, 1 sigmoid output without bias (ours): 20 + 10 = 30
 /// weights and 10 biases, all U[−1, 1] (paper).
@@ -84,7 +84,7 @@ impl TargetNetwork {
     }
 }
 
-/// A sine task (experiments.md §3, second family): y = amplitude · sin(x − phase).
+/// A sine task (docs/experiments.md §3, second family): y = amplitude · sin(x − phase).
 ///
 /// The sign convention of the phase is MAML's (Finn et al. 2017, `amplitude * sin(x - phase)`);
 /// with φ ~ U[0, π] either sign covers the same family up to a reflection.

@@ -1,4 +1,4 @@
-//! Sequential MNIST (experiments.md §1): digits read pixel by pixel, encoded as input spikes
+//! Sequential MNIST (docs/experiments.md §1): digits read pixel by pixel, encoded as input spikes
 //! by `smnist_encoding`, classified by the window readout over the cue period.
 //!
 //! Training batches are drawn without replacement from a seeded permutation per epoch, a pure

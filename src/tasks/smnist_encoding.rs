@@ -1,4 +1,4 @@
-//! Input encoders of sequential MNIST (`/work/shared/spec/experiments.md` §1).
+//! Input encoders of sequential MNIST (`docs/experiments.md` §1).
 //!
 //! An image of 784 pixels (u8, scaled to [0, 1] by /255) is presented row by row, one pixel per
 //! `ms_per_pixel` simulation steps, followed by a recall cue of 56·`ms_per_pixel` steps (two

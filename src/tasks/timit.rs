@@ -1,7 +1,7 @@
-//! TIMIT framewise phone classification (experiments.md §2): 39 MFCC features per 10 ms frame,
+//! TIMIT framewise phone classification (docs/experiments.md §2): 39 MFCC features per 10 ms frame,
 //! each frame presented for `task.steps_per_frame` simulation steps as analog input currents,
 //! one of the 61 phones read out per frame (the framewise readout averages y_t over the
-//! frame's steps, model.md §4).
+//! frame's steps, docs/model.md §4).
 //!
 //! Utterances differ in length: a batch is padded to its longest utterance (padded frames have
 //! zero input and label −1, so they are not scored). To waste little on padding, training
@@ -35,7 +35,7 @@ use crate::plot::confusion_figure::{draw_confusion, draw_per_class_error};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FrameInput {
-    /// The z-scored features as input currents, one channel each (experiments.md §2).
+    /// The z-scored features as input currents, one channel each (docs/experiments.md §2).
     #[default]
     Analog,
     /// Bernoulli spikes (ours): channel 2c fires for feature c above its mean, 2c + 1 below,

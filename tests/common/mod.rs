@@ -54,7 +54,7 @@ fn normal(rng: &mut ChaCha8Rng) -> f32 {
     StandardNormal.sample(rng)
 }
 
-/// Adam step `step` (1-based) at learning rate `lr` with the reference moments (model.md §6);
+/// Adam step `step` (1-based) at learning rate `lr` with the reference moments (docs/model.md §6);
 /// the noise seed follows the step.
 #[allow(dead_code)] // not every test binary trains
 pub fn adam_settings(step: u32, lr: f32) -> lsnn_gpu::engine::StepSettings {

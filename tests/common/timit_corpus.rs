@@ -1,5 +1,5 @@
 //! A small synthetic corpus in the LDC TIMIT layout, for tests: TIMIT itself is not
-//! redistributable (experiments.md §2), so the test suite generates its own.
+//! redistributable (docs/experiments.md §2), so the test suite generates its own.
 //!
 //! `TRAIN/DR<n>/<speaker>/<SENT>.WAV|.PHN` for made-up training speakers (`MSYN0`, `FSYN1`, …),
 //! and `TEST/…` for two real core-test speakers and two real development speakers (so that the

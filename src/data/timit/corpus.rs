@@ -1,5 +1,5 @@
 //! Walking the LDC TIMIT layout into the standard training, development and core-test splits
-//! (experiments.md §2).
+//! (docs/experiments.md §2).
 //!
 //! The corpus is `TRAIN/` and `TEST/`, each with dialect-region directories `DR1`..`DR8`, each
 //! with one directory per speaker (`MDAB0`, `FCJF0`, …) holding per utterance `<SENT>.WAV` (NIST

@@ -1,4 +1,4 @@
-//! MFCC features for TIMIT framewise phone classification (experiments.md §2).
+//! MFCC features for TIMIT framewise phone classification (docs/experiments.md §2).
 //!
 //! The experiments use the features of `python_speech_features` 0.6 (psf), so this module
 //! reproduces psf's arithmetic step for step rather than a textbook MFCC: 16 kHz audio at
@@ -29,7 +29,7 @@ const F64_EPS: f64 = f64::EPSILON;
 /// 65536 samples is 4 s at 16 kHz, far beyond any analysis window.
 const MAX_N_FFT: usize = 1 << 16;
 
-/// MFCC settings. The defaults are the experiments.md settings, i.e. the psf call
+/// MFCC settings. The defaults are the docs/experiments.md settings, i.e. the psf call
 /// `mfcc(signal, samplerate=16000, winlen=0.025, winstep=0.01, numcep=13, nfilt=26,
 /// nfft=512, lowfreq=0, highfreq=None, preemph=0.97, ceplifter=22, appendEnergy=True,
 /// winfunc=numpy.hamming)` followed by `delta(feat, 2)` twice. The mel filters always span
@@ -575,7 +575,7 @@ mod tests {
     fn matches_python_speech_features_fixture() {
         let fixture = load_fixture();
         assert_eq!(fixture.versions["python_speech_features"], "0.6");
-        // The fixture was made with the experiments.md settings, which are the defaults.
+        // The fixture was made with the docs/experiments.md settings, which are the defaults.
         assert_eq!(fixture.settings, MfccSettings::default());
         let extractor = MfccExtractor::new(&fixture.settings).unwrap();
         assert_eq!(fixture.signals.len(), 2);

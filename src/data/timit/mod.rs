@@ -1,4 +1,4 @@
-//! The TIMIT corpus (experiments.md §2), read from the user's LDC copy.
+//! The TIMIT corpus (docs/experiments.md §2), read from the user's LDC copy.
 //!
 //! - [`audio`]: NIST SPHERE and RIFF WAV files.
 //! - [`phones`]: the 61 TIMIT phones and the standard folding to 39.

@@ -1,7 +1,7 @@
 //! The 61 TIMIT phone symbols and the standard folding to 39 classes.
 //!
 //! Frames are labelled with the 61 phones of the TIMIT transcriptions (the `.PHN` files; TIMIT's
-//! `phoncode.doc` lists them); experiments.md §2 also reports the frame error after folding to
+//! `phoncode.doc` lists them); docs/experiments.md §2 also reports the frame error after folding to
 //! the 39 classes of Lee & Hon (1989), "Speaker-independent phone recognition using hidden Markov
 //! models", IEEE Trans. ASSP 37(11), the folding every TIMIT result since has used.
 //!

@@ -1,4 +1,4 @@
-//! The standard TIMIT evaluation speaker lists (experiments.md §2: a 400-utterance validation set
+//! The standard TIMIT evaluation speaker lists (docs/experiments.md §2: a 400-utterance validation set
 //! from test speakers outside the core set, and the 192-utterance core test set).
 //!
 //! Speaker ids are stored upper case, as the LDC distribution names the speaker directories;
