@@ -10,7 +10,7 @@
 //! Two families:
 //! - [`TaskFamily::TARGET_NETWORKS`] (paper): a random 2-10-1 sigmoid network, the *target
 //!   network* (TN), with 30 weights and 10 biases U[−1, 1]; the target is its output
-//!   C(x1, x2) ∈ (0, 1). Ours where the spec leaves it open: the output unit is a sigmoid without
+//!   C(x1, x2) ∈ (0, 1). Ours where the paper leaves it open: the output unit is a sigmoid without
 //!   bias (the paper counts 10 biases, those of the hidden units), inputs x1, x2 ~ U[−1, 1]
 //!   by default ([`TaskFamily::with_input_range`], config `task.input_range`).
 //! - [`TaskFamily::SINES`] (paper; parameters ours, as MAML's sine task, Finn et al. 2017):
@@ -157,7 +157,7 @@ pub enum FamilyKind {
 ///
 /// The input range is part of the family, not of the encoding: it decides how nonlinear the
 /// tasks are over the inputs the network sees. For target networks with weights U[−1, 1] the
-/// spec's inputs U[−1, 1] (ours) make a nearly linear family: the optimal linear regressor
+/// default inputs U[−1, 1] (ours) make a nearly linear family: the optimal linear regressor
 /// explains 99.2 % of a task's variance, so the paper's comparison with it says little
 /// (benches/RESULTS.md); U[−5, 5] leaves 8 % to the nonlinearity.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -168,7 +168,7 @@ pub struct TaskFamily {
 }
 
 impl TaskFamily {
-    /// Target networks on inputs U[−1, 1] (the spec's choice, ours).
+    /// Target networks on inputs U[−1, 1] (the default, ours; docs/experiments.md §3).
     pub const TARGET_NETWORKS: TaskFamily = TaskFamily {
         kind: FamilyKind::TargetNetworks,
         input_range: TN_INPUT,

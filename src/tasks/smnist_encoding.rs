@@ -15,7 +15,7 @@
 //! (u8 255); one *cue* channel fires on every step of the cue, during which every other channel
 //! is silent.
 //!
-//! Decisions (ours where the spec leaves it open; each one is tested below):
+//! Decisions (ours where the paper and the authors' code leave it open; each one is tested below):
 //! - **Channel order**: onset θ_k at channel k (0..39), offset θ_k at channel 39 + k (39..78),
 //!   touch 78, cue 79. (The authors' code interleaves onset/offset per threshold; the order of
 //!   input channels carries no meaning for the network, whose input weights are per channel.)
