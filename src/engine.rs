@@ -141,3 +141,75 @@ pub fn check_stream_shape(net: &Network, batch: usize, steps: usize) -> anyhow::
     );
     Ok(())
 }
+
+/// Checks that `batch` fits `net` before any engine computes on it: the input width, the
+/// targets' kind and shape for the network's readout, whole frames, a window no longer than
+/// the sequence, labels within the classes, finite inputs and target values (NaN marks an
+/// unscored regression step). One check for every engine, so that no input file can make
+/// one of them panic where another gives an error.
+pub fn check_batch(net: &Network, batch: &crate::model::Batch) -> anyhow::Result<()> {
+    use crate::model::Targets;
+    let (steps, size, n_in) = batch.x.dim();
+    anyhow::ensure!(
+        steps > 0 && size > 0,
+        "the batch is empty ({steps} steps of {size} sequences)"
+    );
+    anyhow::ensure!(
+        n_in == net.n_in(),
+        "the batch's x has {n_in} input channels, the network {}",
+        net.n_in()
+    );
+    if let Some(bad) = batch.x.iter().find(|v| !v.is_finite()) {
+        anyhow::bail!("the batch's x holds a value that is not finite ({bad})");
+    }
+    let n_out = net.n_out();
+    let label_ok = |l: i32| l >= 0 && (l as usize) < n_out;
+    match (net.sim.readout, &batch.targets) {
+        (Readout::Window(k), Targets::Labels(labels)) => {
+            anyhow::ensure!(
+                k > 0 && k <= steps,
+                "readout window {k} does not fit the sequence ({steps} steps)"
+            );
+            anyhow::ensure!(
+                labels.len() == size,
+                "the batch has {} labels for {size} sequences",
+                labels.len()
+            );
+            if let Some(bad) = labels.iter().find(|&&l| !label_ok(l)) {
+                anyhow::bail!("label {bad} is outside 0..{n_out}");
+            }
+        }
+        (Readout::Framewise(k), Targets::FrameLabels(labels)) => {
+            check_frames(k, steps)?;
+            anyhow::ensure!(
+                labels.dim() == (steps, size),
+                "the batch's labels are {:?}, not [steps, batch] = [{steps}, {size}]",
+                labels.shape()
+            );
+            if let Some(bad) = labels.iter().find(|&&l| l != -1 && !label_ok(l)) {
+                anyhow::bail!("label {bad} is outside 0..{n_out} (or −1 for an unscored step)");
+            }
+        }
+        (Readout::Regression(k), Targets::FrameValues(values)) => {
+            check_frames(k, steps)?;
+            anyhow::ensure!(
+                values.dim() == (steps, size, n_out),
+                "the batch's target values are {:?}, not [steps, batch, n_out] = [{steps}, {size}, {n_out}]",
+                values.shape()
+            );
+            if let Some(bad) = values.iter().find(|v| v.is_infinite()) {
+                anyhow::bail!("target value {bad} is not finite (NaN marks a step not scored)");
+            }
+        }
+        (readout, _) => anyhow::bail!("the batch's targets do not match the {readout:?} readout"),
+    }
+    Ok(())
+}
+
+fn check_frames(k: usize, steps: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        k > 0 && steps.is_multiple_of(k),
+        "the frame readout needs whole frames: {steps} steps are not a multiple of {k} steps per frame"
+    );
+    Ok(())
+}

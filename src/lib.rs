@@ -10,6 +10,7 @@ pub mod engine;
 pub mod files;
 pub mod gpu;
 pub mod model;
+pub mod native;
 pub mod plot;
 pub mod progress;
 pub mod rl;

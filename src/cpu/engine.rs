@@ -63,6 +63,42 @@ impl CpuEngine {
     }
 }
 
+/// The update that follows the gradients of a training step, shared by the engines that
+/// run on the host (this reference and [`crate::native::NativeEngine`]): R1 (which entries
+/// are active), the `dense_gradients: false` mask of R2, Adam (docs/model.md §6), the sign and
+/// autapse constraints, then R3–R5 under DEEP R. Returns what the rewiring did.
+pub fn optimiser_step(
+    network: &mut Network,
+    constraints: &[u32],
+    adam: &mut AdamState,
+    deep_r: Option<&DeepR>,
+    mut grads: Vec<f32>,
+    s: &StepSettings,
+) -> Option<RewireStats> {
+    let mut flat = network.params.to_flat();
+    let hyper = AdamHyper {
+        lr: s.lr,
+        beta1: s.beta1,
+        beta2: s.beta2,
+        eps: s.eps,
+        step: s.step,
+    };
+    let before = flat.clone();
+    if deep_r.is_some_and(|d| !d.dense_gradients) {
+        zero_inactive_gradients(&before, &mut grads, constraints);
+    }
+    adam_step(&mut flat, &grads, adam, &hyper);
+    apply_constraints(&mut flat, constraints);
+    let stats = deep_r.map(|d| {
+        let mut stats = rewire_entries(&before, &mut flat, constraints, d, s.lr, s.step);
+        refill(&mut flat, constraints, d, s.step, &mut stats);
+        stats
+    });
+    let p = &network.params;
+    network.params = Params::from_flat(&flat, p.n_in(), p.n_rec(), p.n_out());
+    stats
+}
+
 impl Engine for CpuEngine {
     fn describe(&self) -> String {
         "cpu reference".to_string()
@@ -70,28 +106,14 @@ impl Engine for CpuEngine {
 
     fn train_step(&mut self, batch: &Batch, s: &StepSettings) -> anyhow::Result<BatchStats> {
         let report = self.gradients(batch, s.noise_seed)?;
-        let mut flat = self.network.params.to_flat();
-        let hyper = AdamHyper {
-            lr: s.lr,
-            beta1: s.beta1,
-            beta2: s.beta2,
-            eps: s.eps,
-            step: s.step,
-        };
-        let before = flat.clone();
-        let mut grads = report.grads;
-        if self.deep_r.as_ref().is_some_and(|d| !d.dense_gradients) {
-            zero_inactive_gradients(&before, &mut grads, &self.constraints);
-        }
-        adam_step(&mut flat, &grads, &mut self.adam, &hyper);
-        apply_constraints(&mut flat, &self.constraints);
-        if let Some(d) = &self.deep_r {
-            let mut stats = rewire_entries(&before, &mut flat, &self.constraints, d, s.lr, s.step);
-            refill(&mut flat, &self.constraints, d, s.step, &mut stats);
-            self.rewire_stats = Some(stats);
-        }
-        let p = &self.network.params;
-        self.network.params = Params::from_flat(&flat, p.n_in(), p.n_rec(), p.n_out());
+        self.rewire_stats = optimiser_step(
+            &mut self.network,
+            &self.constraints,
+            &mut self.adam,
+            self.deep_r.as_ref(),
+            report.grads,
+            s,
+        );
         Ok(report.stats)
     }
 

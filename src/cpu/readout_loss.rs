@@ -29,7 +29,7 @@ pub struct LossOutput<S> {
 }
 
 /// log-sum-exp softmax of one row of logits: returns (probabilities, log Σ exp).
-fn softmax<S: Real>(logits: &[S]) -> (Vec<S>, S) {
+pub fn softmax<S: Real>(logits: &[S]) -> (Vec<S>, S) {
     let mut max = logits[0];
     for &l in logits {
         if l > max {
@@ -45,7 +45,7 @@ fn softmax<S: Real>(logits: &[S]) -> (Vec<S>, S) {
     (probs, max + sum.ln())
 }
 
-fn argmax<S: Real>(v: &[S]) -> usize {
+pub fn argmax<S: Real>(v: &[S]) -> usize {
     let mut best = 0;
     for (i, x) in v.iter().enumerate() {
         if *x > v[best] {

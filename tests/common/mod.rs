@@ -152,6 +152,7 @@ pub fn random_batch(c: &Case) -> Batch {
     };
     Batch { x, targets }
 }
+pub mod cases;
 pub mod cli;
 pub mod gpu;
 pub mod timit_corpus;

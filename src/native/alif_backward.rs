@@ -1,0 +1,234 @@
+//! Native BPTT for one sequence, B1–B7 of docs/model.md §3b: the twin of
+//! `src/cpu/alif_backward.rs`, written for speed.
+//!
+//! Three things make it cheap where the reference is dense:
+//! - δz_t matters only through δu_t = δz_t·ψ_t/dt (B2), so the recurrent part of B6
+//!   (Σ_j W_rec[k,j]·δI_{t+1+d}[j]) is gathered only for the neurons with ψ_t ≠ 0, a few
+//!   percent of the neuron-steps, and only over their non-zero synapses.
+//! - The weight gradients of B6 are outer products with spikes: each input event and each
+//!   spike gathers the δI of the steps its synapses reach, one row of ∂W per event.
+//! - The readout's δy is constant over a decision (window or frame), so δy·W_outᵀ and the
+//!   readout gradients are computed once per decision, not per step.
+//!
+//! δI_t is kept in a ring of n_delay + 1 steps: a spike of step t reaches I_{t+1}…I_{t+n_delay}
+//! and an input of step t reaches I_t…I_{t+n_delay−1}. Sums run in another order than the
+//! reference's, so gradients agree within f32 rounding, not bit for bit.
+
+use ndarray::ArrayView2;
+
+use super::alif_forward::{SequenceOutput, SequenceRecord, FLAG_REFRACTORY, FLAG_SPIKE};
+use super::tables::Tables;
+use crate::model::Readout;
+
+/// Gradient sums of the trained parameters, flat like [`crate::model::Params::to_flat`].
+#[derive(Clone, Debug)]
+pub struct GradientSums {
+    pub n_in: usize,
+    pub n: usize,
+    pub n_out: usize,
+    pub flat: Vec<f32>,
+}
+
+impl GradientSums {
+    pub fn zeros(n_in: usize, n: usize, n_out: usize) -> GradientSums {
+        GradientSums {
+            n_in,
+            n,
+            n_out,
+            flat: vec![0.0; n_in * n + n * n + n * n_out + n_out],
+        }
+    }
+
+    /// Adds `other` into `self`.
+    pub fn add(mut self, other: GradientSums) -> GradientSums {
+        for (a, b) in self.flat.iter_mut().zip(&other.flat) {
+            *a += b;
+        }
+        self
+    }
+
+    /// (∂W_in, ∂W_rec, ∂W_out, ∂b_out) as mutable slices.
+    fn parts(&mut self) -> (&mut [f32], &mut [f32], &mut [f32], &mut [f32]) {
+        let (w_in, rest) = self.flat.split_at_mut(self.n_in * self.n);
+        let (w_rec, rest) = rest.split_at_mut(self.n * self.n);
+        let (w_out, b_out) = rest.split_at_mut(self.n * self.n_out);
+        (w_in, w_rec, w_out, b_out)
+    }
+}
+
+/// Working memory of one backward sweep, reused from sequence to sequence.
+#[derive(Clone, Debug, Default)]
+pub struct BackwardScratch {
+    readout_error: Vec<f32>,
+    d_current: Vec<f32>,
+    dp_next: Vec<f32>,
+    dv_next: Vec<f32>,
+    du_next: Vec<f32>,
+    thr_next: Vec<f32>,
+    db_next: Vec<f32>,
+    dz_local: Vec<f32>,
+    dz_recurrent: Vec<f32>,
+    psi: Vec<f32>,
+    active: Vec<u32>,
+    zeros: Vec<f32>,
+}
+
+/// BPTT through one sequence: `x` [T, n_in] its input, `record` and `out` its forward pass,
+/// `dy` [decisions, n_out] the output errors of its decisions, `dz_reg` [n] the regulariser's
+/// δz (the same at every step, B1). Adds the sequence's gradients into `grads`.
+#[allow(clippy::too_many_arguments)]
+pub fn backward_sequence(
+    tab: &Tables,
+    x: ArrayView2<f32>,
+    record: &SequenceRecord,
+    out: &SequenceOutput,
+    dy: &[f32],
+    dz_reg: &[f32],
+    grads: &mut GradientSums,
+    s: &mut BackwardScratch,
+) {
+    let n = tab.n;
+    let n_out = tab.n_out;
+    let t_len = record.steps;
+    let ring_len = tab.n_delay + 1;
+    let k = tab.steps_per_decision();
+    let decisions = tab.decisions(t_len);
+    let (g_in, g_rec, g_out, g_b) = grads.parts();
+
+    // Readout, once per decision: e_d = δy_d·W_outᵀ; ∂W_out += (Σ_t p_t)ᵀ·δy_d with
+    // Σ_t p_t = K·p̄_d over the decision's K steps; ∂b_out += K·δy_d.
+    let kf = k as f32;
+    s.readout_error.clear();
+    s.readout_error.resize(decisions * n, 0.0);
+    for d in 0..decisions {
+        let dyd = &dy[d * n_out..(d + 1) * n_out];
+        if dyd.iter().all(|&g| g == 0.0) {
+            continue;
+        }
+        let mean = &out.p_mean[d * n..(d + 1) * n];
+        for j in 0..n {
+            let w = &tab.w_out[j * n_out..(j + 1) * n_out];
+            let mut e = 0.0f32;
+            for o in 0..n_out {
+                e += dyd[o] * w[o];
+                g_out[j * n_out + o] += kf * mean[j] * dyd[o];
+            }
+            s.readout_error[d * n + j] = e;
+        }
+        for o in 0..n_out {
+            g_b[o] += kf * dyd[o];
+        }
+    }
+    let decision_of = |ti: usize| -> Option<usize> {
+        match tab.readout {
+            Readout::Window(k) => (ti + k >= t_len).then_some(0),
+            Readout::Framewise(k) | Readout::Regression(k) => Some(ti / k),
+        }
+    };
+
+    let reset = |v: &mut Vec<f32>, value: f32| {
+        v.clear();
+        v.resize(n, value);
+    };
+    s.d_current.clear();
+    s.d_current.resize(ring_len * n, 0.0);
+    reset(&mut s.dp_next, 0.0);
+    reset(&mut s.dv_next, 0.0);
+    reset(&mut s.du_next, 0.0);
+    reset(&mut s.thr_next, 1.0);
+    reset(&mut s.db_next, 0.0);
+    reset(&mut s.dz_local, 0.0);
+    reset(&mut s.dz_recurrent, 0.0);
+    reset(&mut s.psi, 0.0);
+    reset(&mut s.zeros, 0.0);
+
+    let (zv, dt, inv_dt, gamma) = (tab.z_value, tab.dt, tab.inv_dt, tab.gamma);
+    for t in (1..=t_len).rev() {
+        let ti = t - 1;
+        let row = ti * n..ti * n + n;
+        let v_prev = &record.v_prev[row.clone()];
+        let thr = &record.thr[row.clone()];
+        let flags = &record.flags[row.clone()];
+        // M6, B2: ψ_t, zero on refractory steps.
+        for j in 0..n {
+            let u = (v_prev[j] - thr[j]) / thr[j];
+            let psi = (1.0 - u.abs()).max(0.0) * gamma;
+            s.psi[j] = if flags[j] & FLAG_REFRACTORY != 0 {
+                0.0
+            } else {
+                psi
+            };
+        }
+        s.active.clear();
+        s.active
+            .extend((0..n as u32).filter(|&j| s.psi[j as usize] != 0.0));
+        // B6 (δz part), only where ψ_t ≠ 0: δz_t[k] += Σ_j W_rec[k,j]·δI_{t+1+d}[j].
+        for &kk in &s.active {
+            let mut sum = 0.0f32;
+            for e in tab.recurrent.row(kk as usize) {
+                let slot = (t + 1 + tab.recurrent.delay[e] as usize) % ring_len;
+                sum += tab.recurrent.weight[e]
+                    * s.d_current[slot * n + tab.recurrent.post[e] as usize];
+            }
+            s.dz_recurrent[kk as usize] = sum;
+        }
+        let readout_error = match decision_of(ti) {
+            Some(d) => &s.readout_error[d * n..(d + 1) * n],
+            None => &s.zeros[..],
+        };
+        let prev_flags = (ti > 0).then(|| &record.flags[(ti - 1) * n..ti * n]);
+        let slot = (t % ring_len) * n;
+        let d_current = &mut s.d_current[slot..slot + n];
+        for j in 0..n {
+            // Readout trace: δp_t = δy_t·W_outᵀ + κ·δp_{t+1}.
+            let dp = tab.kappa * s.dp_next[j] + readout_error[j];
+            s.dp_next[j] = dp;
+            // B1.
+            let dz = tab.one_minus_kappa * dp + dz_reg[j] + s.dz_local[j] + s.dz_recurrent[j];
+            // B2.
+            let du = dz * s.psi[j] * inv_dt;
+            // B3.
+            let dv = tab.alpha[j] * s.dv_next[j] + s.du_next[j] / s.thr_next[j];
+            // B4.
+            let z_prev = match prev_flags {
+                Some(f) if f[j] & FLAG_SPIKE != 0 => zv,
+                _ => 0.0,
+            };
+            let d_thr = -du * v_prev[j] / (thr[j] * thr[j]) - z_prev * dt * dv;
+            // B5.
+            let db = tab.rho[j] * s.db_next[j] + tab.beta[j] * d_thr;
+            // B6: δI_t.
+            d_current[j] = tab.one_minus_alpha[j] * dv;
+            // B7, for step t − 1.
+            s.dz_local[j] = -thr[j] * dt * dv + tab.one_minus_rho[j] * db;
+            s.dv_next[j] = dv;
+            s.du_next[j] = du;
+            s.thr_next[j] = thr[j];
+            s.db_next[j] = db;
+        }
+        for &kk in &s.active {
+            s.dz_recurrent[kk as usize] = 0.0;
+        }
+        // B6 (weight part): each spike of step t reaches I_{t+1+d}, each input I_{t+d}.
+        for &kk in record.spikes_at(ti) {
+            let kk = kk as usize;
+            let g_row = &mut g_rec[kk * n..(kk + 1) * n];
+            for e in tab.recurrent_grad.row(kk) {
+                let j = tab.recurrent_grad.post[e] as usize;
+                let slot = (t + 1 + tab.recurrent_grad.delay[e] as usize) % ring_len;
+                g_row[j] += zv * s.d_current[slot * n + j];
+            }
+        }
+        for (i, &xv) in x.row(ti).iter().enumerate() {
+            if xv == 0.0 {
+                continue;
+            }
+            let g_row = &mut g_in[i * n..(i + 1) * n];
+            for e in tab.input_grad.row(i) {
+                let j = tab.input_grad.post[e] as usize;
+                let slot = (t + tab.input_grad.delay[e] as usize) % ring_len;
+                g_row[j] += xv * s.d_current[slot * n + j];
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! A weight matrix as lists of synapses per presynaptic row (compressed rows): what the
+//! event-driven passes walk when a neuron spikes (forward, docs/model.md M1) or when BPTT
+//! gathers the currents' errors back through the delays (B6).
+
+use ndarray::ArrayView2;
+
+/// The kept synapses of one matrix [rows, cols], row by row, in increasing column order.
+#[derive(Clone, Debug, Default)]
+pub struct Synapses {
+    /// Row r's synapses are `row_start[r]..row_start[r + 1]`.
+    pub row_start: Vec<u32>,
+    /// Postsynaptic neuron of each synapse.
+    pub post: Vec<u32>,
+    /// Delay of each synapse in steps (M1).
+    pub delay: Vec<u32>,
+    /// Effective weight of each synapse.
+    pub weight: Vec<f32>,
+}
+
+impl Synapses {
+    /// The entries (r, c) of `w` for which `keep(r, c, w[r, c])` holds, with their delays.
+    pub fn build(
+        w: ArrayView2<f32>,
+        delay: ArrayView2<u32>,
+        keep: impl Fn(usize, usize, f32) -> bool,
+    ) -> Synapses {
+        let (rows, cols) = w.dim();
+        let mut s = Synapses {
+            row_start: Vec::with_capacity(rows + 1),
+            ..Synapses::default()
+        };
+        s.row_start.push(0);
+        for r in 0..rows {
+            for c in 0..cols {
+                let wv = w[[r, c]];
+                if keep(r, c, wv) {
+                    s.post.push(c as u32);
+                    s.delay.push(delay[[r, c]]);
+                    s.weight.push(wv);
+                }
+            }
+            s.row_start.push(s.post.len() as u32);
+        }
+        s
+    }
+
+    /// The index range of row `r`'s synapses.
+    #[inline]
+    pub fn row(&self, r: usize) -> std::ops::Range<usize> {
+        self.row_start[r] as usize..self.row_start[r + 1] as usize
+    }
+
+    /// Number of synapses kept.
+    pub fn len(&self) -> usize {
+        self.post.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.post.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Synapses;
+    use ndarray::array;
+
+    #[test]
+    fn keeps_the_chosen_entries_row_by_row_in_column_order() {
+        let w = array![[0.0f32, 1.5, -2.0], [3.0, 0.0, 0.0]];
+        let d = array![[1u32, 2, 3], [4, 5, 6]];
+        let s = Synapses::build(w.view(), d.view(), |_, _, w| w != 0.0);
+        assert_eq!(s.row_start, vec![0, 2, 3]);
+        assert_eq!(s.post, vec![1, 2, 0]);
+        assert_eq!(s.delay, vec![2, 3, 4]);
+        assert_eq!(s.weight, vec![1.5, -2.0, 3.0]);
+        let all = Synapses::build(w.view(), d.view(), |r, c, _| r != c);
+        assert_eq!(all.len(), 4);
+        assert_eq!(all.post, vec![1, 2, 0, 2]);
+    }
+}

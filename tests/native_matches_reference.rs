@@ -1,0 +1,103 @@
+//! The native engine held against the reference by the same checks as the GPU kernels
+//! (tests/common/cases.rs): spikes exactly, losses and gradients within f32 rounding,
+//! predictions exactly, whole training steps. Its forward pass is bit-identical to the f32
+//! reference (same products summed in the same order), which is checked here too.
+
+mod common;
+
+use common::cases::{cases, check_against_reference, check_training_steps, min_margin, MIN_MARGIN};
+use common::{random_batch, random_network, Case};
+use lsnn_gpu::cpu::CpuEngine;
+use lsnn_gpu::engine::Engine;
+use lsnn_gpu::model::init::constraints;
+use lsnn_gpu::model::{Network, Readout};
+use lsnn_gpu::native::NativeEngine;
+
+fn native(net: &Network) -> NativeEngine {
+    let c = constraints(net.n_in(), net.n_rec(), net.n_out(), None);
+    NativeEngine::new(net.clone(), c)
+}
+
+#[test]
+fn forward_loss_and_gradients_match_reference() {
+    for (name, case, _, _) in cases() {
+        let net = random_network(&case);
+        let batch = random_batch(&case);
+        let margin = min_margin(&net, &case);
+        assert!(margin >= MIN_MARGIN, "{name}: margin {margin:e}");
+        check_against_reference(name, &net, &batch, &mut native(&net));
+    }
+}
+
+#[test]
+fn forward_pass_is_bit_identical_to_the_f32_reference() {
+    for (name, case, _, _) in cases() {
+        let net = random_network(&case);
+        let batch = random_batch(&case);
+        let c = constraints(net.n_in(), net.n_rec(), net.n_out(), None);
+        let mut reference = CpuEngine::new(net.clone(), c);
+        let mut fast = native(&net);
+        let (a, pa) = reference.predict(&batch, 9).unwrap();
+        let (b, pb) = fast.predict(&batch, 9).unwrap();
+        assert_eq!(a.loss.to_bits(), b.loss.to_bits(), "{name}: loss");
+        assert_eq!(
+            a.loss_task.to_bits(),
+            b.loss_task.to_bits(),
+            "{name}: task loss"
+        );
+        assert_eq!(a.loss_reg.to_bits(), b.loss_reg.to_bits(), "{name}: L_reg");
+        assert_eq!(a.rates, b.rates, "{name}: rates");
+        assert_eq!(
+            (a.correct, a.scored),
+            (b.correct, b.scored),
+            "{name}: scores"
+        );
+        assert_eq!(pa, pb, "{name}: predictions");
+        let ra = reference.gradients(&batch, 9).unwrap();
+        let rb = fast.gradients(&batch, 9).unwrap();
+        assert_eq!(ra.spikes, rb.spikes, "{name}: spikes");
+        if matches!(net.sim.readout, Readout::Regression(_)) {
+            let oa = reference.frame_outputs(&batch, 9).unwrap();
+            let ob = fast.frame_outputs(&batch, 9).unwrap();
+            assert_eq!(
+                oa.mapv(f32::to_bits),
+                ob.mapv(f32::to_bits),
+                "{name}: outputs"
+            );
+        }
+    }
+}
+
+#[test]
+fn training_steps_match_reference() {
+    check_training_steps(false, &|net, c| {
+        Box::new(NativeEngine::new(net.clone(), c.to_vec()))
+    });
+}
+
+#[test]
+fn training_steps_with_dale_signs_match_reference_and_keep_signs() {
+    check_training_steps(true, &|net, c| {
+        Box::new(NativeEngine::new(net.clone(), c.to_vec()))
+    });
+}
+
+#[test]
+fn a_bad_batch_is_an_error_not_a_panic() {
+    let case = Case::default();
+    let net = random_network(&case);
+    let mut engine = native(&net);
+    let mut wide = random_batch(&case);
+    wide.x = ndarray::Array3::zeros((case.steps, case.batch, case.n_in + 1));
+    let e = engine.gradients(&wide, 0).unwrap_err().to_string();
+    assert!(e.contains("input channels"), "{e}");
+    let mut bad_label = random_batch(&case);
+    if let lsnn_gpu::model::Targets::Labels(l) = &mut bad_label.targets {
+        l[0] = case.n_out as i32;
+    }
+    let e = engine
+        .train_step(&bad_label, &common::adam_settings(1, 1e-3))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("label"), "{e}");
+}
