@@ -5,7 +5,7 @@
 
 NIR.md (beside this package) says how lsnn-gpu's discrete-time model (docs/model.md M1-M9)
 maps onto NIR's continuous-time nodes, where the semantics differ and what the exporter and
-the importer do about each difference. Needs the `nir` package (>= 1.0.4 for node metadata;
+the importer do about each difference. Needs the `nir` package (node metadata exists since 1.0.4;
 written against 1.0.8).
 
 Conventions in one paragraph: NIR times are in seconds (as Norse and snnTorch write them),
@@ -64,7 +64,7 @@ def _nir():
     try:
         import nir
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("NIR export/import needs the `nir` package: pip install 'nir>=1.0.4'") from e
+        raise ImportError("NIR export/import needs the `nir` package: pip install 'nir>=1.0.8'") from e
     return nir
 
 
