@@ -163,3 +163,16 @@ def test_metrics_jsonl(tmp_path):
     assert isinstance(df, pd.DataFrame)
     assert list(df["iteration"]) == [1, 2, 2]
     assert np.isnan(df["validation_loss"][0]) and df["test_accuracy"][2] == 0.45
+
+
+def test_checkpoint_with_only_the_required_keys_goes_through_grads(binary, synthetic, tmp_path):
+    """Issue 17: a checkpoint with only the required metadata keys (no `noise_std`, no
+    `n_regular`, which default to 0 and the leading beta = 0 neurons) is read by lsnn-gpu."""
+    meta, tensors = raw(synthetic.params)
+    from safetensors.numpy import save_file
+
+    for k in ("noise_std", "n_regular"):
+        del meta[k]
+    save_file(tensors, str(tmp_path / "min.safetensors"), metadata=meta)
+    g = L.load_gradients(grads_for(binary, tmp_path / "min.safetensors", synthetic.batch, tmp_path / "g.safetensors"))
+    assert np.array_equal(g.z, L.load_gradients(synthetic.grads).z)
