@@ -183,7 +183,7 @@ def to_nir(net: Network, exact: bool = False):
             wk = np.where(d_rec == k, w_rec, 0.0)
             if not np.any(wk != 0):
                 continue
-            name = f"w_rec" + (f"_d{k}" if net.n_delay > 1 else "")
+            name = "w_rec" + (f"_d{k}" if net.n_delay > 1 else "")
             nodes[name] = nir.Linear(weight=wk.T / dt)
             edges.append((spikes, name))
             if k > 0:
@@ -370,7 +370,7 @@ def from_nir(
     outputs = [k for k, v in nodes.items() if isinstance(v, nir.Output)]
     if len(inputs) != 1 or len(outputs) != 1:
         raise NIRImportError(f"expected one Input and one Output node, found inputs {inputs} and outputs {outputs}")
-    in_name, out_name = inputs[0], outputs[0]
+    in_name = inputs[0]
     in_shape = np.atleast_1d(np.asarray(nodes[in_name].input_type["input"]))
     if int(np.prod(in_shape)) != int(in_shape.max(initial=1)):
         raise NIRImportError(f"the Input has shape {in_shape.tolist()}; only vector inputs map onto lsnn-gpu")

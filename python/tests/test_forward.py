@@ -1,7 +1,6 @@
 """The numpy forward pass against `lsnn-gpu grads --device cpu`: spikes exact, loss 1e-5."""
 
 import numpy as np
-import pytest
 
 import lsnn_gpu as L
 
@@ -38,7 +37,7 @@ def test_noise_matches_grads(noisy):
     assert net.noise_std > 0
 
 
-def test_noise_is_the_references(noisy):
+def test_noise_moments():
     # Standard normal moments over 32k draws (exactness is test_noise_matches_grads).
     from lsnn_gpu.forward import noise_normal
 
