@@ -1,5 +1,6 @@
-//! `cargo bench`: one training iteration at the sequential-MNIST size on the GPU adapter and
-//! on the CPU reference, in the same run (the same code as `lsnn-gpu bench`).
+//! `cargo bench`: one training iteration at the sequential-MNIST size on the GPU adapter (any
+//! wgpu adapter, software ones too), the native engine and the CPU reference, in the same run
+//! (the same code as `lsnn-gpu bench`).
 //! Batch sizes from LSNN_BENCH_BATCHES (comma-separated, default 16); each batch size dense
 //! and with DEEP R at the paper's 12 % connectivity, side by side.
 
@@ -14,8 +15,8 @@ fn main() -> anyhow::Result<()> {
         .split(',')
         .map(|s| s.trim().parse())
         .collect::<Result<_, _>>()?;
-    let selected = select(DeviceKind::Auto, None, None)?;
-    for r in run_bench(&cfg, &selected, &batches, &[1.0, 0.12], 2, 1)? {
+    let selected = select(DeviceKind::Gpu, None, None)?;
+    for r in run_bench(&cfg, &selected, &batches, &[1.0, 0.12], 2, 2, 1)? {
         println!("{}", to_json(&r));
     }
     Ok(())

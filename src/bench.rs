@@ -1,5 +1,5 @@
-//! `lsnn-gpu bench`: one training iteration (forward, BPTT, Adam) timed on the GPU adapter
-//! and on the CPU reference in the same run.
+//! `lsnn-gpu bench`: one training iteration (forward, BPTT, Adam) timed on the GPU adapter,
+//! the native engine and the CPU reference in the same run.
 
 use std::time::Instant;
 
@@ -10,6 +10,7 @@ use crate::cpu::CpuEngine;
 use crate::device::Selected;
 use crate::engine::{Engine, StepSettings};
 use crate::gpu::GpuEngine;
+use crate::native::NativeEngine;
 use crate::model::init::initialise;
 use crate::tasks::synthetic::SyntheticTask;
 
@@ -64,8 +65,8 @@ fn time_engine(
     Ok((start.elapsed().as_secs_f64() * 1000.0 / n, rate_sum / n))
 }
 
-/// Measures every batch size and connectivity on the selected GPU (if any) and on the CPU
-/// reference (`cpu_iters` = 0 skips it). A connectivity p < 1 trains with DEEP R at p (the
+/// Measures every batch size and connectivity on the selected GPU (if any), on the native
+/// engine (`native_iters` = 0 skips it) and on the CPU reference (`cpu_iters` = 0 skips it). A connectivity p < 1 trains with DEEP R at p (the
 /// config's l1 and temperature, else the defaults); 1 is the dense network without
 /// rewiring; an empty list measures the config as it is. Prints a table to stderr and
 /// returns the results.
@@ -75,6 +76,7 @@ pub fn run_bench(
     batches: &[usize],
     connectivities: &[f32],
     iters: usize,
+    native_iters: usize,
     cpu_iters: usize,
 ) -> anyhow::Result<Vec<BenchResult>> {
     let mut results = Vec::new();
@@ -156,6 +158,21 @@ pub fn run_bench(
                 wg,
             )?;
         }
+        if native_iters > 0 {
+            let mut engine = NativeEngine::new(init.network.clone(), init.constraints.clone());
+            if let Some(d) = init.rewiring.clone() {
+                engine.set_rewiring(d)?;
+            }
+            measure(
+                "native",
+                engine.describe(),
+                "native".into(),
+                &mut engine,
+                1,
+                native_iters,
+                None,
+            )?;
+        }
         if cpu_iters > 0 {
             let mut engine = CpuEngine::new(init.network.clone(), init.constraints.clone());
             if let Some(d) = init.rewiring.clone() {
@@ -172,18 +189,29 @@ pub fn run_bench(
             )?;
         }
     }
-    // Ratios within this run: GPU vs CPU reference, and sparse vs dense on each device.
-    for g in results.iter().filter(|r| r.device == "gpu") {
-        if let Some(c) = results
-            .iter()
-            .find(|r| r.device == "cpu" && r.batch == g.batch && r.connectivity == g.connectivity)
-        {
+    // Ratios within this run: each engine against the CPU reference, the GPU against the
+    // native engine, and sparse vs dense on each device.
+    let same = |a: &BenchResult, b: &BenchResult| a.batch == b.batch && a.connectivity == b.connectivity;
+    for fast in results.iter().filter(|r| r.device != "cpu") {
+        if let Some(c) = results.iter().find(|r| r.device == "cpu" && same(r, fast)) {
             eprintln!(
-                "batch {}, {:?}: GPU ({}) is {:.1}x the CPU reference",
+                "batch {}, {:?}: {} ({}) is {:.1}x the CPU reference",
+                fast.batch,
+                fast.connectivity,
+                fast.device,
+                fast.adapter,
+                c.ms_per_iter / fast.ms_per_iter
+            );
+        }
+    }
+    for g in results.iter().filter(|r| r.device == "gpu") {
+        if let Some(n) = results.iter().find(|r| r.device == "native" && same(r, g)) {
+            eprintln!(
+                "batch {}, {:?}: GPU ({}) is {:.2}x the native engine",
                 g.batch,
                 g.connectivity,
                 g.adapter,
-                c.ms_per_iter / g.ms_per_iter
+                n.ms_per_iter / g.ms_per_iter
             );
         }
     }

@@ -1,4 +1,5 @@
-//! Choosing where to compute: a wgpu adapter or the CPU reference (`--device auto|gpu|cpu`).
+//! Choosing where to compute (`--device auto|gpu|native|cpu`): a wgpu adapter, the native
+//! engine on the host's cores, or the readable CPU reference.
 
 use anyhow::anyhow;
 
@@ -8,10 +9,12 @@ use crate::engine::Engine;
 use crate::gpu::context::NO_ADAPTER_HELP;
 use crate::gpu::{DeviceRequest, GpuContext, GpuEngine};
 use crate::model::Network;
+use crate::native::NativeEngine;
 
 /// Where the numbers will be computed.
 pub enum Selected {
     Gpu(Box<GpuContext>),
+    Native,
     Cpu,
 }
 
@@ -19,25 +22,30 @@ impl Selected {
     pub fn name(&self) -> String {
         match self {
             Selected::Gpu(ctx) => ctx.info.name.clone(),
+            Selected::Native => format!("native ({} threads)", NativeEngine::threads()),
             Selected::Cpu => "cpu reference".to_string(),
         }
     }
     pub fn backend(&self) -> String {
         match self {
             Selected::Gpu(ctx) => ctx.backend_name(),
+            Selected::Native => "native".to_string(),
             Selected::Cpu => "cpu".to_string(),
         }
     }
     pub fn device_label(&self) -> &'static str {
         match self {
             Selected::Gpu(_) => "gpu",
+            Selected::Native => "native",
             Selected::Cpu => "cpu",
         }
     }
 }
 
 /// Resolves the device of the config (already merged with the command line).
-/// `auto` falls back to the CPU reference with a one-line notice on stderr.
+/// `auto` takes a hardware GPU, and otherwise the native engine, saying why on stderr: a
+/// software adapter (llvmpipe, lavapipe, WARP) runs the kernels on the same CPU cores as the
+/// native engine, several times slower (benches/RESULTS.md).
 pub fn select(
     kind: DeviceKind,
     backend: Option<BackendKind>,
@@ -46,14 +54,26 @@ pub fn select(
     let request = DeviceRequest { backend, adapter };
     match kind {
         DeviceKind::Cpu => Ok(Selected::Cpu),
+        DeviceKind::Native => Ok(Selected::Native),
         DeviceKind::Gpu => GpuContext::open(&request)
             .map(|c| Selected::Gpu(Box::new(c)))
             .map_err(|e| anyhow!("--device gpu: {e:#}").context(NO_ADAPTER_HELP)),
         DeviceKind::Auto => match GpuContext::open(&request) {
-            Ok(ctx) => Ok(Selected::Gpu(Box::new(ctx))),
+            Ok(ctx) if !ctx.is_cpu_adapter() => Ok(Selected::Gpu(Box::new(ctx))),
+            Ok(ctx) => {
+                eprintln!(
+                    "device: the only adapter is a software one ({}); using the native engine on {} threads, which is faster (--device gpu to use the adapter)",
+                    ctx.describe(),
+                    NativeEngine::threads()
+                );
+                Ok(Selected::Native)
+            }
             Err(e) => {
-                eprintln!("notice: no GPU adapter ({e:#}); using the CPU reference (slow). See `lsnn-gpu devices`.");
-                Ok(Selected::Cpu)
+                eprintln!(
+                    "device: no GPU adapter ({e:#}); using the native engine on {} threads. See `lsnn-gpu devices`.",
+                    NativeEngine::threads()
+                );
+                Ok(Selected::Native)
             }
         },
     }
@@ -77,6 +97,7 @@ pub fn build_engine(
 ) -> anyhow::Result<Box<dyn Engine>> {
     Ok(match selected {
         Selected::Cpu => Box::new(CpuEngine::new(network, constraints.to_vec())),
+        Selected::Native => Box::new(NativeEngine::new(network, constraints.to_vec())),
         Selected::Gpu(ctx) => Box::new(GpuEngine::new(
             (**ctx).clone(),
             network,

@@ -125,7 +125,8 @@ enum Command {
         #[command(flatten)]
         device: DeviceArgs,
     },
-    /// Time one training iteration on the GPU adapter and on the CPU reference.
+    /// Time one training iteration on the GPU adapter (with --device gpu, or auto on a
+    /// hardware GPU), the native engine and the CPU reference, in one run.
     Bench {
         #[arg(long, default_value = "configs/bench_smnist_size.yaml")]
         config: PathBuf,
@@ -141,6 +142,9 @@ enum Command {
         /// Timed GPU iterations (after one warm-up).
         #[arg(long, default_value_t = 3)]
         iters: usize,
+        /// Timed native-engine iterations (after one warm-up; 0 = skip the native engine).
+        #[arg(long, default_value_t = 3)]
+        native_iters: usize,
         /// Timed CPU-reference iterations (0 = skip the CPU reference).
         #[arg(long, default_value_t = 1)]
         cpu_iters: usize,
@@ -531,6 +535,7 @@ fn main() -> ExitCode {
             batches,
             connectivities,
             iters,
+            native_iters,
             cpu_iters,
             device,
         } => (|| {
@@ -553,6 +558,7 @@ fn main() -> ExitCode {
                 &batches,
                 connectivities,
                 *iters,
+                *native_iters,
                 *cpu_iters,
             )?;
             Ok(results.iter().map(lsnn_gpu::bench::to_json).collect())

@@ -388,10 +388,15 @@ impl Default for EvalConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceKind {
-    /// A wgpu adapter when one exists (software adapters count), else the CPU reference.
+    /// A hardware GPU when wgpu finds one, else the native engine (the fastest path on a
+    /// machine without a GPU: Mesa's software adapters are slower than it).
     #[default]
     Auto,
+    /// A wgpu adapter (software adapters count).
     Gpu,
+    /// The native engine: multi-threaded, event-driven, on the host's cores (`src/native/`).
+    Native,
+    /// The readable CPU reference (`src/cpu/`): the oracle of the tests, slow by design.
     Cpu,
 }
 

@@ -10,13 +10,16 @@
 //! - The readout's δy is constant over a decision (window or frame), so δy·W_outᵀ and the
 //!   readout gradients are computed once per decision, not per step.
 //!
-//! δI_t is kept in a ring of n_delay + 1 steps: a spike of step t reaches I_{t+1}…I_{t+n_delay}
-//! and an input of step t reaches I_t…I_{t+n_delay−1}. Sums run in another order than the
-//! reference's, so gradients agree within f32 rounding, not bit for bit.
+//! δI_t is kept for every step, row t of a buffer that runs n_delay steps past T (zeros: no
+//! current after the last step), so a synapse of delay d from a spike of step t reads row
+//! t + 1 at offset d·n + j ([`Synapses::reach`]) with no index arithmetic per synapse. Sums run
+//! in another order than the reference's (the δz gather in four partial sums, to keep the
+//! adder busy), so gradients agree within f32 rounding, not bit for bit.
 
 use ndarray::ArrayView2;
 
 use super::alif_forward::{SequenceOutput, SequenceRecord, FLAG_REFRACTORY, FLAG_SPIKE};
+use super::synapses::Synapses;
 use super::tables::Tables;
 use crate::model::Readout;
 
@@ -90,7 +93,6 @@ pub fn backward_sequence(
     let n = tab.n;
     let n_out = tab.n_out;
     let t_len = record.steps;
-    let ring_len = tab.n_delay + 1;
     let k = tab.steps_per_decision();
     let decisions = tab.decisions(t_len);
     let (g_in, g_rec, g_out, g_b) = grads.parts();
@@ -130,8 +132,9 @@ pub fn backward_sequence(
         v.clear();
         v.resize(n, value);
     };
+    // Row t (1…T + n_delay) holds δI_t; rows past T stay zero.
     s.d_current.clear();
-    s.d_current.resize(ring_len * n, 0.0);
+    s.d_current.resize((t_len + tab.n_delay + 1) * n, 0.0);
     reset(&mut s.dp_next, 0.0);
     reset(&mut s.dv_next, 0.0);
     reset(&mut s.du_next, 0.0);
@@ -163,22 +166,16 @@ pub fn backward_sequence(
         s.active
             .extend((0..n as u32).filter(|&j| s.psi[j as usize] != 0.0));
         // B6 (δz part), only where ψ_t ≠ 0: δz_t[k] += Σ_j W_rec[k,j]·δI_{t+1+d}[j].
+        let later = &s.d_current[(t + 1) * n..];
         for &kk in &s.active {
-            let mut sum = 0.0f32;
-            for e in tab.recurrent.row(kk as usize) {
-                let slot = (t + 1 + tab.recurrent.delay[e] as usize) % ring_len;
-                sum += tab.recurrent.weight[e]
-                    * s.d_current[slot * n + tab.recurrent.post[e] as usize];
-            }
-            s.dz_recurrent[kk as usize] = sum;
+            s.dz_recurrent[kk as usize] = gather_dot(&tab.recurrent, kk as usize, later);
         }
         let readout_error = match decision_of(ti) {
             Some(d) => &s.readout_error[d * n..(d + 1) * n],
             None => &s.zeros[..],
         };
         let prev_flags = (ti > 0).then(|| &record.flags[(ti - 1) * n..ti * n]);
-        let slot = (t % ring_len) * n;
-        let d_current = &mut s.d_current[slot..slot + n];
+        let d_current = &mut s.d_current[t * n..(t + 1) * n];
         for j in 0..n {
             // Readout trace: δp_t = δy_t·W_outᵀ + κ·δp_{t+1}.
             let dp = tab.kappa * s.dp_next[j] + readout_error[j];
@@ -210,25 +207,47 @@ pub fn backward_sequence(
             s.dz_recurrent[kk as usize] = 0.0;
         }
         // B6 (weight part): each spike of step t reaches I_{t+1+d}, each input I_{t+d}.
+        let later = &s.d_current[(t + 1) * n..];
         for &kk in record.spikes_at(ti) {
             let kk = kk as usize;
-            let g_row = &mut g_rec[kk * n..(kk + 1) * n];
-            for e in tab.recurrent_grad.row(kk) {
-                let j = tab.recurrent_grad.post[e] as usize;
-                let slot = (t + 1 + tab.recurrent_grad.delay[e] as usize) % ring_len;
-                g_row[j] += zv * s.d_current[slot * n + j];
-            }
+            gather_axpy(&tab.recurrent_grad, kk, zv, later, &mut g_rec[kk * n..(kk + 1) * n]);
         }
+        let now = &s.d_current[t * n..];
         for (i, &xv) in x.row(ti).iter().enumerate() {
-            if xv == 0.0 {
-                continue;
-            }
-            let g_row = &mut g_in[i * n..(i + 1) * n];
-            for e in tab.input_grad.row(i) {
-                let j = tab.input_grad.post[e] as usize;
-                let slot = (t + tab.input_grad.delay[e] as usize) % ring_len;
-                g_row[j] += xv * s.d_current[slot * n + j];
+            if xv != 0.0 {
+                gather_axpy(&tab.input_grad, i, xv, now, &mut g_in[i * n..(i + 1) * n]);
             }
         }
+    }
+}
+
+/// Σ over row `r`'s synapses of weight·rows[reach]: the δz a presynaptic neuron receives from
+/// the currents its synapses feed (B6). Four partial sums break the chain of dependent adds.
+#[inline]
+fn gather_dot(syn: &Synapses, r: usize, rows: &[f32]) -> f32 {
+    let range = syn.row(r);
+    let w = &syn.weight[range.clone()];
+    let reach = &syn.reach[range];
+    let mut acc = [0.0f32; 4];
+    let mut wc = w.chunks_exact(4);
+    let mut rc = reach.chunks_exact(4);
+    for (w4, r4) in (&mut wc).zip(&mut rc) {
+        for l in 0..4 {
+            acc[l] += w4[l] * rows[r4[l] as usize];
+        }
+    }
+    for (&wv, &rv) in wc.remainder().iter().zip(rc.remainder()) {
+        acc[0] += wv * rows[rv as usize];
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// grad[post] += value·rows[reach] over row `r`'s synapses: one presynaptic event's row of
+/// the weight gradient (B6).
+#[inline]
+fn gather_axpy(syn: &Synapses, r: usize, value: f32, rows: &[f32], grad: &mut [f32]) {
+    let range = syn.row(r);
+    for (&j, &reach) in syn.post[range.clone()].iter().zip(&syn.reach[range]) {
+        grad[j as usize] += value * rows[reach as usize];
     }
 }

@@ -15,6 +15,9 @@ pub struct Synapses {
     pub delay: Vec<u32>,
     /// Effective weight of each synapse.
     pub weight: Vec<f32>,
+    /// delay·cols + post: where the synapse lands in a buffer of per-step rows of `cols`
+    /// entries, relative to the row of its zero-delay step.
+    pub reach: Vec<u32>,
 }
 
 impl Synapses {
@@ -37,6 +40,7 @@ impl Synapses {
                     s.post.push(c as u32);
                     s.delay.push(delay[[r, c]]);
                     s.weight.push(wv);
+                    s.reach.push(delay[[r, c]] * cols as u32 + c as u32);
                 }
             }
             s.row_start.push(s.post.len() as u32);
@@ -74,6 +78,7 @@ mod tests {
         assert_eq!(s.post, vec![1, 2, 0]);
         assert_eq!(s.delay, vec![2, 3, 4]);
         assert_eq!(s.weight, vec![1.5, -2.0, 3.0]);
+        assert_eq!(s.reach, vec![2 * 3 + 1, 3 * 3 + 2, 4 * 3]);
         let all = Synapses::build(w.view(), d.view(), |r, c, _| r != c);
         assert_eq!(all.len(), 4);
         assert_eq!(all.post, vec![1, 2, 0, 2]);
