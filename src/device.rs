@@ -107,3 +107,37 @@ pub fn build_engine(
         )?),
     })
 }
+
+/// Appends one line to `dir/devices.jsonl` saying where this session of a run computes
+/// (`run`, or each `resume`): the device, adapter, backend, the native engine's threads and
+/// the UTC start time. A run resumed elsewhere keeps the history of every machine it saw.
+pub fn record_in_run_dir(
+    selected: &Selected,
+    dir: &std::path::Path,
+    command: &str,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut line = serde_json::json!({
+        "command": command,
+        "device": selected.device_label(),
+        "adapter": selected.name(),
+        "backend": selected.backend(),
+        "started_utc": crate::train::run_dir::timestamp(),
+    });
+    match selected {
+        Selected::Gpu(ctx) => {
+            line["device_type"] = format!("{:?}", ctx.info.device_type).into();
+            line["driver"] = format!("{} {}", ctx.info.driver, ctx.info.driver_info).into();
+        }
+        Selected::Native => line["threads"] = NativeEngine::threads().into(),
+        Selected::Cpu => {}
+    }
+    let path = dir.join("devices.jsonl");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+    writeln!(file, "{line}").map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(())
+}

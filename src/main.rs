@@ -206,7 +206,22 @@ fn cmd_devices(backend: Option<BackendKind>) -> anyhow::Result<serde_json::Value
             a.max_compute_invocations_per_workgroup
         );
     }
-    Ok(json!({ "command": "devices", "adapters": adapters }))
+    // What `--device auto` takes: a hardware GPU, else the native engine (software adapters
+    // run the kernels on the same cores, slower: benches/RESULTS.md).
+    let threads = lsnn_gpu::native::NativeEngine::threads();
+    eprintln!("native engine (--device native)\n  multi-threaded, event-driven, on {threads} CPU threads (RAYON_NUM_THREADS to change)");
+    let hardware = adapters.iter().find(|a| a.device_type != "Cpu");
+    let auto = match hardware {
+        Some(a) => format!("gpu: {} ({})", a.name, a.backend),
+        None => "native".to_string(),
+    };
+    eprintln!("--device auto uses: {auto}");
+    Ok(json!({
+        "command": "devices",
+        "adapters": adapters,
+        "native": { "threads": threads },
+        "auto": auto,
+    }))
 }
 
 fn cmd_run(
@@ -225,6 +240,7 @@ fn cmd_run(
     let dir = run_dir::create(&dir)?;
     std::fs::write(dir.join("config.yaml"), cfg.to_yaml())
         .context("writing the resolved config")?;
+    lsnn_gpu::device::record_in_run_dir(&selected, &dir, "run")?;
     let init = initialise(&cfg, source.n_in(), source.n_out());
     let mut engine = build_engine(&selected, init.network, &init.constraints, &cfg)?;
     if let Some(d) = init.rewiring {
@@ -276,6 +292,7 @@ fn cmd_resume(dir: &Path, device: &DeviceArgs) -> anyhow::Result<serde_json::Val
         .fold(None, |m: Option<f64>, a| Some(m.map_or(a, |m| m.max(a))));
     let mut source = source_for(&cfg, &parent_of(dir))?;
     let selected = select_from_config(&cfg)?;
+    lsnn_gpu::device::record_in_run_dir(&selected, dir, "resume")?;
     let mut engine = build_engine(&selected, network, &state.constraints, &cfg)?;
     engine.set_adam_moments(&state.adam_m, &state.adam_v)?;
     // DEEP R's settings are a pure function of the config (the signs travel in the
@@ -352,6 +369,7 @@ fn run_meta_rl(
         );
     }
     let resumed_at = start.update;
+    lsnn_gpu::device::record_in_run_dir(&selected, dir, command)?;
     let mut engine = build_engine(&selected, network, &constraints, cfg)?;
     if let Some((m, v)) = moments {
         engine.set_adam_moments(&m, &v)?;

@@ -18,7 +18,7 @@
 
 use ndarray::ArrayView2;
 
-use super::alif_forward::{SequenceOutput, SequenceRecord, FLAG_REFRACTORY, FLAG_SPIKE};
+use super::alif_forward::{SequenceOutput, SequenceRecord, FLAG_REFRACTORY};
 use super::synapses::Synapses;
 use super::tables::Tables;
 use crate::model::Readout;
@@ -72,6 +72,7 @@ pub struct BackwardScratch {
     dz_local: Vec<f32>,
     dz_recurrent: Vec<f32>,
     psi: Vec<f32>,
+    z_prev: Vec<f32>,
     active: Vec<u32>,
     zeros: Vec<f32>,
 }
@@ -153,14 +154,13 @@ pub fn backward_sequence(
         let thr = &record.thr[row.clone()];
         let flags = &record.flags[row.clone()];
         // M6, B2: ψ_t, zero on refractory steps.
-        for j in 0..n {
-            let u = (v_prev[j] - thr[j]) / thr[j];
-            let psi = (1.0 - u.abs()).max(0.0) * gamma;
-            s.psi[j] = if flags[j] & FLAG_REFRACTORY != 0 {
-                0.0
-            } else {
-                psi
-            };
+        {
+            let (psi, v_prev, thr, flags) = (&mut s.psi[..n], &v_prev[..n], &thr[..n], &flags[..n]);
+            for j in 0..n {
+                let u = (v_prev[j] - thr[j]) / thr[j];
+                let p = (1.0 - u.abs()).max(0.0) * gamma;
+                psi[j] = if flags[j] & FLAG_REFRACTORY != 0 { 0.0 } else { p };
+            }
         }
         s.active.clear();
         s.active
@@ -174,34 +174,66 @@ pub fn backward_sequence(
             Some(d) => &s.readout_error[d * n..(d + 1) * n],
             None => &s.zeros[..],
         };
-        let prev_flags = (ti > 0).then(|| &record.flags[(ti - 1) * n..ti * n]);
+        // z_{t−1} (B4), from the previous step's spikes.
+        s.z_prev.clear();
+        s.z_prev.resize(n, 0.0);
+        if ti > 0 {
+            for &j in record.spikes_at(ti - 1) {
+                s.z_prev[j as usize] = zv;
+            }
+        }
         let d_current = &mut s.d_current[t * n..(t + 1) * n];
-        for j in 0..n {
-            // Readout trace: δp_t = δy_t·W_outᵀ + κ·δp_{t+1}.
-            let dp = tab.kappa * s.dp_next[j] + readout_error[j];
-            s.dp_next[j] = dp;
-            // B1.
-            let dz = tab.one_minus_kappa * dp + dz_reg[j] + s.dz_local[j] + s.dz_recurrent[j];
-            // B2.
-            let du = dz * s.psi[j] * inv_dt;
-            // B3.
-            let dv = tab.alpha[j] * s.dv_next[j] + s.du_next[j] / s.thr_next[j];
-            // B4.
-            let z_prev = match prev_flags {
-                Some(f) if f[j] & FLAG_SPIKE != 0 => zv,
-                _ => 0.0,
-            };
-            let d_thr = -du * v_prev[j] / (thr[j] * thr[j]) - z_prev * dt * dv;
-            // B5.
-            let db = tab.rho[j] * s.db_next[j] + tab.beta[j] * d_thr;
-            // B6: δI_t.
-            d_current[j] = tab.one_minus_alpha[j] * dv;
-            // B7, for step t − 1.
-            s.dz_local[j] = -thr[j] * dt * dv + tab.one_minus_rho[j] * db;
-            s.dv_next[j] = dv;
-            s.du_next[j] = du;
-            s.thr_next[j] = thr[j];
-            s.db_next[j] = db;
+        {
+            let (dp_next, dv_next, du_next, thr_next, db_next) = (
+                &mut s.dp_next[..n],
+                &mut s.dv_next[..n],
+                &mut s.du_next[..n],
+                &mut s.thr_next[..n],
+                &mut s.db_next[..n],
+            );
+            let (dz_local, dz_rec, psi, z_prev) = (
+                &mut s.dz_local[..n],
+                &s.dz_recurrent[..n],
+                &s.psi[..n],
+                &s.z_prev[..n],
+            );
+            let (alpha, oma, rho, omr, beta) = (
+                &tab.alpha[..n],
+                &tab.one_minus_alpha[..n],
+                &tab.rho[..n],
+                &tab.one_minus_rho[..n],
+                &tab.beta[..n],
+            );
+            let (v_prev, thr, readout_error, dz_reg, d_current) = (
+                &v_prev[..n],
+                &thr[..n],
+                &readout_error[..n],
+                &dz_reg[..n],
+                &mut d_current[..n],
+            );
+            for j in 0..n {
+                // Readout trace: δp_t = δy_t·W_outᵀ + κ·δp_{t+1}.
+                let dp = tab.kappa * dp_next[j] + readout_error[j];
+                dp_next[j] = dp;
+                // B1.
+                let dz = tab.one_minus_kappa * dp + dz_reg[j] + dz_local[j] + dz_rec[j];
+                // B2.
+                let du = dz * psi[j] * inv_dt;
+                // B3.
+                let dv = alpha[j] * dv_next[j] + du_next[j] / thr_next[j];
+                // B4.
+                let d_thr = -du * v_prev[j] / (thr[j] * thr[j]) - z_prev[j] * dt * dv;
+                // B5.
+                let db = rho[j] * db_next[j] + beta[j] * d_thr;
+                // B6: δI_t.
+                d_current[j] = oma[j] * dv;
+                // B7, for step t − 1.
+                dz_local[j] = -thr[j] * dt * dv + omr[j] * db;
+                dv_next[j] = dv;
+                du_next[j] = du;
+                thr_next[j] = thr[j];
+                db_next[j] = db;
+            }
         }
         for &kk in &s.active {
             s.dz_recurrent[kk as usize] = 0.0;

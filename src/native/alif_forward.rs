@@ -155,6 +155,8 @@ pub fn forward_sequence(
         p,
     } = state;
     let mut z_now = vec![0.0f32; n];
+    // Where the step's v_{t−1} and A_t go when nothing is recorded.
+    let (mut scratch_v, mut scratch_thr) = (vec![0.0f32; n], vec![0.0f32; n]);
     let mut slot_of_delay = vec![0usize; nd];
     // Spikes of the previous step, by neuron (the reference's k order).
     let mut prev_spikes: Vec<u32> = (0..n as u32)
@@ -191,32 +193,38 @@ pub fn forward_sequence(
                 *c += tab.noise_std * noise_normal(noise_seed, t as u32, seq, j as u32);
             }
         }
-        // M2–M5, every neuron; the same expressions as the reference, term for term.
+        // M2–M5, every neuron; the same expressions as the reference, term for term, in a
+        // loop without branches over slices of one length, which the compiler vectorises.
         let (zv, dt, n_ref) = (tab.z_value, tab.dt, tab.n_ref);
         let row = ti * n..ti * n + n;
-        let mut rec = record.as_deref_mut();
-        for j in 0..n {
-            let b_t = tab.rho[j] * b[j] + tab.one_minus_rho[j] * z_prev[j];
-            let thr_t = tab.thr[j] + tab.beta[j] * b_t;
-            let refractory = refractory_left[j] > 0;
-            let u = (v[j] - thr_t) / thr_t;
-            let z_t = if !refractory && u > 0.0 { zv } else { 0.0 };
-            let v_t =
-                tab.alpha[j] * v[j] + tab.one_minus_alpha[j] * current[j] - thr_t * z_prev[j] * dt;
-            if let Some(r) = rec.as_deref_mut() {
-                r.v_prev[row.start + j] = v[j];
-                r.thr[row.start + j] = thr_t;
-                r.flags[row.start + j] =
-                    u8::from(z_t != 0.0) * FLAG_SPIKE | u8::from(refractory) * FLAG_REFRACTORY;
+        let (v_prev_row, thr_row) = match record.as_deref_mut() {
+            Some(r) => {
+                for (f, &left) in r.flags[row.clone()].iter_mut().zip(refractory_left.iter()) {
+                    *f = u8::from(left > 0) * FLAG_REFRACTORY;
+                }
+                (&mut r.v_prev[row.clone()], &mut r.thr[row.clone()])
             }
-            refractory_left[j] = if z_t != 0.0 {
-                n_ref
-            } else {
-                refractory_left[j].saturating_sub(1)
-            };
-            v[j] = v_t;
-            b[j] = b_t;
-            z_now[j] = z_t;
+            None => (&mut scratch_v[..], &mut scratch_thr[..]),
+        };
+        {
+            let (v, b, z_prev, left) = (&mut v[..n], &mut b[..n], &z_prev[..n], &mut refractory_left[..n]);
+            let (rho, omr, thr, beta) = (&tab.rho[..n], &tab.one_minus_rho[..n], &tab.thr[..n], &tab.beta[..n]);
+            let (alpha, oma, current) = (&tab.alpha[..n], &tab.one_minus_alpha[..n], &current[..n]);
+            let (v_prev_row, thr_row, z_now) = (&mut v_prev_row[..n], &mut thr_row[..n], &mut z_now[..n]);
+            for j in 0..n {
+                let b_t = rho[j] * b[j] + omr[j] * z_prev[j];
+                let thr_t = thr[j] + beta[j] * b_t;
+                let refractory = left[j] > 0;
+                let u = (v[j] - thr_t) / thr_t;
+                let z_t = if !refractory && u > 0.0 { zv } else { 0.0 };
+                let v_t = alpha[j] * v[j] + oma[j] * current[j] - thr_t * z_prev[j] * dt;
+                v_prev_row[j] = v[j];
+                thr_row[j] = thr_t;
+                left[j] = if z_t != 0.0 { n_ref } else { left[j].saturating_sub(1) };
+                v[j] = v_t;
+                b[j] = b_t;
+                z_now[j] = z_t;
+            }
         }
         current.fill(0.0);
         z_prev.copy_from_slice(&z_now);
@@ -227,7 +235,10 @@ pub fn forward_sequence(
                 out.spike_count[j] += 1;
             }
         }
-        if let Some(r) = rec.as_deref_mut() {
+        if let Some(r) = record.as_deref_mut() {
+            for &j in &prev_spikes {
+                r.flags[row.start + j as usize] |= FLAG_SPIKE;
+            }
             r.spikes.extend_from_slice(&prev_spikes);
             r.spike_start.push(r.spikes.len() as u32);
         }
