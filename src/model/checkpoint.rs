@@ -5,6 +5,11 @@
 //! the temporary file is then renamed over the target, so an existing file is never lost when
 //! a write fails. Reading never panics on bad input: every failure is a [`CheckpointError`]
 //! that names the file, the tensor or metadata key, and what is wrong with it.
+//!
+//! Readers are tolerant where a value has a neutral default, so that a file written by a few
+//! lines of numpy works: `noise_std` defaults to 0, `n_delay` to 1 when the file holds no
+//! delay tensors, `n_regular` to the leading neurons with β = 0 (when β allows it); integer
+//! tensors may be int64 as well as int32. docs/formats.md lists the required keys.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -609,7 +614,8 @@ impl<'a> Reader<'a> {
         ))
     }
 
-    /// I32 (or, where allowed, U32) values as i64.
+    /// I32 (or, where allowed, U32 or I64) values as i64. I64 values must fit in an i32: it
+    /// is accepted because numpy's default integer is 64 bits wide.
     fn ints(
         &self,
         name: &str,
@@ -617,17 +623,31 @@ impl<'a> Reader<'a> {
         dims: &[Dim],
     ) -> Result<(Vec<usize>, Vec<i64>), CheckpointError> {
         let (shape, dtype, data) = self.tensor(name, dtypes, dims)?;
-        let values = data
-            .chunks_exact(4)
-            .map(|c| {
-                let b = [c[0], c[1], c[2], c[3]];
-                if dtype == Dtype::U32 {
-                    u32::from_le_bytes(b) as i64
-                } else {
-                    i32::from_le_bytes(b) as i64
-                }
-            })
-            .collect();
+        let values: Vec<i64> = if dtype == Dtype::I64 {
+            data.chunks_exact(8)
+                .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect()
+        } else {
+            data.chunks_exact(4)
+                .map(|c| {
+                    let b = [c[0], c[1], c[2], c[3]];
+                    if dtype == Dtype::U32 {
+                        u32::from_le_bytes(b) as i64
+                    } else {
+                        i32::from_le_bytes(b) as i64
+                    }
+                })
+                .collect()
+        };
+        if dtype == Dtype::I64 {
+            let fits = |v: &i64| i32::try_from(*v).is_ok();
+            if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !fits(v)) {
+                return Err(self.err(value_err(
+                    name,
+                    format!("value {v} at flat index {i} does not fit in an int32"),
+                )));
+            }
+        }
         Ok((shape, values))
     }
 
@@ -657,7 +677,7 @@ impl<'a> Reader<'a> {
         hi: i64,
         what: &str,
     ) -> Result<Array2<i64>, CheckpointError> {
-        let (s, v) = self.ints(name, &[Dtype::I32], &dims)?;
+        let (s, v) = self.ints(name, &[Dtype::I32, Dtype::I64], &dims)?;
         let a = Array2::from_shape_vec((s[0], s[1]), v)
             .map_err(|e| self.err(value_err(name, e.to_string())))?;
         if let Some(((i, j), x)) = first_bad_2d(&a, |x| x < lo || x >= hi) {
@@ -690,6 +710,19 @@ impl<'a> Reader<'a> {
             .map_err(|_| self.err(meta_err(key, expected, s)))
     }
 
+    /// An optional metadata key: its parsed value, or None when the file does not hold it.
+    fn meta_parse_opt<T: FromStr>(
+        &self,
+        key: &str,
+        expected: &str,
+    ) -> Result<Option<T>, CheckpointError> {
+        if self.meta.contains_key(key) {
+            self.meta_parse(key, expected).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     fn check_format(&self) -> Result<(), CheckpointError> {
         let f = self.meta_str("format")?;
         if f != FORMAT {
@@ -704,7 +737,7 @@ impl<'a> Reader<'a> {
             dt: self.meta_parse("dt", "a positive number (ms)")?,
             dampening: self.meta_parse("dampening", "a number")?,
             n_ref: self.meta_parse("n_ref", "a non-negative integer (steps)")?,
-            n_delay: self.meta_parse("n_delay", "a positive integer (steps)")?,
+            n_delay: self.n_delay()?,
             tau_out: self.meta_parse("tau_out", "a positive number (ms)")?,
             readout: {
                 let s = self.meta_str("readout")?;
@@ -713,9 +746,11 @@ impl<'a> Reader<'a> {
             },
             reg_coeff: self.meta_parse("reg_coeff", "a number")?,
             reg_rate_hz: self.meta_parse("reg_rate_hz", "a number (Hz)")?,
-            noise_std: self.meta_parse("noise_std", "a non-negative number")?,
+            // Optional: no injected noise.
+            noise_std: self
+                .meta_parse_opt("noise_std", "a non-negative number")?
+                .unwrap_or(0.0),
         };
-        let n_regular: usize = self.meta_parse("n_regular", "a non-negative integer")?;
         if sim.n_delay == 0 {
             return Err(self.err(meta_err("n_delay", "a positive integer (steps)", 0)));
         }
@@ -731,6 +766,10 @@ impl<'a> Reader<'a> {
             tau_a: self.f32_1d("tau_a", Dim::Is(n_rec))?,
             beta: self.f32_1d("beta", Dim::Is(n_rec))?,
             thr: self.f32_1d("thr", Dim::Is(n_rec))?,
+        };
+        let n_regular = match self.meta_parse_opt("n_regular", "a non-negative integer")? {
+            Some(n) => n,
+            None => self.n_regular_from_beta(&neurons.beta)?,
         };
         let nd = sim.n_delay;
         let delays = |name: &str, rows: usize| -> Result<Array2<u32>, CheckpointError> {
@@ -756,6 +795,45 @@ impl<'a> Reader<'a> {
         };
         check_network(&net).map_err(|p| self.err(p))?;
         Ok(net)
+    }
+
+    /// `n_delay`; optional when the file holds neither `delay_in` nor `delay_rec`, where it
+    /// is 1 (no extra delay), as lsnn-gpu itself writes such a network.
+    fn n_delay(&self) -> Result<u32, CheckpointError> {
+        const EXPECTED: &str = "a positive integer (steps)";
+        match self.meta_parse_opt("n_delay", EXPECTED)? {
+            Some(n) => Ok(n),
+            None if !self.has("delay_in") && !self.has("delay_rec") => Ok(1),
+            None => Err(self.err(Problem::MissingMetadata {
+                key: "n_delay".to_string(),
+                hint: " (it may be left out only when the file holds no `delay_in` and no \
+                       `delay_rec`, i.e. for n_delay = 1)"
+                    .to_string(),
+            })),
+        }
+    }
+
+    /// The default of a missing `n_regular`: the number of leading neurons with β = 0, when
+    /// β is 0 for exactly a leading block of neurons and > 0 for all the others (regular
+    /// neurons come first, docs/model.md §1); otherwise the key is required.
+    fn n_regular_from_beta(&self, beta: &Array1<f32>) -> Result<usize, CheckpointError> {
+        let n_regular = beta.iter().take_while(|&&b| b == 0.0).count();
+        match beta
+            .iter()
+            .enumerate()
+            .skip(n_regular)
+            .find(|(_, &b)| b.is_nan() || b <= 0.0)
+        {
+            None => Ok(n_regular),
+            Some((j, b)) => Err(self.err(Problem::MissingMetadata {
+                key: "n_regular".to_string(),
+                hint: format!(
+                    " and cannot be inferred from `beta`: beta[{j}] = {b} follows {n_regular} \
+                     leading zeros (it may be left out only when beta is 0 for a leading block \
+                     of neurons, the regular ones, and > 0 for all the others)"
+                ),
+            })),
+        }
     }
 
     fn train_state(&self, n_params: usize) -> Result<Option<TrainState>, CheckpointError> {
@@ -841,7 +919,7 @@ pub fn load_batch(path: &Path, readout: Readout) -> Result<Batch, CheckpointErro
             }
             wrong_kind("labels", "frame_labels", "framewise")?;
             let (_, l) = r
-                .ints("labels", &[Dtype::I32], &[Dim::Is(b)])
+                .ints("labels", &[Dtype::I32, Dtype::I64], &[Dim::Is(b)])
                 .map_err(|e| match e.problem {
                     Problem::Shape { tensor, found, .. } => r.err(Problem::Shape {
                         tensor,
@@ -858,7 +936,11 @@ pub fn load_batch(path: &Path, readout: Readout) -> Result<Batch, CheckpointErro
         Readout::Framewise(_) => {
             wrong_kind("frame_labels", "labels", "window")?;
             let (_, l) = r
-                .ints("frame_labels", &[Dtype::I32], &[Dim::Is(t), Dim::Is(b)])
+                .ints(
+                    "frame_labels",
+                    &[Dtype::I32, Dtype::I64],
+                    &[Dim::Is(t), Dim::Is(b)],
+                )
                 .map_err(|e| match e.problem {
                     Problem::Shape { tensor, found, .. } => r.err(Problem::Shape {
                         tensor,
@@ -1183,6 +1265,103 @@ mod tests {
         assert!(format!("{e:#}").contains("train.adam_m"), "{e:#}");
     }
 
+    /// Writes `net` as lsnn-gpu does, then drops the metadata keys `drop` from the file.
+    fn save_without(path: &Path, net: &Network, drop: &[&str]) {
+        save_checkpoint(path, net, None).unwrap();
+        let mut w = read_writer(path);
+        for key in drop {
+            assert!(w.meta.remove(*key).is_some(), "{key} was written");
+        }
+        w.write(path).unwrap();
+    }
+
+    #[test]
+    fn optional_metadata_keys_take_their_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.safetensors");
+        // noise_std = 0 and n_regular = the leading neurons with β = 0 (4 of 7).
+        let mut net = random_network(21, 3, Readout::Window(8));
+        net.sim.noise_std = 0.0;
+        save_without(&path, &net, &["noise_std", "n_regular"]);
+        assert_eq!(load_checkpoint(&path).unwrap().0, net);
+        // n_delay = 1 when the file holds no delay tensors.
+        let mut net = random_network(22, 1, Readout::Framewise(1));
+        net.sim.noise_std = 0.0;
+        save_without(&path, &net, &["noise_std", "n_regular", "n_delay"]);
+        assert_eq!(load_network(&path).unwrap(), net);
+        let w = read_writer(&path);
+        let mut keys: Vec<&str> = w.meta.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, REQUIRED_CHECKPOINT_KEYS_SORTED);
+        // A stored value wins over the default.
+        let net = random_network(23, 3, Readout::Window(8));
+        save_checkpoint(&path, &net, None).unwrap();
+        assert_eq!(load_checkpoint(&path).unwrap().0.sim.noise_std, 0.07);
+    }
+
+    /// The metadata keys a checkpoint needs (docs/formats.md), in sorted order.
+    const REQUIRED_CHECKPOINT_KEYS_SORTED: [&str; 8] = [
+        "dampening",
+        "dt",
+        "format",
+        "n_ref",
+        "readout",
+        "reg_coeff",
+        "reg_rate_hz",
+        "tau_out",
+    ];
+
+    #[test]
+    fn n_regular_default_covers_all_regular_and_all_adaptive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.safetensors");
+        for (beta, n_regular) in [(0.0f32, 7usize), (1.5, 0)] {
+            let mut net = random_network(24, 2, Readout::Window(8));
+            net.neurons.beta.fill(beta);
+            net.n_regular = n_regular;
+            save_without(&path, &net, &["n_regular"]);
+            assert_eq!(load_checkpoint(&path).unwrap().0, net, "beta {beta}");
+        }
+    }
+
+    #[test]
+    fn int64_labels_and_delays_are_read_when_they_fit_in_int32() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("batch.safetensors");
+        let batch = random_batch(25, Readout::Window(8));
+        save_batch(&path, &batch).unwrap();
+        let mut w = read_writer(&path);
+        remove(&mut w, "labels");
+        let labels = match &batch.targets {
+            Targets::Labels(l) => l.clone(),
+            _ => unreachable!(),
+        };
+        let as_i64 = |v: &[i64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let l64: Vec<i64> = labels.iter().map(|&v| v as i64).collect();
+        w.raw("labels", Dtype::I64, &[3], as_i64(&l64));
+        w.write(&path).unwrap();
+        assert_eq!(load_batch(&path, Readout::Window(8)).unwrap(), batch);
+        remove(&mut w, "labels");
+        w.raw("labels", Dtype::I64, &[3], as_i64(&[0, 1 << 32, 1]));
+        w.write(&path).unwrap();
+        let e = load_batch(&path, Readout::Window(8))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`labels`") && e.contains("int32"), "{e}");
+
+        let path = dir.path().join("net.safetensors");
+        let net = random_network(26, 3, Readout::Window(8));
+        save_checkpoint(&path, &net, None).unwrap();
+        let mut w = read_writer(&path);
+        for (name, d) in [("delay_in", &net.delay_in), ("delay_rec", &net.delay_rec)] {
+            remove(&mut w, name);
+            let d64: Vec<i64> = d.iter().map(|&v| v as i64).collect();
+            w.raw(name, Dtype::I64, d.shape(), as_i64(&d64));
+        }
+        w.write(&path).unwrap();
+        assert_eq!(load_checkpoint(&path).unwrap().0, net);
+    }
+
     #[test]
     fn atomic_write_keeps_previous_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -1325,9 +1504,27 @@ mod tests {
         );
         check(
             broken(dir.path(), &net, |w| {
-                w.meta.remove("noise_std");
+                w.meta.remove("n_delay");
             }),
-            &["metadata key `noise_std` is missing"],
+            &["metadata key `n_delay` is missing", "`delay_in`"],
+        );
+        check(
+            broken(dir.path(), &net, |w| {
+                w.meta.remove("n_regular");
+                replace_f32(w, "beta", &[7], &[0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 1.0]);
+            }),
+            &[
+                "metadata key `n_regular` is missing",
+                "cannot be inferred from `beta`",
+                "beta[3] = 0 follows 2 leading zeros",
+            ],
+        );
+        check(
+            broken(dir.path(), &net, |w| {
+                w.meta.remove("n_regular");
+                replace_f32(w, "beta", &[7], &[0.0, 0.0, 0.0, 0.0, -1.0, 1.0, 1.0]);
+            }),
+            &["metadata key `n_regular` is missing", "beta[4] = -1"],
         );
         let mut w_rec = net.params.w_rec.clone();
         w_rec[[4, 4]] = 0.5;
@@ -1461,7 +1658,7 @@ mod tests {
         w.write(&path).unwrap();
         expect(
             Readout::Window(8),
-            &["tensor `labels`: expected dtype I32, found F32"],
+            &["tensor `labels`: expected dtype I32 or I64, found F32"],
         );
 
         remove(&mut w, "labels");
@@ -1560,12 +1757,13 @@ mod tests {
     }
 
     /// Writes example files for a manual Python check (`safetensors.numpy.load_file`):
-    /// `LSNN_FIXTURE_DIR=/tmp/fx cargo test --lib write_python_fixtures -- --ignored`.
+    /// `LSNN_FIXTURE_DIR=fixtures cargo test --lib write_python_fixtures -- --ignored`.
     #[test]
     #[ignore]
     fn write_python_fixtures() {
         let dir = PathBuf::from(
-            std::env::var("LSNN_FIXTURE_DIR").unwrap_or_else(|_| "/tmp/lsnn_fixtures".into()),
+            std::env::var_os("LSNN_FIXTURE_DIR")
+                .unwrap_or_else(|| std::env::temp_dir().join("lsnn_fixtures").into()),
         );
         fs::create_dir_all(&dir).unwrap();
         let net = random_network(1, 3, Readout::Window(8));
@@ -1611,7 +1809,8 @@ mod tests {
     #[ignore]
     fn read_python_fixtures() {
         let dir = PathBuf::from(
-            std::env::var("LSNN_FIXTURE_DIR").unwrap_or_else(|_| "/tmp/lsnn_fixtures".into()),
+            std::env::var_os("LSNN_FIXTURE_DIR")
+                .unwrap_or_else(|| std::env::temp_dir().join("lsnn_fixtures").into()),
         );
         let (net, train) = load_checkpoint(&dir.join("from_python.safetensors")).unwrap();
         println!(
