@@ -31,9 +31,9 @@ scipy.io.wavfile.read returns them:
         exercise psf's replacement of zero energies by machine epsilon.
 
 Usage (from the crate root):
-    python3 -m venv /tmp/psf
-    /tmp/psf/bin/pip install numpy scipy python_speech_features==0.6
-    /tmp/psf/bin/python scripts/make_mfcc_fixture.py
+    python3 -m venv "$HOME/psf-venv"
+    "$HOME/psf-venv/bin/pip" install numpy scipy python_speech_features==0.6
+    "$HOME/psf-venv/bin/python" scripts/make_mfcc_fixture.py
 """
 
 import json

@@ -23,7 +23,7 @@ fn corpus_spec() -> SyntheticTimit {
 }
 
 /// Writes the test corpus to $LSNN_TIMIT_CORPUS_OUT for runs by hand:
-/// `LSNN_TIMIT_CORPUS_OUT=/tmp/synth cargo test --release --test timit_run -- --ignored`;
+/// `LSNN_TIMIT_CORPUS_OUT=synthetic-timit cargo test --release --test timit_run -- --ignored`;
 /// optionally $LSNN_TIMIT_SECONDS (utterance length, e.g. 3 for TIMIT's typical utterance)
 /// and $LSNN_TIMIT_SPEAKERS (training speakers, 4 utterances each).
 #[test]

@@ -929,7 +929,8 @@ mod tests {
     }
 
     /// Renders sample figures for a visual check: `cargo test --release --lib
-    /// plot::confusion_figure -- --ignored`, then look at /tmp/lsnn-confusion-*.png.
+    /// plot::confusion_figure -- --ignored`, then look at lsnn-confusion-*.png in the
+    /// temporary directory.
     #[test]
     #[ignore]
     fn render_samples_to_tmp() {

@@ -952,23 +952,24 @@ mod tests {
         assert!(raster_figure(&fig, &out).is_err());
     }
 
-    /// Writes example figures to /tmp/plot_demo for eyeballing:
+    /// Writes example figures to `plot_demo/` in the temporary directory for eyeballing:
     /// `cargo test --lib plot::figures::tests::demo -- --ignored`.
     #[test]
     #[ignore]
     fn demo() {
-        let dir = Path::new("/tmp/plot_demo/run_demo");
+        let root = std::env::temp_dir().join("plot_demo");
+        let dir = &root.join("run_demo");
         std::fs::create_dir_all(dir).unwrap();
         let metrics = dir.join("metrics.jsonl");
         write_metrics(&metrics, 2000);
-        learning_curves(&metrics, Path::new("/tmp/plot_demo/learning_curves.png")).unwrap();
+        learning_curves(&metrics, &root.join("learning_curves.png")).unwrap();
         let few = dir.join("few.jsonl");
         write_metrics(&few, 20);
-        learning_curves(&few, Path::new("/tmp/plot_demo/learning_curves_few.png")).unwrap();
+        learning_curves(&few, &root.join("learning_curves_few.png")).unwrap();
         let s = synthetic(600);
-        raster_figure(&figure(&s, 3), Path::new("/tmp/plot_demo/raster.png")).unwrap();
+        raster_figure(&figure(&s, 3), &root.join("raster.png")).unwrap();
         let s = synthetic(100);
-        raster_figure(&figure(&s, 7), Path::new("/tmp/plot_demo/raster_short.png")).unwrap();
+        raster_figure(&figure(&s, 7), &root.join("raster_short.png")).unwrap();
         let t = 30;
         let (input, spikes) = (Array2::<f32>::zeros((t, 0)), Array2::<f32>::ones((t, 5)));
         let thresholds = Array2::<f32>::from_elem((t, 2), 0.5);
@@ -984,13 +985,13 @@ mod tests {
             label: 9,
             prediction: 0,
         };
-        raster_figure(&fig, Path::new("/tmp/plot_demo/raster_edge.png")).unwrap();
+        raster_figure(&fig, &root.join("raster_edge.png")).unwrap();
         let mut c = Canvas::new(600, 140, color::WHITE);
         let all: String = (32u8..=126).map(|b| b as char).collect();
         for (i, chunk) in all.as_bytes().chunks(24).enumerate() {
             let line = std::str::from_utf8(chunk).unwrap();
             c.text(10, 10 + 32 * i as i32, line, 4, color::BLACK);
         }
-        c.save_png(Path::new("/tmp/plot_demo/font.png")).unwrap();
+        c.save_png(&root.join("font.png")).unwrap();
     }
 }

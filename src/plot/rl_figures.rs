@@ -924,12 +924,12 @@ mod tests {
         assert_eq!(back, s);
     }
 
-    /// Writes example figures to /tmp/plot_demo for eyeballing:
+    /// Writes example figures to `plot_demo/` in the temporary directory for eyeballing:
     /// `cargo test --release --lib plot::rl_figures::tests::demo -- --ignored`.
     #[test]
     #[ignore]
     fn demo() {
-        let dir = Path::new("/tmp/plot_demo");
+        let dir = &std::env::temp_dir().join("plot_demo");
         let s = ArenaSettings::default();
         // Before training: a wandering agent (a heading that turns smoothly), which now and
         // then runs into the goal; after: the oracle.
