@@ -63,7 +63,7 @@ impl Tables {
         let (input_grad, recurrent_grad) = match support {
             GradientSupport::All => (
                 Synapses::build(p.w_in.view(), net.delay_in.view(), |_, _, _| true),
-                // The diagonal is not a parameter: its gradient is zero (model.md §1).
+                // The diagonal is not a parameter: its gradient is zero (docs/model.md §1).
                 Synapses::build(p.w_rec.view(), net.delay_rec.view(), |k, j, _| k != j),
             ),
             GradientSupport::Active => (
