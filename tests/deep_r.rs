@@ -1,4 +1,4 @@
-//! DEEP R (docs/model.md §7) on the GPU against the CPU reference: the same masks and magnitudes
+//! DEEP R (docs/model.md §7) on the GPU and the native engine against the CPU reference: the same masks and magnitudes
 //! after every iteration, the invariants of the rewiring, and the W_rec row lists of the
 //! sparse backward sweep.
 
@@ -13,6 +13,7 @@ use lsnn_gpu::engine::Engine;
 use lsnn_gpu::gpu::GpuEngine;
 use lsnn_gpu::model::deep_r::DeepR;
 use lsnn_gpu::model::init::{initialise, Constraint, Initialised};
+use lsnn_gpu::native::NativeEngine;
 use lsnn_gpu::tasks::synthetic::SyntheticTask;
 
 const BATCH: usize = 3;
@@ -97,13 +98,47 @@ fn gpu_rewiring_matches_reference_and_keeps_the_budget() {
     let Some((ctx, _guard)) = require_gpu!() else {
         return;
     };
+    rewiring_matches_reference(&|init: &Initialised| {
+        Box::new(
+            GpuEngine::new(
+                ctx.clone(),
+                init.network.clone(),
+                &init.constraints,
+                None,
+                16,
+            )
+            .expect("GPU engine"),
+        )
+    });
+}
+
+#[test]
+fn native_rewiring_matches_reference_and_keeps_the_budget() {
+    rewiring_matches_reference(&|init: &Initialised| {
+        Box::new(NativeEngine::new(
+            init.network.clone(),
+            init.constraints.clone(),
+        ))
+    });
+}
+
+/// Six DEEP R iterations on the reference and on the engine `make` builds: the same masks
+/// exactly, magnitudes within the rounding of the gradients, the same rewiring statistics,
+/// and the invariants on both.
+fn rewiring_matches_reference(make: &dyn Fn(&Initialised) -> Box<dyn Engine>) {
     // Dale's law without noise (the paper's sMNIST setting), and random signs with Langevin
     // noise. A large learning rate and L1 make many connections disconnect and be replaced.
     // (and, last, Dale's law with gradients of active connections only: the sparse BPTT
     // accumulation).
     for (dale, temperature, dense) in [(true, 0.0, true), (false, 1e-4, true), (true, 0.0, false)] {
         let cfg = config_with(dale, 0.15, 0.05, temperature, dense);
-        let (init, mut cpu, mut gpu, task) = engines(&ctx, &cfg);
+        let task = SyntheticTask::from_config(&cfg);
+        let init = initialise(&cfg, task.n_in, task.n_out);
+        let mut cpu = CpuEngine::new(init.network.clone(), init.constraints.clone());
+        let mut gpu = make(&init);
+        let name = gpu.describe();
+        cpu.set_rewiring(init.rewiring.clone().unwrap()).unwrap();
+        gpu.set_rewiring(init.rewiring.clone().unwrap()).unwrap();
         let d = init.rewiring.clone().unwrap();
         let what = format!("dale {dale}, T {temperature}, dense gradients {dense}");
         check_invariants(&init.network.params.to_flat(), &init.constraints, &d, &what);
@@ -117,7 +152,7 @@ fn gpu_rewiring_matches_reference_and_keeps_the_budget() {
             let wg = gpu.network().unwrap().params.to_flat();
             let what = format!("{what}, iteration {step}");
             check_invariants(&wc, &init.constraints, &d, &format!("CPU {what}"));
-            check_invariants(&wg, &init.constraints, &d, &format!("GPU {what}"));
+            check_invariants(&wg, &init.constraints, &d, &format!("{name} {what}"));
             // Same masks exactly (the refill's Philox draws are integer-exact on both), same
             // magnitudes up to the rounding of the gradients: Adam moves a weight by at most
             // lr per step, the two engines agree to 1e-3 of that.
@@ -125,11 +160,11 @@ fn gpu_rewiring_matches_reference_and_keeps_the_budget() {
                 assert_eq!(
                     *a != 0.0,
                     *b != 0.0,
-                    "{what}: mask differs at {e}: CPU {a} GPU {b}"
+                    "{what}: mask differs at {e}: CPU {a} {name} {b}"
                 );
                 assert!(
                     (a - b).abs() <= 1e-3 * lr * step as f32,
-                    "{what}: weight {e}: CPU {a} GPU {b}"
+                    "{what}: weight {e}: CPU {a} {name} {b}"
                 );
             }
             let (sc, sg) = (cpu.rewire_stats().unwrap(), gpu.rewire_stats().unwrap());

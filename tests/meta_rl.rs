@@ -15,6 +15,7 @@ use lsnn_gpu::engine::Engine;
 use lsnn_gpu::gpu::GpuEngine;
 use lsnn_gpu::model::init::initialise;
 use lsnn_gpu::model::{Batch, Targets};
+use lsnn_gpu::native::NativeEngine;
 use lsnn_gpu::rl::agent::{
     recompute_outputs, rollout, samples, surrogate_targets, LogStd, RolloutPlan, N_OUTPUTS,
 };
@@ -41,10 +42,16 @@ fn small_config() -> Config {
 fn engines(cfg: &Config) -> (Vec<Box<dyn Engine>>, usize) {
     let n_in = cfg.rl.place_cells.n_channels();
     let init = initialise(cfg, n_in, N_OUTPUTS);
-    let mut out: Vec<Box<dyn Engine>> = vec![Box::new(CpuEngine::new(
-        init.network.clone(),
-        init.constraints.clone(),
-    ))];
+    let mut out: Vec<Box<dyn Engine>> = vec![
+        Box::new(CpuEngine::new(
+            init.network.clone(),
+            init.constraints.clone(),
+        )),
+        Box::new(NativeEngine::new(
+            init.network.clone(),
+            init.constraints.clone(),
+        )),
+    ];
     if let Some((ctx, _guard)) = require_gpu!() {
         out.push(Box::new(
             GpuEngine::new(ctx, init.network, &init.constraints, None, 64).expect("GPU engine"),
@@ -105,7 +112,7 @@ fn recomputed_forward_pass_reproduces_the_rollouts_log_probabilities() {
 }
 
 #[test]
-fn ppo_gradient_reaches_the_network_exactly_and_the_gpu_matches_the_reference() {
+fn ppo_gradient_reaches_the_network_exactly_and_the_engines_match_the_reference() {
     let cfg = small_config();
     let (mut engines, _) = engines(&cfg);
     let k = cfg.task.steps_per_frame;
@@ -170,15 +177,17 @@ fn ppo_gradient_reaches_the_network_exactly_and_the_gpu_matches_the_reference() 
         }
         grads_of.push(report.grads);
     }
-    if grads_of.len() == 2 {
-        // GPU BPTT of PPO's gradient against the CPU reference (as the other kernel tests).
-        let (cpu, gpu) = (&grads_of[0], &grads_of[1]);
+    assert!(grads_of.len() >= 2, "the native engine is always measured");
+    // The native engine's and the GPU's BPTT of PPO's gradient against the CPU reference (as
+    // the other kernel tests).
+    for gpu in &grads_of[1..] {
+        let cpu = &grads_of[0];
         let scale = cpu.iter().fold(0.0f32, |m, x| m.max(x.abs())) as f64;
         for (i, (&c, &g)) in cpu.iter().zip(gpu).enumerate() {
             let err = (c as f64 - g as f64).abs();
             assert!(
                 err <= 1e-3 * (c as f64).abs() + 1e-4 * scale,
-                "gradient {i}: GPU {g} vs reference {c}"
+                "gradient {i}: engine {g} vs reference {c}"
             );
         }
     }

@@ -10,6 +10,7 @@ use lsnn_gpu::engine::Engine;
 use lsnn_gpu::gpu::GpuEngine;
 use lsnn_gpu::model::init::constraints;
 use lsnn_gpu::model::{Batch, Network, Readout};
+use lsnn_gpu::native::NativeEngine;
 use ndarray::{s, Array3, Axis};
 
 /// Passes of 20 steps: whole frames of 5 and whole rounds of the 10-slot delay ring.
@@ -128,6 +129,20 @@ fn gpu_stream_with_a_probe_equals_one_long_pass_and_the_reference() {
             "GPU stream output {g} vs reference {r}"
         );
     }
+}
+
+#[test]
+fn native_stream_with_a_probe_equals_one_long_pass_and_the_reference() {
+    let (c, net, batch) = network();
+    let cons = constraints(net.n_in(), net.n_rec(), net.n_out(), None);
+    let mut native = NativeEngine::new(net.clone(), cons.clone());
+    let whole = native.frame_outputs(&batch, 0).expect("one pass");
+    let parts = streamed(&mut native, &c, &batch);
+    assert_eq!(parts.mapv(f32::to_bits), whole.mapv(f32::to_bits));
+    // The native forward pass is the reference's, operation for operation: equal bit for bit.
+    let mut cpu = CpuEngine::new(net.clone(), cons);
+    let reference = streamed(&mut cpu, &c, &batch);
+    assert_eq!(parts.mapv(f32::to_bits), reference.mapv(f32::to_bits));
 }
 
 #[test]
