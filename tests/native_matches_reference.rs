@@ -101,3 +101,27 @@ fn a_bad_batch_is_an_error_not_a_panic() {
         .to_string();
     assert!(e.contains("label"), "{e}");
 }
+
+#[test]
+fn gradients_do_not_depend_on_the_number_of_threads() {
+    let case = Case {
+        batch: 11,
+        n_delay: 4,
+        seed: 31,
+        ..Case::default()
+    };
+    let net = random_network(&case);
+    let batch = random_batch(&case);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| native(&net).gradients(&batch, 3).unwrap().grads)
+    };
+    let one = run(1);
+    for threads in [2, 3, 7] {
+        let bits = |g: &[f32]| g.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&run(threads)), bits(&one), "{threads} threads");
+    }
+}

@@ -20,6 +20,10 @@ use crate::engine::{
 use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::{Batch, Network, Readout};
 
+/// Sequences whose gradients one worker sums before the groups are added (in batch order):
+/// fixed, so that the rounding of the sums does not depend on the number of threads.
+const SEQUENCES_PER_GROUP: usize = 4;
+
 /// One sequence's memory, kept from one iteration to the next.
 #[derive(Clone, Debug)]
 struct SequenceWork {
@@ -154,18 +158,18 @@ impl NativeEngine {
         let x = &batch.x;
         let targets = &batch.targets;
         let (n_in, n, n_out) = (tab.n_in, tab.n, tab.n_out);
-        let sums = self.work[..size]
-            .par_iter()
+        // Sequences in fixed groups, each summed in order by one worker, and the groups'
+        // sums added in order: the same gradients bit for bit on any number of threads, so
+        // runs repeat and resume exactly.
+        let group_sums: Vec<GradientSums> = self.work[..size]
+            .par_chunks(SEQUENCES_PER_GROUP)
             .enumerate()
-            .fold(
-                || {
-                    (
-                        GradientSums::zeros(n_in, n, n_out),
-                        BackwardScratch::default(),
-                        Vec::new(),
-                    )
-                },
-                |(mut grads, mut scratch, mut dy), (b, w)| {
+            .map(|(g, group)| {
+                let mut grads = GradientSums::zeros(n_in, n, n_out);
+                let mut scratch = BackwardScratch::default();
+                let mut dy = Vec::new();
+                for (i, w) in group.iter().enumerate() {
+                    let b = g * SEQUENCES_PER_GROUP + i;
                     output_errors(tab, &loss, targets, b, size, &mut dy);
                     backward_sequence(
                         tab,
@@ -177,11 +181,14 @@ impl NativeEngine {
                         &mut grads,
                         &mut scratch,
                     );
-                    (grads, scratch, dy)
-                },
-            )
-            .map(|(grads, _, _)| grads)
-            .reduce(|| GradientSums::zeros(n_in, n, n_out), GradientSums::add);
+                }
+                grads
+            })
+            .collect();
+        let sums = group_sums
+            .into_iter()
+            .reduce(GradientSums::add)
+            .expect("a batch has at least one sequence");
         let mut grads = sums.flat;
         // No autapses: the diagonal is not a parameter.
         let off = n_in * n;
