@@ -42,8 +42,8 @@ impl GradientSums {
         }
     }
 
-    /// Adds `other` into `self`.
-    pub fn add(mut self, other: GradientSums) -> GradientSums {
+    /// `self` + `other`, entry by entry.
+    pub fn plus(mut self, other: GradientSums) -> GradientSums {
         for (a, b) in self.flat.iter_mut().zip(&other.flat) {
             *a += b;
         }
@@ -159,7 +159,11 @@ pub fn backward_sequence(
             for j in 0..n {
                 let u = (v_prev[j] - thr[j]) / thr[j];
                 let p = (1.0 - u.abs()).max(0.0) * gamma;
-                psi[j] = if flags[j] & FLAG_REFRACTORY != 0 { 0.0 } else { p };
+                psi[j] = if flags[j] & FLAG_REFRACTORY != 0 {
+                    0.0
+                } else {
+                    p
+                };
             }
         }
         s.active.clear();
@@ -242,7 +246,13 @@ pub fn backward_sequence(
         let later = &s.d_current[(t + 1) * n..];
         for &kk in record.spikes_at(ti) {
             let kk = kk as usize;
-            gather_axpy(&tab.recurrent_grad, kk, zv, later, &mut g_rec[kk * n..(kk + 1) * n]);
+            gather_axpy(
+                &tab.recurrent_grad,
+                kk,
+                zv,
+                later,
+                &mut g_rec[kk * n..(kk + 1) * n],
+            );
         }
         let now = &s.d_current[t * n..];
         for (i, &xv) in x.row(ti).iter().enumerate() {

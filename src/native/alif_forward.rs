@@ -207,10 +207,21 @@ pub fn forward_sequence(
             None => (&mut scratch_v[..], &mut scratch_thr[..]),
         };
         {
-            let (v, b, z_prev, left) = (&mut v[..n], &mut b[..n], &z_prev[..n], &mut refractory_left[..n]);
-            let (rho, omr, thr, beta) = (&tab.rho[..n], &tab.one_minus_rho[..n], &tab.thr[..n], &tab.beta[..n]);
+            let (v, b, z_prev, left) = (
+                &mut v[..n],
+                &mut b[..n],
+                &z_prev[..n],
+                &mut refractory_left[..n],
+            );
+            let (rho, omr, thr, beta) = (
+                &tab.rho[..n],
+                &tab.one_minus_rho[..n],
+                &tab.thr[..n],
+                &tab.beta[..n],
+            );
             let (alpha, oma, current) = (&tab.alpha[..n], &tab.one_minus_alpha[..n], &current[..n]);
-            let (v_prev_row, thr_row, z_now) = (&mut v_prev_row[..n], &mut thr_row[..n], &mut z_now[..n]);
+            let (v_prev_row, thr_row, z_now) =
+                (&mut v_prev_row[..n], &mut thr_row[..n], &mut z_now[..n]);
             for j in 0..n {
                 let b_t = rho[j] * b[j] + omr[j] * z_prev[j];
                 let thr_t = thr[j] + beta[j] * b_t;
@@ -220,7 +231,11 @@ pub fn forward_sequence(
                 let v_t = alpha[j] * v[j] + oma[j] * current[j] - thr_t * z_prev[j] * dt;
                 v_prev_row[j] = v[j];
                 thr_row[j] = thr_t;
-                left[j] = if z_t != 0.0 { n_ref } else { left[j].saturating_sub(1) };
+                left[j] = if z_t != 0.0 {
+                    n_ref
+                } else {
+                    left[j].saturating_sub(1)
+                };
                 v[j] = v_t;
                 b[j] = b_t;
                 z_now[j] = z_t;

@@ -187,7 +187,7 @@ impl NativeEngine {
             .collect();
         let sums = group_sums
             .into_iter()
-            .reduce(GradientSums::add)
+            .reduce(GradientSums::plus)
             .expect("a batch has at least one sequence");
         let mut grads = sums.flat;
         // No autapses: the diagonal is not a parameter.

@@ -56,7 +56,7 @@ pub fn batch_loss(
                     probs[[0, b, o]] = pr[o];
                 }
             }
-            loss_task = loss_task / batch as f32;
+            loss_task /= batch as f32;
         }
         (Readout::Framewise(k), Targets::FrameLabels(labels)) => {
             for f in 0..decisions {
@@ -74,7 +74,7 @@ pub fn batch_loss(
                     }
                 }
             }
-            loss_task = loss_task / scored.max(1) as f32;
+            loss_task /= scored.max(1) as f32;
         }
         (Readout::Regression(k), Targets::FrameValues(values)) => {
             for f in 0..decisions {
@@ -93,7 +93,7 @@ pub fn batch_loss(
                     }
                 }
             }
-            loss_task = loss_task / (scored.max(1) * n_out) as f32;
+            loss_task /= (scored.max(1) * n_out) as f32;
         }
         (readout, _) => unreachable!("targets checked against the {readout:?} readout"),
     }

@@ -271,9 +271,12 @@ pub fn check_against_reference(name: &str, net: &Network, batch: &Batch, engine:
     eprintln!("{name}: {total} spikes, 0 flips, worst gradient error {worst:e} (relative)");
 }
 
+/// Builds an engine for a network and its constraint codes.
+pub type MakeEngine<'a> = dyn Fn(&Network, &[u32]) -> Box<dyn Engine> + 'a;
+
 /// Three Adam steps on the reference and on the engine `make` builds: losses, weights and moments agree; every weight obeys
 /// its constraint (no autapses; with Dale's law, the presynaptic sign).
-pub fn check_training_steps(dale: bool, make: &dyn Fn(&Network, &[u32]) -> Box<dyn Engine>) {
+pub fn check_training_steps(dale: bool, make: &MakeEngine) {
     let case = Case {
         n_in: 13,
         n_regular: 19,
