@@ -563,7 +563,13 @@ fn main() -> ExitCode {
                 kind => select(kind, cfg.device.backend, cfg.device.adapter.clone())?,
             };
             if cfg.task.kind == TaskKind::MetaRl {
-                return lsnn_gpu::rl::bench::run_rl_bench(&cfg, &selected, *iters, *cpu_iters);
+                return lsnn_gpu::rl::bench::run_rl_bench(
+                    &cfg,
+                    &selected,
+                    *iters,
+                    *native_iters,
+                    *cpu_iters,
+                );
             }
             let batches = if batches.is_empty() {
                 vec![cfg.train.batch_size]

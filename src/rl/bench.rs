@@ -52,12 +52,14 @@ fn host_seconds(cfg: &Config, indices: &[u64]) -> anyhow::Result<f64> {
     Ok(start.elapsed().as_secs_f64())
 }
 
-/// Times `iters` PPO updates (after one warm-up) on the selected device and, if `cpu_iters`
-/// > 0, on the CPU reference; one JSON object per device, ratios on stderr.
+/// Times `iters` PPO updates (after one warm-up) on the selected GPU, `native_iters` on the
+/// native engine and, if `cpu_iters` > 0, on the CPU reference; one JSON object per device,
+/// ratios on stderr.
 pub fn run_rl_bench(
     cfg: &Config,
     selected: &Selected,
     iters: usize,
+    native_iters: usize,
     cpu_iters: usize,
 ) -> anyhow::Result<Vec<serde_json::Value>> {
     let rl = &cfg.rl;
@@ -145,6 +147,15 @@ pub fn run_rl_bench(
         let name = engine.describe();
         measure("gpu", name, engine.as_mut(), 1, iters)?;
     }
+    if native_iters > 0 {
+        let mut engine =
+            build_engine(&Selected::Native, init.network.clone(), &init.constraints, cfg)?;
+        if let Some(d) = init.rewiring.clone() {
+            engine.set_rewiring(d)?;
+        }
+        let name = engine.describe();
+        measure("native", name, engine.as_mut(), 1, native_iters)?;
+    }
     if cpu_iters > 0 {
         let mut engine =
             build_engine(&Selected::Cpu, init.network.clone(), &init.constraints, cfg)?;
@@ -153,10 +164,15 @@ pub fn run_rl_bench(
         }
         measure("cpu", "cpu reference".into(), engine.as_mut(), 0, cpu_iters)?;
     }
-    if out.len() == 2 {
-        let ratio = out[0]["episodes_per_s"].as_f64().unwrap_or(f64::NAN)
-            / out[1]["episodes_per_s"].as_f64().unwrap_or(f64::NAN);
-        eprintln!("meta-RL: GPU is {ratio:.1}x the CPU reference in episodes per second");
+    let eps_of = |device: &str| {
+        out.iter()
+            .find(|r| r["device"] == device)
+            .and_then(|r| r["episodes_per_s"].as_f64())
+    };
+    for (fast, slow) in [("gpu", "native"), ("gpu", "cpu"), ("native", "cpu")] {
+        if let (Some(f), Some(s)) = (eps_of(fast), eps_of(slow)) {
+            eprintln!("meta-RL: {fast} is {:.1}x {slow} in episodes per second", f / s);
+        }
     }
     Ok(out)
 }
