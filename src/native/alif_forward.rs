@@ -172,6 +172,13 @@ pub fn forward_sequence(
         let xt = x.row(ti);
         for (i, &xv) in xt.iter().enumerate() {
             if xv != 0.0 {
+                if let Some((reach, w)) = tab.input.contiguous_run(i) {
+                    let slot = slot_of_delay[reach / n];
+                    for (c, &wv) in ring[slot..slot + n].iter_mut().zip(w) {
+                        *c += xv * wv;
+                    }
+                    continue;
+                }
                 for e in tab.input.row(i) {
                     let slot = slot_of_delay[tab.input.delay[e] as usize];
                     ring[slot + tab.input.post[e] as usize] += xv * tab.input.weight[e];
@@ -181,6 +188,13 @@ pub fn forward_sequence(
         // M1: z_{t−1} reaches I_{t+d}, neuron by neuron.
         for &kk in &prev_spikes {
             let zk = z_prev[kk as usize];
+            if let Some((reach, w)) = tab.recurrent.contiguous_run(kk as usize) {
+                let slot = slot_of_delay[reach / n];
+                for (c, &wv) in ring[slot..slot + n].iter_mut().zip(w) {
+                    *c += zk * wv;
+                }
+                continue;
+            }
             for e in tab.recurrent.row(kk as usize) {
                 let slot = slot_of_delay[tab.recurrent.delay[e] as usize];
                 ring[slot + tab.recurrent.post[e] as usize] += zk * tab.recurrent.weight[e];

@@ -18,6 +18,10 @@ pub struct Synapses {
     /// delay·cols + post: where the synapse lands in a buffer of per-step rows of `cols`
     /// entries, relative to the row of its zero-delay step.
     pub reach: Vec<u32>,
+    /// Rows that hold every column in order, all with one delay: their synapses land on one
+    /// contiguous run of a row buffer, so the passes use plain slice loops (vectorised)
+    /// instead of indexed ones. Every row of a dense matrix without delays is one.
+    pub contiguous: Vec<bool>,
 }
 
 impl Synapses {
@@ -44,8 +48,26 @@ impl Synapses {
                 }
             }
             s.row_start.push(s.post.len() as u32);
+            let row = s.row(r);
+            let first_delay = s.delay.get(row.start).copied();
+            s.contiguous.push(
+                row.len() == cols
+                    && s.post[row.clone()].iter().enumerate().all(|(c, &p)| p as usize == c)
+                    && s.delay[row].iter().all(|&d| Some(d) == first_delay),
+            );
         }
         s
+    }
+
+    /// Where row `r`'s synapses land when it is [`Synapses::contiguous`]: the offset of the
+    /// run in a row buffer, and the weights in column order.
+    #[inline]
+    pub fn contiguous_run(&self, r: usize) -> Option<(usize, &[f32])> {
+        if !self.contiguous[r] {
+            return None;
+        }
+        let row = self.row(r);
+        Some((self.reach[row.start] as usize, &self.weight[row]))
     }
 
     /// The index range of row `r`'s synapses.
@@ -79,8 +101,14 @@ mod tests {
         assert_eq!(s.delay, vec![2, 3, 4]);
         assert_eq!(s.weight, vec![1.5, -2.0, 3.0]);
         assert_eq!(s.reach, vec![2 * 3 + 1, 3 * 3 + 2, 4 * 3]);
+        assert_eq!(s.contiguous, vec![false, false]);
         let all = Synapses::build(w.view(), d.view(), |r, c, _| r != c);
         assert_eq!(all.len(), 4);
         assert_eq!(all.post, vec![1, 2, 0, 2]);
+        let same_delay = array![[0u32, 0, 0], [1, 1, 2]];
+        let dense = Synapses::build(w.view(), same_delay.view(), |_, _, _| true);
+        assert_eq!(dense.contiguous, vec![true, false]);
+        assert_eq!(dense.contiguous_run(0), Some((0, &[0.0f32, 1.5, -2.0][..])));
+        assert_eq!(dense.contiguous_run(1), None);
     }
 }

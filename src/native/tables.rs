@@ -63,8 +63,9 @@ impl Tables {
         let (input_grad, recurrent_grad) = match support {
             GradientSupport::All => (
                 Synapses::build(p.w_in.view(), net.delay_in.view(), |_, _, _| true),
-                // The diagonal is not a parameter: its gradient is zero (docs/model.md §1).
-                Synapses::build(p.w_rec.view(), net.delay_rec.view(), |k, j, _| k != j),
+                // The diagonal is kept so that dense rows stay contiguous; its gradient is
+                // zeroed afterwards (no autapses: not a parameter, docs/model.md §1).
+                Synapses::build(p.w_rec.view(), net.delay_rec.view(), |_, _, _| true),
             ),
             GradientSupport::Active => (
                 Synapses::build(p.w_in.view(), net.delay_in.view(), active),
@@ -94,7 +95,10 @@ impl Tables {
             thr: net.neurons.thr.to_vec(),
             beta: net.neurons.beta.to_vec(),
             input: Synapses::build(p.w_in.view(), net.delay_in.view(), active),
-            recurrent: Synapses::build(p.w_rec.view(), net.delay_rec.view(), active),
+            // The zero diagonal is kept (it adds exact zeros) so that dense rows stay contiguous.
+            recurrent: Synapses::build(p.w_rec.view(), net.delay_rec.view(), |k, j, w| {
+                w != 0.0 || k == j
+            }),
             input_grad,
             recurrent_grad,
             w_out: p.w_out.iter().copied().collect(),
