@@ -94,7 +94,7 @@ pub fn train_meta_rl(
     let b = t.batch_size;
     let mut log_std = start.log_std;
     let mut log = MetricsLog::create(&run_dir.join("metrics.jsonl"))?;
-    let bar = resumed_progress_bar(
+    let mut bar = resumed_progress_bar(
         t.iterations as u64,
         start.update as u64,
         "meta-RL",

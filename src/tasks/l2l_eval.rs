@@ -256,7 +256,7 @@ pub fn error_curves(
     let prior = family_mean(family, FAMILY_MEAN_TASKS, &mut prior_rng);
     let mut family_mean_err = vec![0.0; pairs];
     let mut online_mean_err = vec![0.0; pairs];
-    let bar = progress_bar(episodes as u64, "evaluating on unseen tasks", "episodes");
+    let mut bar = progress_bar(episodes as u64, "evaluating on unseen tasks", "episodes");
     let mut done = 0;
     while done < episodes {
         let b = task.eval_batch_size().min(episodes - done);
@@ -401,7 +401,7 @@ pub fn probe_internal_model(
     engine
         .stream_start(b, m)
         .context("probing the internal model")?;
-    let bar = progress_bar(
+    let mut bar = progress_bar(
         after.len() as u64,
         "probing the internal model",
         "probe times",

@@ -146,7 +146,7 @@ pub fn train(
 ) -> anyhow::Result<TrainSummary> {
     let t = &cfg.train;
     let mut log = MetricsLog::create(&run_dir.join("metrics.jsonl"))?;
-    let bar = resumed_progress_bar(
+    let mut bar = resumed_progress_bar(
         t.iterations as u64,
         start.iteration as u64,
         "training",

@@ -265,7 +265,7 @@ fn extract(
 ) -> anyhow::Result<[Vec<UtteranceFeatures>; 3]> {
     let extractor = MfccExtractor::new(settings).map_err(|e| anyhow::anyhow!("data.mfcc: {e}"))?;
     let total: usize = split_lists(splits).iter().map(|l| l.len()).sum();
-    let bar = progress_bar(total as u64, "MFCC features", "utterances");
+    let mut bar = progress_bar(total as u64, "MFCC features", "utterances");
     let mut out: [Vec<UtteranceFeatures>; 3] = Default::default();
     for (dst, list) in out.iter_mut().zip(split_lists(splits)) {
         for u in list {
