@@ -1,5 +1,6 @@
 //! `lsnn-gpu bench`: one training iteration (forward, BPTT, Adam) timed on the GPU adapter,
-//! the native engine and the CPU reference in the same run.
+//! the native engine and the CPU reference in the same run; on the GPU, also each kernel's
+//! time from timestamp queries where the adapter has them (`gpu::timing`).
 
 use std::time::Instant;
 
@@ -9,9 +10,10 @@ use crate::config::{AdamConfig, Config};
 use crate::cpu::CpuEngine;
 use crate::device::Selected;
 use crate::engine::{Engine, StepSettings};
+use crate::gpu::timing::KernelTimingReport;
 use crate::gpu::GpuEngine;
-use crate::native::NativeEngine;
 use crate::model::init::initialise;
+use crate::native::NativeEngine;
 use crate::tasks::synthetic::SyntheticTask;
 
 /// One measured configuration.
@@ -32,6 +34,10 @@ pub struct BenchResult {
     /// Mean firing rate of the network over the timed iterations (Hz): the event-driven
     /// kernels' work grows with it, so sparse and dense lines compare only beside it.
     pub rate_hz: f64,
+    /// GPU engine only: each kernel's time per iteration from timestamp queries
+    /// (`kernel_ms`, `gpu_iteration_ms`, …), or why there is none (`kernel_timing`).
+    #[serde(flatten)]
+    pub kernel_timing: Option<KernelTimingReport>,
 }
 
 fn time_engine(
@@ -63,6 +69,29 @@ fn time_engine(
     }
     let n = iters.max(1) as f64;
     Ok((start.elapsed().as_secs_f64() * 1000.0 / n, rate_sum / n))
+}
+
+/// Times each kernel of `iters` (at least one) more training iterations on the GPU engine with
+/// timestamp queries, after the iterations timed without them; prints a table to stderr. Where
+/// the device has no `TIMESTAMP_QUERY` the report says so.
+fn kernel_timing(
+    engine: &mut GpuEngine,
+    task: &SyntheticTask,
+    batch: usize,
+    iters: usize,
+) -> anyhow::Result<KernelTimingReport> {
+    if let Err(why) = engine.enable_kernel_timing() {
+        eprintln!("  kernel timing: {why}");
+        return Ok(KernelTimingReport::unsupported(why));
+    }
+    let period = f64::from(engine.context().queue.get_timestamp_period());
+    let (wall_ms, _) = time_engine(engine, task, batch, 0, iters.max(1))?;
+    let times = engine.disable_kernel_timing().unwrap_or_default();
+    eprintln!(
+        "  kernel timing (timestamp queries; {wall_ms:.1} ms/iteration on the host clock while timed):\n{}",
+        times.table()
+    );
+    Ok(KernelTimingReport::measured(&times, wall_ms, period))
 }
 
 /// Measures every batch size and connectivity on the selected GPU (if any), on the native
@@ -128,6 +157,7 @@ pub fn run_bench(
                 workgroup_size: wg,
                 connectivity,
                 rate_hz,
+                kernel_timing: None,
             };
             eprintln!(
                 "  {:.1} ms/iteration, {:.3e} neuron-steps/s, firing rate {:.1} Hz",
@@ -136,6 +166,7 @@ pub fn run_bench(
             results.push(r);
             Ok(())
         };
+        let mut gpu_timing = None;
         if let Selected::Gpu(ctx) = selected {
             let mut engine = GpuEngine::new(
                 (**ctx).clone(),
@@ -157,6 +188,7 @@ pub fn run_bench(
                 iters,
                 wg,
             )?;
+            gpu_timing = Some(kernel_timing(&mut engine, &task, batch, iters)?);
         }
         if native_iters > 0 {
             let mut engine = NativeEngine::new(init.network.clone(), init.constraints.clone());
@@ -188,10 +220,16 @@ pub fn run_bench(
                 None,
             )?;
         }
+        if let Some(t) = gpu_timing {
+            if let Some(r) = results.iter_mut().rev().find(|r| r.device == "gpu") {
+                r.kernel_timing = Some(t);
+            }
+        }
     }
     // Ratios within this run: each engine against the CPU reference, the GPU against the
     // native engine, and sparse vs dense on each device.
-    let same = |a: &BenchResult, b: &BenchResult| a.batch == b.batch && a.connectivity == b.connectivity;
+    let same =
+        |a: &BenchResult, b: &BenchResult| a.batch == b.batch && a.connectivity == b.connectivity;
     for fast in results.iter().filter(|r| r.device != "cpu") {
         if let Some(c) = results.iter().find(|r| r.device == "cpu" && same(r, fast)) {
             eprintln!(

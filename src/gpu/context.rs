@@ -29,6 +29,9 @@ pub struct AdapterSummary {
     pub max_compute_workgroup_storage_size: u32,
     pub max_compute_invocations_per_workgroup: u32,
     pub max_compute_workgroups_per_dimension: u32,
+    /// The timestamp-query features the adapter offers (per-kernel timing in `bench` needs
+    /// `TIMESTAMP_QUERY`).
+    pub timestamp_query: Vec<String>,
 }
 
 /// What to tell a user who has no adapter at all.
@@ -68,6 +71,7 @@ fn summary(adapter: &wgpu::Adapter) -> AdapterSummary {
         max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
         max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
         max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+        timestamp_query: super::timing::timestamp_features(adapter.features()),
     }
 }
 
@@ -104,9 +108,22 @@ pub struct GpuContext {
     pub loop_limit: Option<u64>,
 }
 
+/// Features a device is opened with where the adapter offers them, and only there:
+/// `TIMESTAMP_QUERY` for the opt-in per-kernel timing of `lsnn-gpu bench` (unused otherwise).
+pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY;
+
 impl GpuContext {
     /// Opens the best adapter matching the request, or explains why none matched.
     pub fn open(request: &DeviceRequest) -> anyhow::Result<GpuContext> {
+        Self::open_with_features(request, OPTIONAL_FEATURES)
+    }
+
+    /// As [`GpuContext::open`], requesting those of `optional` features the adapter offers
+    /// (`wgpu::Features::empty()`: none, as on an adapter without them).
+    pub fn open_with_features(
+        request: &DeviceRequest,
+        optional: wgpu::Features,
+    ) -> anyhow::Result<GpuContext> {
         let inst = instance(request);
         let mut adapters = pollster::block_on(inst.enumerate_adapters(backends_of(request)));
         let name_filter = request
@@ -140,7 +157,7 @@ impl GpuContext {
         let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("lsnn-gpu device"),
-            required_features: wgpu::Features::empty(),
+            required_features: adapter.features() & optional,
             required_limits: limits,
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,

@@ -4,7 +4,9 @@
 //! Dispatch order of an iteration (each kernel's header comment gives its equations):
 //! `alif_forward` per time chunk → `readout_loss` → `loss_reduce` → `alif_backward` per time
 //! chunk in reverse → `batch_reduce` → `adam`; then the totals (and, when asked, gradients and
-//! spikes) are copied to a staging buffer and mapped once.
+//! spikes) are copied to a staging buffer and mapped once. With kernel timing on
+//! (`enable_kernel_timing`, for `bench`), a training iteration runs each kernel in a pass of
+//! its own with timestamps at both ends (`timing.rs`), still one submit.
 
 use anyhow::{bail, Context as _};
 use ndarray::{Array2, Array3};
@@ -17,6 +19,7 @@ use super::layout::{
     STATE_HEAD,
 };
 use super::shader::{kernel_source, ShaderConstants};
+use super::timing::{KernelTimer, KernelTimes};
 use crate::engine::{check_stream_shape, BatchStats, Engine, GradientReport, StepSettings};
 use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::{Batch, Network, Params, Readout, Targets};
@@ -95,6 +98,8 @@ pub struct GpuEngine {
     step_buf: wgpu::Buffer,
     batch_res: Option<BatchResources>,
     profile: Option<std::collections::BTreeMap<&'static str, f64>>,
+    /// Per-kernel timestamp timing of training iterations (`enable_kernel_timing`), if on.
+    timer: Option<KernelTimer>,
 }
 
 fn storage(device: &wgpu::Device, label: &str, size: u64) -> wgpu::Buffer {
@@ -213,6 +218,26 @@ impl GpuEngine {
         self.profile.as_ref()
     }
 
+    /// Times each kernel of every training iteration (`train_step`) from now on, on the GPU,
+    /// with timestamp queries: each kernel then runs in a compute pass of its own, in the same
+    /// single submit, and the timestamps are read back after it. Starts from zero when already
+    /// on. Returns why not when the device lacks `TIMESTAMP_QUERY` (then nothing changes).
+    /// Training runs leave it off and pay nothing.
+    pub fn enable_kernel_timing(&mut self) -> Result<(), String> {
+        self.timer = Some(KernelTimer::new(&self.ctx)?);
+        Ok(())
+    }
+
+    /// Stops kernel timing; returns what it measured.
+    pub fn disable_kernel_timing(&mut self) -> Option<KernelTimes> {
+        self.timer.take().map(|t| t.times().clone())
+    }
+
+    /// Per-kernel times of the training iterations since `enable_kernel_timing`, if on.
+    pub fn kernel_times(&self) -> Option<&KernelTimes> {
+        self.timer.as_ref().map(|t| t.times())
+    }
+
     /// Uploads the network and builds the pipelines. `workgroup_size` None = by adapter type.
     pub fn new(
         ctx: GpuContext,
@@ -300,6 +325,7 @@ impl GpuEngine {
             step_buf,
             batch_res: None,
             profile: None,
+            timer: None,
         })
     }
 
@@ -853,7 +879,26 @@ impl GpuEngine {
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("iteration"),
         });
-        if self.profile.is_none() {
+        // Kernel timing (opt-in) times training iterations: a pass per kernel, each with a
+        // timestamp at its start and end, resolved in the same submit.
+        let timer = self
+            .timer
+            .as_ref()
+            .filter(|_| adam && self.profile.is_none());
+        let timed: Vec<&'static str> = match timer {
+            Some(_) => stages.iter().map(|s| s.name).collect(),
+            None => Vec::new(),
+        };
+        if let Some(timer) = timer {
+            for (i, stage) in stages.iter().enumerate() {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(stage.name),
+                    timestamp_writes: Some(timer.pass_writes(i)),
+                });
+                stage.record(&mut pass);
+            }
+            timer.encode_resolve(&mut enc, stages.len());
+        } else if self.profile.is_none() {
             // One compute pass, one submit.
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("iteration"),
@@ -874,6 +919,9 @@ impl GpuEngine {
                 bytemuck::pod_collect_to_vec(&self.read_via_staging(&self.grads, p as u64 * F32)?);
             let r = self.batch_res.as_ref().expect("batch resources");
             bits = bytemuck::pod_collect_to_vec(&self.read_via_staging(&r.bits, r.bits_len)?);
+        }
+        if let (false, Some(timer)) = (timed.is_empty(), self.timer.as_mut()) {
+            timer.read(&device, &timed)?;
         }
         Ok((totals, grads, bits))
     }

@@ -2,13 +2,15 @@
 //!
 //! `context` finds an adapter and opens a device; `shader` assembles kernel sources;
 //! `layout` holds the uniform structs shared with WGSL; `engine` owns the buffers,
-//! pipelines and bind groups and encodes one training iteration as one submit.
+//! pipelines and bind groups and encodes one training iteration as one submit; `timing`
+//! times each kernel of an iteration with timestamp queries (opt-in, for `bench`).
 
 pub mod budget;
 pub mod context;
 pub mod engine;
 pub mod layout;
 pub mod shader;
+pub mod timing;
 
 pub use context::{AdapterSummary, DeviceRequest, GpuContext};
 pub use engine::GpuEngine;
