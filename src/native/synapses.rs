@@ -52,7 +52,10 @@ impl Synapses {
             let first_delay = s.delay.get(row.start).copied();
             s.contiguous.push(
                 row.len() == cols
-                    && s.post[row.clone()].iter().enumerate().all(|(c, &p)| p as usize == c)
+                    && s.post[row.clone()]
+                        .iter()
+                        .enumerate()
+                        .all(|(c, &p)| p as usize == c)
                     && s.delay[row].iter().all(|&d| Some(d) == first_delay),
             );
         }

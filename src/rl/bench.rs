@@ -148,8 +148,12 @@ pub fn run_rl_bench(
         measure("gpu", name, engine.as_mut(), 1, iters)?;
     }
     if native_iters > 0 {
-        let mut engine =
-            build_engine(&Selected::Native, init.network.clone(), &init.constraints, cfg)?;
+        let mut engine = build_engine(
+            &Selected::Native,
+            init.network.clone(),
+            &init.constraints,
+            cfg,
+        )?;
         if let Some(d) = init.rewiring.clone() {
             engine.set_rewiring(d)?;
         }
@@ -171,7 +175,10 @@ pub fn run_rl_bench(
     };
     for (fast, slow) in [("gpu", "native"), ("gpu", "cpu"), ("native", "cpu")] {
         if let (Some(f), Some(s)) = (eps_of(fast), eps_of(slow)) {
-            eprintln!("meta-RL: {fast} is {:.1}x {slow} in episodes per second", f / s);
+            eprintln!(
+                "meta-RL: {fast} is {:.1}x {slow} in episodes per second",
+                f / s
+            );
         }
     }
     Ok(out)
