@@ -128,17 +128,6 @@ impl NativeEngine {
         Ok(batch_loss(tables, &outputs, &batch.targets, steps))
     }
 
-    fn stats(loss: &BatchLoss) -> BatchStats {
-        BatchStats {
-            loss: loss.loss,
-            loss_task: loss.loss_task,
-            loss_reg: loss.loss_reg,
-            correct: loss.correct,
-            scored: loss.scored,
-            rates: loss.rates.clone(),
-        }
-    }
-
     /// Forward, losses and BPTT: the stats and the flat gradients.
     fn forward_backward(
         &mut self,
@@ -151,6 +140,7 @@ impl NativeEngine {
         // M9: ∂L_reg/∂z_t[b, j] = 2c(r̄_j − f0)/(B·T), the same for every step and sequence.
         let reg_scale = (2.0 * tab.reg_coeff as f64 / (size * steps) as f64) as f32;
         let dz_reg: Vec<f32> = loss
+            .stats
             .rates
             .iter()
             .map(|&r| reg_scale * (r - tab.reg_rate_per_ms))
@@ -234,12 +224,12 @@ impl Engine for NativeEngine {
             s,
         );
         self.rebuild_tables();
-        Ok(Self::stats(&loss))
+        Ok(loss.stats)
     }
 
     fn evaluate(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<BatchStats> {
         let loss = self.forward(batch, noise_seed, false)?;
-        Ok(Self::stats(&loss))
+        Ok(loss.stats)
     }
 
     fn predict(
@@ -248,7 +238,7 @@ impl Engine for NativeEngine {
         noise_seed: u32,
     ) -> anyhow::Result<(BatchStats, Array2<i32>)> {
         let loss = self.forward(batch, noise_seed, false)?;
-        Ok((Self::stats(&loss), predictions(&loss.probs)))
+        Ok((loss.stats, predictions(&loss.probs)))
     }
 
     fn frame_outputs(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<Array3<f32>> {
@@ -264,7 +254,7 @@ impl Engine for NativeEngine {
         let (loss, grads) = self.forward_backward(batch, noise_seed)?;
         let (steps, size, _) = batch.x.dim();
         Ok(GradientReport {
-            stats: Self::stats(&loss),
+            stats: loss.stats,
             grads,
             spikes: self.spikes(steps, size),
         })

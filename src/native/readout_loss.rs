@@ -11,18 +11,14 @@ use ndarray::Array3;
 use super::alif_forward::SequenceOutput;
 use super::tables::Tables;
 use crate::cpu::readout_loss::{argmax, softmax};
+use crate::engine::BatchStats;
 use crate::model::{Readout, Targets};
 
 /// The batch's losses and what the readout decided.
 #[derive(Clone, Debug)]
 pub struct BatchLoss {
-    pub loss: f32,
-    pub loss_task: f32,
-    pub loss_reg: f32,
-    pub correct: usize,
-    pub scored: usize,
-    /// r̄_j, spikes per ms (M9).
-    pub rates: Vec<f32>,
+    /// Losses, scores and rates r̄_j (M9), as every engine reports them.
+    pub stats: BatchStats,
     /// Softmax probabilities [decisions, B, n_out] (classification) or the outputs
     /// themselves (regression), as [`crate::cpu::LossOutput::probs`].
     pub probs: Array3<f32>,
@@ -113,12 +109,14 @@ pub fn batch_loss(
         .collect();
     loss_reg *= tab.reg_coeff;
     BatchLoss {
-        loss: loss_task + loss_reg,
-        loss_task,
-        loss_reg,
-        correct,
-        scored,
-        rates,
+        stats: BatchStats {
+            loss: loss_task + loss_reg,
+            loss_task,
+            loss_reg,
+            correct,
+            scored,
+            rates,
+        },
         probs,
     }
 }
@@ -148,7 +146,7 @@ pub fn output_errors(
             }
         }
         (Readout::Framewise(k), Targets::FrameLabels(labels)) => {
-            let scale = (1.0 / (loss.scored.max(1) * k) as f64) as f32;
+            let scale = (1.0 / (loss.stats.scored.max(1) * k) as f64) as f32;
             for f in 0..decisions {
                 let label = labels[[f * k + k - 1, b]];
                 if label < 0 {
@@ -161,7 +159,7 @@ pub fn output_errors(
             }
         }
         (Readout::Regression(k), Targets::FrameValues(values)) => {
-            let scale = (2.0 / (loss.scored.max(1) * n_out * k) as f64) as f32;
+            let scale = (2.0 / (loss.stats.scored.max(1) * n_out * k) as f64) as f32;
             for f in 0..decisions {
                 let last = f * k + k - 1;
                 if !values[[last, b, 0]].is_finite() {
