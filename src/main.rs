@@ -77,9 +77,13 @@ enum Command {
         /// Override any config field: --set train.iterations=100
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
-        /// Run directory (default runs/<config-name>-<timestamp>/).
+        /// Run directory (default runs/<config-name>-<timestamp>/). A directory that already
+        /// holds a run is refused (use `resume`, another --out, or --overwrite).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Replace the run that --out already holds (its files are deleted first).
+        #[arg(long, requires = "out")]
+        overwrite: bool,
         #[command(flatten)]
         device: DeviceArgs,
     },
@@ -228,16 +232,26 @@ fn cmd_run(
     config: &Path,
     set: &[String],
     out: Option<&Path>,
+    overwrite: bool,
     device: &DeviceArgs,
 ) -> anyhow::Result<serde_json::Value> {
     let cfg = load_config(config, set, Some(device))?;
     let dir = run_dir::path(config, out);
+    let how = match (out, overwrite) {
+        (None, _) => run_dir::NewRun::DefaultName,
+        (Some(_), false) => run_dir::NewRun::Given,
+        (Some(_), true) => run_dir::NewRun::Overwrite,
+    };
+    // Refuse an occupied --out before anything is loaded or written.
+    if how == run_dir::NewRun::Given && run_dir::holds_a_run(&dir) {
+        run_dir::create(&dir, how)?;
+    }
     if cfg.task.kind == TaskKind::MetaRl {
-        return run_meta_rl(&cfg, &dir, None);
+        return run_meta_rl(&cfg, &dir, None, how);
     }
     let mut source = source_for(&cfg, &parent_of(&dir))?;
     let selected = select_from_config(&cfg)?;
-    let dir = run_dir::create(&dir)?;
+    let dir = run_dir::create(&dir, how)?;
     std::fs::write(dir.join("config.yaml"), cfg.to_yaml())
         .context("writing the resolved config")?;
     lsnn_gpu::device::record_in_run_dir(&selected, &dir, "run")?;
@@ -276,7 +290,7 @@ fn cmd_resume(dir: &Path, device: &DeviceArgs) -> anyhow::Result<serde_json::Val
     let iteration = state.iteration as usize;
     truncate_metrics(dir, iteration)?;
     if cfg.task.kind == TaskKind::MetaRl {
-        return run_meta_rl(&cfg, dir, Some((network, state)));
+        return run_meta_rl(&cfg, dir, Some((network, state)), run_dir::NewRun::Given);
     }
     let best = std::fs::read_to_string(dir.join("metrics.jsonl"))
         .unwrap_or_default()
@@ -335,13 +349,17 @@ fn run_meta_rl(
         lsnn_gpu::model::Network,
         lsnn_gpu::model::checkpoint::TrainState,
     )>,
+    how: run_dir::NewRun,
 ) -> anyhow::Result<serde_json::Value> {
     let selected = select_from_config(cfg)?;
     let n_in = cfg.rl.place_cells.n_channels();
     let init = initialise(cfg, n_in, N_OUTPUTS);
+    let dir = &match resume {
+        None => run_dir::create(dir, how)?,
+        Some(_) => dir.to_path_buf(),
+    };
     let (command, network, constraints, start, moments) = match resume {
         None => {
-            let dir = run_dir::create(dir)?;
             std::fs::write(dir.join("config.yaml"), cfg.to_yaml())
                 .context("writing the resolved config")?;
             let start = RlStart {
@@ -525,8 +543,9 @@ fn main() -> ExitCode {
             config,
             set,
             out,
+            overwrite,
             device,
-        } => cmd_run(config, set, out.as_deref(), device).map(|v| vec![v]),
+        } => cmd_run(config, set, out.as_deref(), *overwrite, device).map(|v| vec![v]),
         Command::Resume { run_dir, device } => cmd_resume(run_dir, device).map(|v| vec![v]),
         Command::Plot { run_dir } => cmd_plot(run_dir).map(|v| vec![v]),
         Command::Eval {

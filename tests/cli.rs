@@ -18,12 +18,12 @@ fn run(args: &[&str]) -> (bool, String, String, serde_json::Value) {
     common::cli::run_command(bin().args(args))
 }
 
-/// "cpu", and "gpu" unless the run opted out of GPU tests.
+/// "cpu", "native", and "gpu" unless the run opted out of GPU tests.
 fn devices_under_test() -> Vec<&'static str> {
     if gpu_tests_enabled() {
-        vec!["cpu", "gpu"]
+        vec!["cpu", "native", "gpu"]
     } else {
-        vec!["cpu"]
+        vec!["cpu", "native"]
     }
 }
 
@@ -380,4 +380,52 @@ fn eval_of_a_checkpoint_reproduces_the_logged_validation_accuracy() {
     ]);
     assert!(ok, "{stderr}");
     assert_eq!(json["validation_accuracy"], at3["validation_accuracy"]);
+}
+
+#[test]
+fn run_never_reuses_a_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("R");
+    let out_s = out.to_str().unwrap();
+    let first = [
+        "run",
+        "configs/synthetic.yaml",
+        "--device",
+        "native",
+        "--set",
+        "train.iterations=6",
+        "--set",
+        "eval.every=3",
+        "--out",
+        out_s,
+    ];
+    let (ok, _, _, _) = run(&first);
+    assert!(ok);
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let last = std::fs::read(out.join("last.safetensors")).unwrap();
+    // A second run into the same directory, of another size: refused, nothing touched.
+    let mut second = first.to_vec();
+    second.extend(["--set", "model.n_regular=10"]);
+    let (ok, _, _, json) = run(&second);
+    assert!(!ok);
+    let e = json["error"].as_str().unwrap();
+    assert!(
+        e.contains("already holds a run") && e.contains("resume"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("metrics.jsonl")).unwrap(),
+        metrics
+    );
+    assert_eq!(std::fs::read(out.join("last.safetensors")).unwrap(), last);
+    // --overwrite replaces it explicitly.
+    second.push("--overwrite");
+    let (ok, _, _, _) = run(&second);
+    assert!(ok);
+    let lines = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(
+        lines.lines().count(),
+        7,
+        "6 iterations and the test line, nothing appended"
+    );
 }

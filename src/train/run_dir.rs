@@ -42,9 +42,102 @@ pub fn path(config_path: &Path, out: Option<&Path>) -> PathBuf {
     }
 }
 
-/// Creates the run directory `dir` (and its parents); returns it.
-pub fn create(dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| anyhow::anyhow!("cannot create run directory {}: {e}", dir.display()))?;
-    Ok(dir.to_path_buf())
+/// How a new run takes its directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewRun {
+    /// A default name (`runs/<config>-<time>`): if it is taken (two runs started in the same
+    /// second), the first free `-2`, `-3`, … suffix.
+    DefaultName,
+    /// `--out DIR`: a directory that already holds a run is refused.
+    Given,
+    /// `--out DIR --overwrite`: a directory that holds a run is emptied of it first.
+    Overwrite,
+}
+
+/// Files that make a directory a run directory.
+const RUN_FILES: [&str; 3] = ["config.yaml", "metrics.jsonl", "last.safetensors"];
+
+/// Whether `dir` holds a run (any of its files).
+pub fn holds_a_run(dir: &Path) -> bool {
+    RUN_FILES.iter().any(|f| dir.join(f).exists())
+}
+
+/// Creates the run directory of a new run at `dir` (and its parents); returns the directory
+/// the run will use. Never writes into another run: see [`NewRun`].
+pub fn create(dir: &Path, how: NewRun) -> anyhow::Result<PathBuf> {
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
+    }
+    match how {
+        NewRun::DefaultName => {
+            // create_dir fails if the name exists: the first free name is ours alone.
+            for n in 1u32.. {
+                let candidate = if n == 1 {
+                    dir.to_path_buf()
+                } else {
+                    PathBuf::from(format!("{}-{n}", dir.display()))
+                };
+                match std::fs::create_dir(&candidate) {
+                    Ok(()) => return Ok(candidate),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => {
+                        anyhow::bail!("cannot create run directory {}: {e}", candidate.display())
+                    }
+                }
+            }
+            unreachable!("some suffix is free")
+        }
+        NewRun::Given | NewRun::Overwrite => {
+            if holds_a_run(dir) {
+                if how == NewRun::Given {
+                    anyhow::bail!(
+                        "{} already holds a run: `lsnn-gpu resume {}` continues it; choose another --out, or add --overwrite to replace it",
+                        dir.display(),
+                        dir.display()
+                    );
+                }
+                std::fs::remove_dir_all(dir).map_err(|e| {
+                    anyhow::anyhow!(
+                        "--overwrite: cannot remove the run in {}: {e}",
+                        dir.display()
+                    )
+                })?;
+                eprintln!("--overwrite: removed the earlier run in {}", dir.display());
+            }
+            std::fs::create_dir_all(dir).map_err(|e| {
+                anyhow::anyhow!("cannot create run directory {}: {e}", dir.display())
+            })?;
+            Ok(dir.to_path_buf())
+        }
+    }
+}
+
+#[cfg(test)]
+mod new_run_tests {
+    use super::*;
+
+    #[test]
+    fn a_run_directory_is_never_reused_silently() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("r");
+        assert_eq!(create(&dir, NewRun::Given).unwrap(), dir);
+        std::fs::write(dir.join("metrics.jsonl"), "{}\n").unwrap();
+        let e = create(&dir, NewRun::Given).unwrap_err().to_string();
+        assert!(
+            e.contains("already holds a run") && e.contains("resume"),
+            "{e}"
+        );
+        assert!(
+            dir.join("metrics.jsonl").exists(),
+            "the refused run was touched"
+        );
+        assert_eq!(create(&dir, NewRun::Overwrite).unwrap(), dir);
+        assert!(!dir.join("metrics.jsonl").exists());
+        // Default names: a taken one gets the next free suffix.
+        let d = root.path().join("cfg-20261203-101010");
+        assert_eq!(create(&d, NewRun::DefaultName).unwrap(), d);
+        let second = create(&d, NewRun::DefaultName).unwrap();
+        assert_eq!(second, root.path().join("cfg-20261203-101010-2"));
+    }
 }
