@@ -506,7 +506,16 @@ fn cmd_grads(
     device: &DeviceArgs,
 ) -> anyhow::Result<serde_json::Value> {
     let (network, _) = load_checkpoint(params)?;
+    let batch_path = batch;
     let batch = load_batch(batch, network.sim.readout)?;
+    // Before a device is opened: the batch against the network of the checkpoint.
+    lsnn_gpu::engine::check_batch(&network, &batch).with_context(|| {
+        format!(
+            "batch {} does not fit the network of {}",
+            batch_path.display(),
+            params.display()
+        )
+    })?;
     let selected = select(
         device.device.unwrap_or_default(),
         device.backend,

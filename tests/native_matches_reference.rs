@@ -84,22 +84,34 @@ fn training_steps_with_dale_signs_match_reference_and_keep_signs() {
 
 #[test]
 fn a_bad_batch_is_an_error_not_a_panic() {
+    // The native engine and the reference share one check of a batch against the network.
     let case = Case::default();
     let net = random_network(&case);
-    let mut engine = native(&net);
-    let mut wide = random_batch(&case);
-    wide.x = ndarray::Array3::zeros((case.steps, case.batch, case.n_in + 1));
-    let e = engine.gradients(&wide, 0).unwrap_err().to_string();
-    assert!(e.contains("input channels"), "{e}");
-    let mut bad_label = random_batch(&case);
-    if let lsnn_gpu::model::Targets::Labels(l) = &mut bad_label.targets {
-        l[0] = case.n_out as i32;
+    let c = constraints(net.n_in(), net.n_rec(), net.n_out(), None);
+    let engines: Vec<Box<dyn Engine>> = vec![
+        Box::new(native(&net)),
+        Box::new(CpuEngine::new(net.clone(), c)),
+    ];
+    for mut engine in engines {
+        let name = engine.describe();
+        let mut wide = random_batch(&case);
+        wide.x = ndarray::Array3::zeros((case.steps, case.batch, case.n_in + 1));
+        let e = engine.gradients(&wide, 0).unwrap_err().to_string();
+        assert!(e.contains("input channels"), "{name}: {e}");
+        let mut bad_label = random_batch(&case);
+        if let lsnn_gpu::model::Targets::Labels(l) = &mut bad_label.targets {
+            l[0] = case.n_out as i32;
+        }
+        let e = engine
+            .train_step(&bad_label, &common::adam_settings(1, 1e-3))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("label"), "{name}: {e}");
+        let mut frames = random_batch(&case);
+        frames.targets = lsnn_gpu::model::Targets::FrameLabels(ndarray::Array2::zeros((1, 1)));
+        let e = engine.evaluate(&frames, 0).unwrap_err().to_string();
+        assert!(e.contains("do not match"), "{name}: {e}");
     }
-    let e = engine
-        .train_step(&bad_label, &common::adam_settings(1, 1e-3))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("label"), "{e}");
 }
 
 #[test]

@@ -8,7 +8,9 @@ use super::alif_backward::alif_backward;
 use super::alif_forward::{alif_forward, alif_forward_from, ForwardState, ParamsOf};
 use super::deep_r::{refill, rewire_entries, zero_inactive_gradients};
 use super::readout_loss::{predictions, readout_loss, readout_loss_from, LossOutput};
-use crate::engine::{check_stream_shape, BatchStats, Engine, GradientReport, StepSettings};
+use crate::engine::{
+    check_batch, check_stream_shape, BatchStats, Engine, GradientReport, StepSettings,
+};
 use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::init::apply_constraints;
 use crate::model::{Batch, Network, Params, Targets};
@@ -118,6 +120,7 @@ impl Engine for CpuEngine {
     }
 
     fn evaluate(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<BatchStats> {
+        check_batch(&self.network, batch)?;
         self.stream = None;
         let params = ParamsOf::<f32>::from_params(&self.network.params);
         let trace = alif_forward(&self.network, &params, &batch.x, noise_seed);
@@ -130,6 +133,7 @@ impl Engine for CpuEngine {
         batch: &Batch,
         noise_seed: u32,
     ) -> anyhow::Result<(BatchStats, ndarray::Array2<i32>)> {
+        check_batch(&self.network, batch)?;
         self.stream = None;
         let params = ParamsOf::<f32>::from_params(&self.network.params);
         let trace = alif_forward(&self.network, &params, &batch.x, noise_seed);
@@ -138,6 +142,7 @@ impl Engine for CpuEngine {
     }
 
     fn frame_outputs(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<Array3<f32>> {
+        check_batch(&self.network, batch)?;
         self.stream = None;
         if !matches!(
             self.network.sim.readout,
@@ -152,6 +157,7 @@ impl Engine for CpuEngine {
     }
 
     fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport> {
+        check_batch(&self.network, batch)?;
         self.stream = None;
         let params = ParamsOf::<f32>::from_params(&self.network.params);
         let trace = alif_forward(&self.network, &params, &batch.x, noise_seed);

@@ -710,6 +710,7 @@ impl GpuEngine {
     /// Uploads inputs and labels (or target values); returns the loss's normaliser: the
     /// number of scored frames (times the outputs for the regression readout).
     fn upload_batch(&mut self, batch: &Batch) -> anyhow::Result<u32> {
+        crate::engine::check_batch(&self.network, batch)?;
         self.upload_inputs(&batch.x)?;
         let r = self.batch_res.as_ref().expect("batch resources");
         let queue = &self.ctx.queue;
