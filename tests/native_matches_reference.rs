@@ -137,3 +137,38 @@ fn gradients_do_not_depend_on_the_number_of_threads() {
         assert_eq!(bits(&run(threads)), bits(&one), "{threads} threads");
     }
 }
+
+#[test]
+fn a_step_that_would_make_weights_non_finite_is_refused() {
+    let case = Case::default();
+    let net = random_network(&case);
+    let c = constraints(net.n_in(), net.n_rec(), net.n_out(), None);
+    let engines: Vec<Box<dyn Engine>> = vec![
+        Box::new(native(&net)),
+        Box::new(CpuEngine::new(net.clone(), c)),
+    ];
+    for mut engine in engines {
+        let batch = random_batch(&case);
+        let mut refused = None;
+        for step in 1..=5 {
+            let before = engine.network().unwrap();
+            match engine.train_step(&batch, &common::adam_settings(step, 3e38)) {
+                Ok(_) => assert!(engine
+                    .network()
+                    .unwrap()
+                    .params
+                    .to_flat()
+                    .iter()
+                    .all(|w| w.is_finite())),
+                Err(e) => {
+                    assert_eq!(engine.network().unwrap(), before, "weights changed");
+                    refused = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let e = refused.expect("lr 3e38 never refused");
+        assert!(e.contains("non-finite") || e.contains("not finite"), "{e}");
+        assert!(e.contains("learning_rate") && e.contains("w_"), "{e}");
+    }
+}

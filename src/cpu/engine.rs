@@ -76,7 +76,15 @@ pub fn optimiser_step(
     deep_r: Option<&DeepR>,
     mut grads: Vec<f32>,
     s: &StepSettings,
-) -> Option<RewireStats> {
+) -> anyhow::Result<Option<RewireStats>> {
+    if let Some(e) = grads.iter().position(|g| !g.is_finite()) {
+        anyhow::bail!(
+            "the gradient of {} is not finite ({}) at Adam step {}: the weights are left as they were. Lower train.learning_rate, or check the input scale and model.thr",
+            parameter_name(&network.params, e),
+            grads[e],
+            s.step
+        );
+    }
     let mut flat = network.params.to_flat();
     let hyper = AdamHyper {
         lr: s.lr,
@@ -96,9 +104,42 @@ pub fn optimiser_step(
         refill(&mut flat, constraints, d, s.step, &mut stats);
         stats
     });
+    if let Some(e) = flat.iter().position(|w| !w.is_finite()) {
+        anyhow::bail!(
+            "Adam step {} made {} non-finite ({}) at learning rate {}: the weights are left as they were and the checkpoints already written are kept. Lower train.learning_rate",
+            s.step,
+            parameter_name(&network.params, e),
+            flat[e],
+            s.lr
+        );
+    }
     let p = &network.params;
     network.params = Params::from_flat(&flat, p.n_in(), p.n_rec(), p.n_out());
-    stats
+    Ok(stats)
+}
+
+/// "w_rec[3, 7]": the tensor and index of entry `e` of the flat parameters.
+pub fn parameter_name(p: &Params, e: usize) -> String {
+    let (n_in, n, n_out) = (p.n_in(), p.n_rec(), p.n_out());
+    let blocks = [
+        ("w_in", n_in, n),
+        ("w_rec", n, n),
+        ("w_out", n, n_out),
+        ("b_out", 1, n_out),
+    ];
+    let mut start = 0;
+    for (name, rows, cols) in blocks {
+        if e < start + rows * cols {
+            let i = e - start;
+            return if name == "b_out" {
+                format!("{name}[{i}]")
+            } else {
+                format!("{name}[{}, {}]", i / cols, i % cols)
+            };
+        }
+        start += rows * cols;
+    }
+    format!("parameter {e}")
 }
 
 impl Engine for CpuEngine {
@@ -115,7 +156,7 @@ impl Engine for CpuEngine {
             self.deep_r.as_ref(),
             report.grads,
             s,
-        );
+        )?;
         Ok(report.stats)
     }
 

@@ -222,7 +222,7 @@ impl Engine for NativeEngine {
             self.deep_r.as_ref(),
             grads,
             s,
-        );
+        )?;
         self.rebuild_tables();
         Ok(loss.stats)
     }
