@@ -84,6 +84,12 @@ enum Command {
         /// Replace the run that --out already holds (its files are deleted first).
         #[arg(long, requires = "out")]
         overwrite: bool,
+        /// Fine-tune a network instead of initialising one: a checkpoint (e.g. imported from
+        /// NIR by `python -m lsnn_gpu.nir import`) whose constants, delays and weights start the
+        /// run; the config gives the task and the training. Trained without sign constraints
+        /// or rewiring (model.dale and rewiring must be unset).
+        #[arg(long, value_name = "CHECKPOINT")]
+        init_from: Option<PathBuf>,
         #[command(flatten)]
         device: DeviceArgs,
     },
@@ -233,9 +239,23 @@ fn cmd_run(
     set: &[String],
     out: Option<&Path>,
     overwrite: bool,
+    init_from: Option<&Path>,
     device: &DeviceArgs,
 ) -> anyhow::Result<serde_json::Value> {
     let cfg = load_config(config, set, Some(device))?;
+    // A network to fine-tune, checked against the task before anything is written.
+    let start_network = match init_from {
+        None => None,
+        Some(path) => {
+            if cfg.model.dale.is_some() || cfg.rewiring.is_some() {
+                bail!("--init-from {}: a fine-tuned network trains without Dale's signs or DEEP R (its signs are its own): unset model.dale and rewiring in {}", path.display(), config.display());
+            }
+            if cfg.task.kind == TaskKind::MetaRl {
+                bail!("--init-from is not supported for meta_rl runs");
+            }
+            Some((path, load_checkpoint(path)?.0))
+        }
+    };
     let dir = run_dir::path(config, out);
     let how = match (out, overwrite) {
         (None, _) => run_dir::NewRun::DefaultName,
@@ -250,12 +270,38 @@ fn cmd_run(
         return run_meta_rl(&cfg, &dir, None, how);
     }
     let mut source = source_for(&cfg, &parent_of(&dir))?;
+    if let Some((path, network)) = &start_network {
+        if (network.n_in(), network.n_out()) != (source.n_in(), source.n_out()) {
+            bail!(
+                "--init-from {}: the network has {} inputs and {} outputs, the task {} and {}",
+                path.display(),
+                network.n_in(),
+                network.n_out(),
+                source.n_in(),
+                source.n_out()
+            );
+        }
+    }
     let selected = select_from_config(&cfg)?;
     let dir = run_dir::create(&dir, how)?;
     std::fs::write(dir.join("config.yaml"), cfg.to_yaml())
         .context("writing the resolved config")?;
     lsnn_gpu::device::record_in_run_dir(&selected, &dir, "run")?;
-    let init = initialise(&cfg, source.n_in(), source.n_out());
+    let mut init = initialise(&cfg, source.n_in(), source.n_out());
+    if let Some((path, network)) = start_network {
+        init.constraints = lsnn_gpu::model::init::constraints(
+            network.n_in(),
+            network.n_rec(),
+            network.n_out(),
+            None,
+        );
+        eprintln!(
+            "fine-tuning the network of {} ({} neurons)",
+            path.display(),
+            network.n_rec()
+        );
+        init.network = network;
+    }
     let mut engine = build_engine(&selected, init.network, &init.constraints, &cfg)?;
     if let Some(d) = init.rewiring {
         engine.set_rewiring(d)?;
@@ -553,8 +599,17 @@ fn main() -> ExitCode {
             set,
             out,
             overwrite,
+            init_from,
             device,
-        } => cmd_run(config, set, out.as_deref(), *overwrite, device).map(|v| vec![v]),
+        } => cmd_run(
+            config,
+            set,
+            out.as_deref(),
+            *overwrite,
+            init_from.as_deref(),
+            device,
+        )
+        .map(|v| vec![v]),
         Command::Resume { run_dir, device } => cmd_resume(run_dir, device).map(|v| vec![v]),
         Command::Plot { run_dir } => cmd_plot(run_dir).map(|v| vec![v]),
         Command::Eval {

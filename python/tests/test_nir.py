@@ -152,6 +152,12 @@ def test_lif_graph_imports_and_evaluates(binary, synthetic, tmp_path):
     assert gr.z.sum() > 0
     summary = run(binary, "eval", SYNTHETIC, "--checkpoint", tmp_path / "imported.safetensors", "--device", "cpu")
     assert '"command":"eval"' in summary and '"test_accuracy"' in summary
+    # ... and `lsnn-gpu run --init-from` fine-tunes it on the task.
+    summary = run(binary, "run", SYNTHETIC, "--init-from", tmp_path / "imported.safetensors",
+                  "--set", "train.iterations=4", "--set", "eval.every=2",
+                  "--out", tmp_path / "finetune", "--device", "native")
+    assert '"command":"run"' in summary and '"iterations":4' in summary
+    assert (tmp_path / "finetune" / "last.safetensors").exists()
 
 
 def test_unmappable_graphs_are_refused_with_the_reason():
