@@ -21,7 +21,6 @@ use ndarray::ArrayView2;
 use super::alif_forward::{SequenceOutput, SequenceRecord, FLAG_REFRACTORY};
 use super::synapses::Synapses;
 use super::tables::Tables;
-use crate::model::Readout;
 
 /// Gradient sums of the trained parameters, flat like [`crate::model::Params::to_flat`].
 #[derive(Clone, Debug)]
@@ -122,13 +121,6 @@ pub fn backward_sequence(
             g_b[o] += kf * dyd[o];
         }
     }
-    let decision_of = |ti: usize| -> Option<usize> {
-        match tab.readout {
-            Readout::Window(k) => (ti + k >= t_len).then_some(0),
-            Readout::Framewise(k) | Readout::Regression(k) => Some(ti / k),
-        }
-    };
-
     let reset = |v: &mut Vec<f32>, value: f32| {
         v.clear();
         v.resize(n, value);
@@ -174,7 +166,7 @@ pub fn backward_sequence(
         for &kk in &s.active {
             s.dz_recurrent[kk as usize] = gather_dot(&tab.recurrent, kk as usize, later);
         }
-        let readout_error = match decision_of(ti) {
+        let readout_error = match tab.decision_at(ti, t_len) {
             Some(d) => &s.readout_error[d * n..(d + 1) * n],
             None => &s.zeros[..],
         };

@@ -13,7 +13,6 @@ use ndarray::ArrayView2;
 
 use super::tables::Tables;
 use crate::cpu::noise::noise_normal;
-use crate::model::Readout;
 
 /// Flag bits of a neuron-step in [`SequenceRecord::flags`].
 pub const FLAG_SPIKE: u8 = 1;
@@ -137,15 +136,8 @@ pub fn forward_sequence(
     if let Some(r) = record.as_deref_mut() {
         r.prepare(t_len, n);
     }
-    // The decision a step's readout trace counts towards, if any, and the 1/K of its mean.
+    // The 1/K of a decision's mean readout trace.
     let inv_k = (1.0 / k as f64) as f32;
-    let decision_of = |ti: usize| -> Option<usize> {
-        match tab.readout {
-            Readout::Window(k) => (ti + k >= t_len).then_some(0),
-            Readout::Framewise(k) | Readout::Regression(k) => Some(ti / k),
-        }
-    };
-
     let SequenceState {
         z_prev,
         v,
@@ -275,7 +267,7 @@ pub fn forward_sequence(
         for (pj, &z) in p.iter_mut().zip(&z_now) {
             *pj = tab.kappa * *pj + tab.one_minus_kappa * z;
         }
-        if let Some(d) = decision_of(ti) {
+        if let Some(d) = tab.decision_at(ti, t_len) {
             let mean = &mut out.p_mean[d * n..(d + 1) * n];
             for (m, &pj) in mean.iter_mut().zip(p.iter()) {
                 *m += pj * inv_k;

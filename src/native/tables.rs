@@ -117,6 +117,16 @@ impl Tables {
         }
     }
 
+    /// The decision whose mean readout step index `ti` (0-based) of `steps` counts towards:
+    /// the window's one for its last K steps, else the step's frame; None outside the window.
+    #[inline]
+    pub fn decision_at(&self, ti: usize, steps: usize) -> Option<usize> {
+        match self.readout {
+            Readout::Window(k) => (ti + k >= steps).then_some(0),
+            Readout::Framewise(k) | Readout::Regression(k) => Some(ti / k),
+        }
+    }
+
     /// Steps averaged per decision (K of the window, k of a frame).
     pub fn steps_per_decision(&self) -> usize {
         match self.readout {
