@@ -213,3 +213,36 @@ fn check_frames(k: usize, steps: usize) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Where a host engine's stream of passes stands ([`Engine::stream_start`]): the state the
+/// next pass begins from, and the one copy [`Engine::stream_save`] keeps.
+#[derive(Clone, Debug)]
+pub struct StreamState<T> {
+    pub now: T,
+    saved: Option<T>,
+}
+
+impl<T: Clone> StreamState<T> {
+    pub fn new(now: T) -> StreamState<T> {
+        StreamState { now, saved: None }
+    }
+
+    /// [`Engine::stream_save`]: keeps a copy of `now` (one at a time).
+    pub fn save(&mut self) {
+        self.saved = Some(self.now.clone());
+    }
+
+    /// [`Engine::stream_restore`]: puts the saved copy back, exactly.
+    pub fn restore(&mut self) -> anyhow::Result<()> {
+        self.now = self
+            .saved
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the stream has no saved state to restore"))?;
+        Ok(())
+    }
+}
+
+/// The running stream of an engine, or the error of a stream call made without one.
+pub fn running_stream<S>(stream: Option<S>) -> anyhow::Result<S> {
+    stream.ok_or_else(|| anyhow::anyhow!("no stream running: call stream_start first"))
+}

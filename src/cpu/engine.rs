@@ -9,7 +9,8 @@ use super::alif_forward::{alif_forward, alif_forward_from, ForwardState, ParamsO
 use super::deep_r::{refill, rewire_entries, zero_inactive_gradients};
 use super::readout_loss::{predictions, readout_loss, readout_loss_from, LossOutput};
 use crate::engine::{
-    check_batch, check_stream_shape, BatchStats, Engine, GradientReport, StepSettings,
+    check_batch, check_stream_shape, running_stream, BatchStats, Engine, GradientReport,
+    StepSettings, StreamState,
 };
 use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::init::apply_constraints;
@@ -29,8 +30,7 @@ struct CpuStream {
     batch: usize,
     steps: usize,
     /// The population's state and the readout trace p [B, N] after the last pass.
-    now: (ForwardState<f32>, Array2<f32>),
-    saved: Option<(ForwardState<f32>, Array2<f32>)>,
+    state: StreamState<(ForwardState<f32>, Array2<f32>)>,
 }
 
 impl CpuEngine {
@@ -48,9 +48,7 @@ impl CpuEngine {
     }
 
     fn stream_mut(&mut self) -> anyhow::Result<&mut CpuStream> {
-        self.stream
-            .as_mut()
-            .ok_or_else(|| anyhow::anyhow!("no stream running: call stream_start first"))
+        running_stream(self.stream.as_mut())
     }
 
     fn stats(loss: &LossOutput<f32>) -> BatchStats {
@@ -226,8 +224,7 @@ impl Engine for CpuEngine {
         self.stream = Some(CpuStream {
             batch,
             steps,
-            now: (start, Array2::zeros((batch, n))),
-            saved: None,
+            state: StreamState::new((start, Array2::zeros((batch, n)))),
         });
         Ok(())
     }
@@ -245,35 +242,26 @@ impl Engine for CpuEngine {
         );
         let unscored =
             Targets::FrameValues(Array3::from_elem((steps, batch, net.n_out()), f32::NAN));
-        let trace = alif_forward_from(&net, &params, x, noise_seed, &stream.now.0);
-        let loss = readout_loss_from(&net, &params, &trace, &unscored, &stream.now.1);
+        let trace = alif_forward_from(&net, &params, x, noise_seed, &stream.state.now.0);
+        let loss = readout_loss_from(&net, &params, &trace, &unscored, &stream.state.now.1);
         let p_last = loss.trace_out.index_axis(Axis(0), steps - 1).to_owned();
-        stream.now = (trace.end, p_last);
+        stream.state.now = (trace.end, p_last);
         // For the regression readout `probs` holds the frame outputs themselves.
         Ok(loss.probs)
     }
 
     fn stream_save(&mut self) -> anyhow::Result<()> {
-        let stream = self.stream_mut()?;
-        stream.saved = Some(stream.now.clone());
+        self.stream_mut()?.state.save();
         Ok(())
     }
 
     fn stream_restore(&mut self) -> anyhow::Result<()> {
-        let stream = self.stream_mut()?;
-        stream.now = stream
-            .saved
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("the stream has no saved state to restore"))?;
-        Ok(())
+        self.stream_mut()?.state.restore()
     }
 
     fn stream_state(&self) -> anyhow::Result<Vec<u32>> {
-        let stream = self
-            .stream
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("no stream running: call stream_start first"))?;
-        let (s, p) = &stream.now;
+        let stream = running_stream(self.stream.as_ref())?;
+        let (s, p) = &stream.state.now;
         let floats = s
             .z_prev
             .iter()

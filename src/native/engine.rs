@@ -15,7 +15,8 @@ use crate::cpu::adam::AdamState;
 use crate::cpu::engine::optimiser_step;
 use crate::cpu::readout_loss::predictions;
 use crate::engine::{
-    check_batch, check_stream_shape, BatchStats, Engine, GradientReport, StepSettings,
+    check_batch, check_stream_shape, running_stream, BatchStats, Engine, GradientReport,
+    StepSettings, StreamState,
 };
 use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::{Batch, Network, Readout};
@@ -35,8 +36,8 @@ struct SequenceWork {
 /// A stream of forward passes (`Engine::stream_start`).
 struct NativeStream {
     steps: usize,
-    now: Vec<SequenceState>,
-    saved: Option<Vec<SequenceState>>,
+    /// Every sequence's state after the last pass.
+    state: StreamState<Vec<SequenceState>>,
 }
 
 pub struct NativeEngine {
@@ -202,9 +203,7 @@ impl NativeEngine {
     }
 
     fn stream_mut(&mut self) -> anyhow::Result<&mut NativeStream> {
-        self.stream
-            .as_mut()
-            .ok_or_else(|| anyhow::anyhow!("no stream running: call stream_start first"))
+        running_stream(self.stream.as_mut())
     }
 }
 
@@ -265,8 +264,7 @@ impl Engine for NativeEngine {
         let (n, nd) = (self.tables.n, self.tables.n_delay);
         self.stream = Some(NativeStream {
             steps,
-            now: vec![SequenceState::zeros(n, nd); batch],
-            saved: None,
+            state: StreamState::new(vec![SequenceState::zeros(n, nd); batch]),
         });
         Ok(())
     }
@@ -274,16 +272,13 @@ impl Engine for NativeEngine {
     fn stream_advance(&mut self, x: &Array3<f32>, noise_seed: u32) -> anyhow::Result<Array3<f32>> {
         let tables = &self.tables;
         let n_out = tables.n_out;
-        let stream = self
-            .stream
-            .as_mut()
-            .ok_or_else(|| anyhow::anyhow!("no stream running: call stream_start first"))?;
+        let stream = running_stream(self.stream.as_mut())?;
         let (steps, batch, n_in) = x.dim();
         anyhow::ensure!(
-            (steps, batch) == (stream.steps, stream.now.len()),
+            (steps, batch) == (stream.steps, stream.state.now.len()),
             "a pass of the stream has {} steps of {} sequences, not {steps} of {batch}",
             stream.steps,
-            stream.now.len()
+            stream.state.now.len()
         );
         anyhow::ensure!(
             n_in == tables.n_in,
@@ -291,6 +286,7 @@ impl Engine for NativeEngine {
             tables.n_in
         );
         let outputs: Vec<SequenceOutput> = stream
+            .state
             .now
             .par_iter_mut()
             .enumerate()
@@ -316,27 +312,18 @@ impl Engine for NativeEngine {
     }
 
     fn stream_save(&mut self) -> anyhow::Result<()> {
-        let stream = self.stream_mut()?;
-        stream.saved = Some(stream.now.clone());
+        self.stream_mut()?.state.save();
         Ok(())
     }
 
     fn stream_restore(&mut self) -> anyhow::Result<()> {
-        let stream = self.stream_mut()?;
-        stream.now = stream
-            .saved
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("the stream has no saved state to restore"))?;
-        Ok(())
+        self.stream_mut()?.state.restore()
     }
 
     fn stream_state(&self) -> anyhow::Result<Vec<u32>> {
-        let stream = self
-            .stream
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("no stream running: call stream_start first"))?;
+        let stream = running_stream(self.stream.as_ref())?;
         let mut bits = Vec::new();
-        for s in &stream.now {
+        for s in &stream.state.now {
             let floats = s
                 .z_prev
                 .iter()
