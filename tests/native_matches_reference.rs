@@ -18,6 +18,15 @@ fn native(net: &Network) -> NativeEngine {
     NativeEngine::new(net.clone(), c)
 }
 
+/// The native engine and the reference on `net`: the engines that share the host's checks.
+fn host_engines(net: &Network) -> Vec<Box<dyn Engine>> {
+    let c = constraints(net.n_in(), net.n_rec(), net.n_out(), None);
+    vec![
+        Box::new(native(net)),
+        Box::new(CpuEngine::new(net.clone(), c)),
+    ]
+}
+
 #[test]
 fn forward_loss_and_gradients_match_reference() {
     for (name, case, _, _) in cases() {
@@ -87,11 +96,7 @@ fn a_bad_batch_is_an_error_not_a_panic() {
     // The native engine and the reference share one check of a batch against the network.
     let case = Case::default();
     let net = random_network(&case);
-    let c = constraints(net.n_in(), net.n_rec(), net.n_out(), None);
-    let engines: Vec<Box<dyn Engine>> = vec![
-        Box::new(native(&net)),
-        Box::new(CpuEngine::new(net.clone(), c)),
-    ];
+    let engines = host_engines(&net);
     for mut engine in engines {
         let name = engine.describe();
         let mut wide = random_batch(&case);
@@ -142,11 +147,7 @@ fn gradients_do_not_depend_on_the_number_of_threads() {
 fn a_step_that_would_make_weights_non_finite_is_refused() {
     let case = Case::default();
     let net = random_network(&case);
-    let c = constraints(net.n_in(), net.n_rec(), net.n_out(), None);
-    let engines: Vec<Box<dyn Engine>> = vec![
-        Box::new(native(&net)),
-        Box::new(CpuEngine::new(net.clone(), c)),
-    ];
+    let engines = host_engines(&net);
     for mut engine in engines {
         let batch = random_batch(&case);
         let mut refused = None;
