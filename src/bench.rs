@@ -7,13 +7,11 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::config::{AdamConfig, Config};
-use crate::cpu::CpuEngine;
-use crate::device::Selected;
+use crate::device::{build_engine, Selected};
 use crate::engine::{Engine, StepSettings};
 use crate::gpu::timing::KernelTimingReport;
 use crate::gpu::GpuEngine;
 use crate::model::init::initialise;
-use crate::native::NativeEngine;
 use crate::tasks::synthetic::SyntheticTask;
 
 /// One measured configuration.
@@ -190,33 +188,26 @@ pub fn run_bench(
             )?;
             gpu_timing = Some(kernel_timing(&mut engine, &task, batch, iters)?);
         }
-        if native_iters > 0 {
-            let mut engine = NativeEngine::new(init.network.clone(), init.constraints.clone());
+        // The host engines: the native engine (after a warm-up) and the reference.
+        for (selected, warmup, iters) in [
+            (Selected::Native, 1, native_iters),
+            (Selected::Cpu, 0, cpu_iters),
+        ] {
+            if iters == 0 {
+                continue;
+            }
+            let mut engine =
+                build_engine(&selected, init.network.clone(), &init.constraints, &cfg)?;
             if let Some(d) = init.rewiring.clone() {
                 engine.set_rewiring(d)?;
             }
             measure(
-                "native",
+                selected.device_label(),
                 engine.describe(),
-                "native".into(),
-                &mut engine,
-                1,
-                native_iters,
-                None,
-            )?;
-        }
-        if cpu_iters > 0 {
-            let mut engine = CpuEngine::new(init.network.clone(), init.constraints.clone());
-            if let Some(d) = init.rewiring.clone() {
-                engine.set_rewiring(d)?;
-            }
-            measure(
-                "cpu",
-                "cpu reference".into(),
-                "cpu".into(),
-                &mut engine,
-                0,
-                cpu_iters,
+                selected.backend(),
+                engine.as_mut(),
+                warmup,
+                iters,
                 None,
             )?;
         }
