@@ -262,10 +262,8 @@ fn cmd_run(
         (Some(_), false) => run_dir::NewRun::Given,
         (Some(_), true) => run_dir::NewRun::Overwrite,
     };
-    // Refuse an occupied --out before anything is loaded or written.
-    if how == run_dir::NewRun::Given && run_dir::holds_a_run(&dir) {
-        run_dir::create(&dir, how)?;
-    }
+    // Refuse an occupied --out before data is loaded or anything is written.
+    run_dir::refuse_occupied(&dir, how)?;
     if cfg.task.kind == TaskKind::MetaRl {
         return run_meta_rl(&cfg, &dir, None, how);
     }

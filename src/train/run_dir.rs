@@ -62,6 +62,19 @@ pub fn holds_a_run(dir: &Path) -> bool {
     RUN_FILES.iter().any(|f| dir.join(f).exists())
 }
 
+/// The error of a new run given a directory (`--out`, without `--overwrite`) that already
+/// holds a run; Ok otherwise.
+pub fn refuse_occupied(dir: &Path, how: NewRun) -> anyhow::Result<()> {
+    if how == NewRun::Given && holds_a_run(dir) {
+        anyhow::bail!(
+            "{} already holds a run: `lsnn-gpu resume {}` continues it; choose another --out, or add --overwrite to replace it",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Creates the run directory of a new run at `dir` (and its parents); returns the directory
 /// the run will use. Never writes into another run: see [`NewRun`].
 pub fn create(dir: &Path, how: NewRun) -> anyhow::Result<PathBuf> {
@@ -89,14 +102,8 @@ pub fn create(dir: &Path, how: NewRun) -> anyhow::Result<PathBuf> {
             unreachable!("some suffix is free")
         }
         NewRun::Given | NewRun::Overwrite => {
+            refuse_occupied(dir, how)?;
             if holds_a_run(dir) {
-                if how == NewRun::Given {
-                    anyhow::bail!(
-                        "{} already holds a run: `lsnn-gpu resume {}` continues it; choose another --out, or add --overwrite to replace it",
-                        dir.display(),
-                        dir.display()
-                    );
-                }
                 std::fs::remove_dir_all(dir).map_err(|e| {
                     anyhow::anyhow!(
                         "--overwrite: cannot remove the run in {}: {e}",
