@@ -27,23 +27,13 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .files import Network, Readout, format_f32, load_checkpoint, save_checkpoint
+from .files import CHECKPOINT_KEYS, Network, Readout, format_f32, load_checkpoint, save_checkpoint
 
 GRAPH_FORMAT = "lsnn-gpu/nir-1"
 P = "lsnn_gpu."
-# Checkpoint metadata keys copied verbatim (as strings) into the graph metadata.
-_CKPT_KEYS = (
-    "dt",
-    "dampening",
-    "n_ref",
-    "n_delay",
-    "tau_out",
-    "readout",
-    "reg_coeff",
-    "reg_rate_hz",
-    "noise_std",
-    "n_regular",
-)
+# Checkpoint metadata keys copied verbatim (as strings) into the graph metadata: every key
+# of a checkpoint but its format tag.
+_CKPT_KEYS = tuple(k for k in CHECKPOINT_KEYS if k != "format")
 ALIF_DESCRIPTION = (
     "lsnn-gpu adaptive LIF (docs/model.md M2-M5): b_t = rho*b_{t-1} + (1-rho)*z_{t-1}, "
     "rho = exp(-dt/tau_a); threshold A_t = v_threshold + beta*b_t; spike z_t = H(v_{t-1} - A_t); "
