@@ -87,6 +87,8 @@ pub struct GpuEngine {
     /// delay_in | delay_rec | W_rec row lists [n·n] | row counts [n] (sparse_rows.wgsl).
     delays: wgpu::Buffer,
     constraints: wgpu::Buffer,
+    /// The host's copy of the constraint codes ([`Engine::constraints`]).
+    constraint_codes: Vec<u32>,
     grads: wgpu::Buffer,
     /// DEEP R: settings (`RewireUniform`) and the counters of the last step.
     rewire_buf: wgpu::Buffer,
@@ -316,6 +318,7 @@ impl GpuEngine {
             model,
             delays,
             constraints: constraints_buf,
+            constraint_codes: constraints.to_vec(),
             grads,
             rewire_buf,
             rewire_stats_buf,
@@ -1358,5 +1361,13 @@ impl Engine for GpuEngine {
 
     fn rewire_stats(&self) -> Option<RewireStats> {
         self.rewire_stats
+    }
+
+    fn constraints(&self) -> &[u32] {
+        &self.constraint_codes
+    }
+
+    fn rewiring(&self) -> Option<&DeepR> {
+        self.deep_r.as_ref()
     }
 }
