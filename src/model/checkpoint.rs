@@ -22,6 +22,8 @@ use ndarray::{Array1, Array2, Array3};
 use safetensors::{Dtype, SafeTensors};
 
 use super::batch::{Batch, Targets};
+use super::deep_r::DeepR;
+use super::init::rewired_matrices;
 use super::network::{Network, NeuronConstants, Params, Readout, SimConstants};
 use crate::engine::GradientReport;
 use crate::files::write_atomic;
@@ -41,6 +43,13 @@ pub struct TrainState {
     pub constraints: Vec<u32>,
     /// Opaque RNG state (`train.rng_state`, u8).
     pub rng_state: Vec<u8>,
+    /// The run's DEEP R settings (docs/model.md §7; metadata `deep_r.*`), so that `resume`
+    /// takes them from the checkpoint rather than from a second initialisation. None
+    /// without rewiring, and in checkpoints written before they were stored.
+    pub deep_r: Option<DeepR>,
+    /// The checkpoint a fine-tuning run (`run --init-from`) started from (metadata
+    /// `train.init_from`): its network, not the config's, is what the run trains.
+    pub init_from: Option<String>,
 }
 
 /// What kind of file a [`CheckpointError`] is about.
@@ -387,6 +396,17 @@ pub fn save_checkpoint(
             &[t.rng_state.len()],
             t.rng_state.clone(),
         );
+        if let Some(d) = &t.deep_r {
+            // The rest of `DeepR` (matrices, matrix choice) follows from the sizes.
+            w.meta("deep_r.l1", d.l1);
+            w.meta("deep_r.temperature", d.temperature);
+            w.meta("deep_r.budget", d.budget);
+            w.meta("deep_r.seed", d.seed);
+            w.meta("deep_r.dense_gradients", d.dense_gradients);
+        }
+        if let Some(from) = &t.init_from {
+            w.meta("train.init_from", from);
+        }
     }
     w.write(path).with_context(ctx)
 }
@@ -836,7 +856,27 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn train_state(&self, n_params: usize) -> Result<Option<TrainState>, CheckpointError> {
+    /// `deep_r.*`: all of them or none (a checkpoint without rewiring, or an older one).
+    fn deep_r(&self, net: &Network) -> Result<Option<DeepR>, CheckpointError> {
+        if !self.meta.keys().any(|k| k.starts_with("deep_r.")) {
+            return Ok(None);
+        }
+        let matrices = rewired_matrices(net.n_in(), net.n_rec(), net.n_out());
+        let d = DeepR::new(
+            self.meta_parse("deep_r.l1", "a number")?,
+            self.meta_parse("deep_r.temperature", "a number")?,
+            self.meta_parse("deep_r.budget", "a non-negative integer")?,
+            matrices,
+            self.meta_parse("deep_r.seed", "a non-negative integer")?,
+        );
+        Ok(Some(d.with_dense_gradients(self.meta_parse(
+            "deep_r.dense_gradients",
+            "`true` or `false`",
+        )?)))
+    }
+
+    fn train_state(&self, net: &Network) -> Result<Option<TrainState>, CheckpointError> {
+        let n_params = net.params.len();
         let present = self.meta.contains_key("train.iteration")
             || self.st.names().iter().any(|n| n.starts_with("train."));
         if !present {
@@ -860,6 +900,8 @@ impl<'a> Reader<'a> {
             adam_v,
             constraints: c.into_iter().map(|v| v as u32).collect(),
             rng_state: rng.to_vec(),
+            deep_r: self.deep_r(net)?,
+            init_from: self.meta.get("train.init_from").cloned(),
         }))
     }
 }
@@ -869,7 +911,7 @@ pub fn load_checkpoint(path: &Path) -> Result<(Network, Option<TrainState>), Che
     let bytes = read_bytes(FileKind::Checkpoint, path)?;
     let r = Reader::new(FileKind::Checkpoint, path, &bytes)?;
     let net = r.network()?;
-    let train = r.train_state(net.params.len())?;
+    let train = r.train_state(&net)?;
     Ok((net, train))
 }
 
@@ -1167,6 +1209,8 @@ mod tests {
             adam_v: (0..n).map(|_| normal(&mut rng).abs()).collect(),
             constraints: (0..n).map(|i| (i % 4) as u32).collect(),
             rng_state: (0..40u8).collect(),
+            deep_r: None,
+            init_from: None,
         }
     }
 
@@ -1263,6 +1307,34 @@ mod tests {
         bad.adam_m.pop();
         let e = save_checkpoint(&path, &net, Some(&bad)).unwrap_err();
         assert!(format!("{e:#}").contains("train.adam_m"), "{e:#}");
+    }
+
+    #[test]
+    fn deep_r_settings_and_init_from_round_trip_and_older_files_have_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.safetensors");
+        let net = random_network(4, 2, Readout::Window(4));
+        let mut state = train_state(net.params.len());
+        let matrices = rewired_matrices(net.n_in(), net.n_rec(), net.n_out());
+        state.deep_r = Some(
+            DeepR::new(0.01, 1e-7, 17, matrices, 0xDEE9_0000_0000_0007).with_dense_gradients(false),
+        );
+        state.init_from = Some("imported.safetensors".to_string());
+        save_checkpoint(&path, &net, Some(&state)).unwrap();
+        assert_eq!(load_checkpoint(&path).unwrap().1, Some(state.clone()));
+        // A checkpoint of an older lsnn-gpu has no `deep_r.*` and no `train.init_from`.
+        let mut w = read_writer(&path);
+        w.meta
+            .retain(|k, _| !k.starts_with("deep_r.") && k != "train.init_from");
+        w.write(&path).unwrap();
+        let back = load_checkpoint(&path).unwrap().1.unwrap();
+        assert_eq!((back.deep_r, back.init_from), (None, None));
+        // Some of the keys but not all: refused, naming the missing one.
+        let mut w = read_writer(&path);
+        w.meta("deep_r.l1", 0.01);
+        w.write(&path).unwrap();
+        let e = load_checkpoint(&path).unwrap_err().to_string();
+        assert!(e.contains("`deep_r.temperature` is missing"), "{e}");
     }
 
     /// Writes `net` as lsnn-gpu does, then drops the metadata keys `drop` from the file.
