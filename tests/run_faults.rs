@@ -150,7 +150,7 @@ fn kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run() {
     assert!(ok, "{stderr}");
     let span = started.elapsed();
     let (_, meta) = checkpoint(&whole.join("last.safetensors"));
-    assert!(meta.contains_key("deep_r.budget"), "{meta:?}");
+    assert!(meta.contains_key("train.deep_r.budget"), "{meta:?}");
     let mut rng = ChaCha8Rng::seed_from_u64(16);
     let (mut before_first_checkpoint, mut inside_a_write) = (0, 0);
     for k in 0..KILLS {
@@ -353,4 +353,37 @@ fn resume_before_the_first_checkpoint_says_so_and_changes_nothing() {
         "{e}"
     );
     assert!(before == snapshot(&dir));
+}
+
+#[test]
+fn a_deep_r_checkpoint_of_an_older_lsnn_gpu_resumes_exactly() {
+    // Checkpoints written before `train.deep_r.*` existed: resume derives the DEEP R settings
+    // from config.yaml, as it always did, and gets the same numbers.
+    let deep_r = ["--set", "rewiring.connectivity=0.3"];
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    let (ok, stderr, _) = run(&run_args(&whole, 6, 3, &deep_r));
+    assert!(ok, "{stderr}");
+    let dir = tmp.path().join("old");
+    let (ok, stderr, _) = run(&run_args(&dir, 3, 3, &deep_r));
+    assert!(ok, "{stderr}");
+    let yaml = std::fs::read_to_string(dir.join("config.yaml")).unwrap();
+    std::fs::write(
+        dir.join("config.yaml"),
+        yaml.replace("iterations: 3", "iterations: 6"),
+    )
+    .unwrap();
+    let last = dir.join("last.safetensors");
+    let bytes = std::fs::read(&last).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = meta.metadata().clone().unwrap();
+    let before = meta.len();
+    meta.retain(|k, _| !k.starts_with("train.deep_r."));
+    assert_eq!(before - meta.len(), 5, "the five train.deep_r.* keys");
+    let old = safetensors::serialize(st.tensors(), Some(meta)).unwrap();
+    std::fs::write(&last, old).unwrap();
+    let (ok, stderr, _) = resume(&dir);
+    assert!(ok, "{stderr}");
+    assert_same_run(&whole, &dir, "older checkpoint then resume");
 }

@@ -43,7 +43,7 @@ pub struct TrainState {
     pub constraints: Vec<u32>,
     /// Opaque RNG state (`train.rng_state`, u8).
     pub rng_state: Vec<u8>,
-    /// The run's DEEP R settings (docs/model.md §7; metadata `deep_r.*`), so that `resume`
+    /// The run's DEEP R settings (docs/model.md §7; metadata `train.deep_r.*`), so that `resume`
     /// takes them from the checkpoint rather than from a second initialisation. None
     /// without rewiring, and in checkpoints written before they were stored.
     pub deep_r: Option<DeepR>,
@@ -398,11 +398,11 @@ pub fn save_checkpoint(
         );
         if let Some(d) = &t.deep_r {
             // The rest of `DeepR` (matrices, matrix choice) follows from the sizes.
-            w.meta("deep_r.l1", d.l1);
-            w.meta("deep_r.temperature", d.temperature);
-            w.meta("deep_r.budget", d.budget);
-            w.meta("deep_r.seed", d.seed);
-            w.meta("deep_r.dense_gradients", d.dense_gradients);
+            w.meta("train.deep_r.l1", d.l1);
+            w.meta("train.deep_r.temperature", d.temperature);
+            w.meta("train.deep_r.budget", d.budget);
+            w.meta("train.deep_r.seed", d.seed);
+            w.meta("train.deep_r.dense_gradients", d.dense_gradients);
         }
         if let Some(from) = &t.init_from {
             w.meta("train.init_from", from);
@@ -856,21 +856,21 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// `deep_r.*`: all of them or none (a checkpoint without rewiring, or an older one).
+    /// `train.deep_r.*`: all of them or none (a checkpoint without rewiring, or an older one).
     fn deep_r(&self, net: &Network) -> Result<Option<DeepR>, CheckpointError> {
-        if !self.meta.keys().any(|k| k.starts_with("deep_r.")) {
+        if !self.meta.keys().any(|k| k.starts_with("train.deep_r.")) {
             return Ok(None);
         }
         let matrices = rewired_matrices(net.n_in(), net.n_rec(), net.n_out());
         let d = DeepR::new(
-            self.meta_parse("deep_r.l1", "a number")?,
-            self.meta_parse("deep_r.temperature", "a number")?,
-            self.meta_parse("deep_r.budget", "a non-negative integer")?,
+            self.meta_parse("train.deep_r.l1", "a number")?,
+            self.meta_parse("train.deep_r.temperature", "a number")?,
+            self.meta_parse("train.deep_r.budget", "a non-negative integer")?,
             matrices,
-            self.meta_parse("deep_r.seed", "a non-negative integer")?,
+            self.meta_parse("train.deep_r.seed", "a non-negative integer")?,
         );
         Ok(Some(d.with_dense_gradients(self.meta_parse(
-            "deep_r.dense_gradients",
+            "train.deep_r.dense_gradients",
             "`true` or `false`",
         )?)))
     }
@@ -1322,19 +1322,19 @@ mod tests {
         state.init_from = Some("imported.safetensors".to_string());
         save_checkpoint(&path, &net, Some(&state)).unwrap();
         assert_eq!(load_checkpoint(&path).unwrap().1, Some(state.clone()));
-        // A checkpoint of an older lsnn-gpu has no `deep_r.*` and no `train.init_from`.
+        // A checkpoint of an older lsnn-gpu has no `train.deep_r.*` and no `train.init_from`.
         let mut w = read_writer(&path);
         w.meta
-            .retain(|k, _| !k.starts_with("deep_r.") && k != "train.init_from");
+            .retain(|k, _| !k.starts_with("train.deep_r.") && k != "train.init_from");
         w.write(&path).unwrap();
         let back = load_checkpoint(&path).unwrap().1.unwrap();
         assert_eq!((back.deep_r, back.init_from), (None, None));
         // Some of the keys but not all: refused, naming the missing one.
         let mut w = read_writer(&path);
-        w.meta("deep_r.l1", 0.01);
+        w.meta("train.deep_r.l1", 0.01);
         w.write(&path).unwrap();
         let e = load_checkpoint(&path).unwrap_err().to_string();
-        assert!(e.contains("`deep_r.temperature` is missing"), "{e}");
+        assert!(e.contains("`train.deep_r.temperature` is missing"), "{e}");
     }
 
     /// Writes `net` as lsnn-gpu does, then drops the metadata keys `drop` from the file.
