@@ -387,3 +387,42 @@ fn a_deep_r_checkpoint_of_an_older_lsnn_gpu_resumes_exactly() {
     assert!(ok, "{stderr}");
     assert_same_run(&whole, &dir, "older checkpoint then resume");
 }
+
+#[test]
+fn deep_r_settings_edited_in_config_yaml_are_refused_naming_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let (ok, stderr, _) = run(&run_args(
+        &dir,
+        3,
+        3,
+        &[
+            "--set",
+            "rewiring.connectivity=0.3",
+            "--set",
+            "rewiring.l1=0.01",
+        ],
+    ));
+    assert!(ok, "{stderr}");
+    let yaml = std::fs::read_to_string(dir.join("config.yaml")).unwrap();
+    let before = snapshot(&dir);
+    for (edit, field) in [
+        (
+            yaml.replace("l1: 0.01", "l1: 0.02"),
+            "rewiring.l1: config.yaml says 0.02",
+        ),
+        (
+            yaml.replace("connectivity: 0.3", "connectivity: 0.5"),
+            "rewiring.connectivity: config.yaml gives a budget of",
+        ),
+    ] {
+        assert_ne!(edit, yaml, "the edit for {field} found nothing to replace");
+        std::fs::write(dir.join("config.yaml"), &edit).unwrap();
+        let (ok, _, json) = resume(&dir);
+        assert!(!ok);
+        let e = json["error"].as_str().unwrap();
+        assert!(e.contains(field), "{e}");
+        std::fs::write(dir.join("config.yaml"), &yaml).unwrap();
+        assert!(before == snapshot(&dir), "a refused resume changed a file");
+    }
+}
