@@ -22,6 +22,7 @@ use super::shader::{kernel_source, ShaderConstants};
 use super::timing::{KernelTimer, KernelTimes};
 use crate::engine::{check_stream_shape, BatchStats, Engine, GradientReport, StepSettings};
 use crate::model::deep_r::{DeepR, RewireStats};
+use crate::model::param_layout::{NEURON_ALPHA, NEURON_BETA, NEURON_RHO, NEURON_THR};
 use crate::model::{Batch, Network, Params, Readout, Targets};
 
 const F32: u64 = 4;
@@ -337,13 +338,22 @@ impl GpuEngine {
         self.constants.workgroup_size
     }
 
+    /// The model buffer: the trained parameters, then the per-neuron constants in the
+    /// blocks of `param_layout::NEURON_CONSTANTS`.
     fn model_data(net: &Network) -> Vec<f32> {
+        let layout = net.params.layout();
         let mut data = net.params.to_flat();
+        data.resize(layout.model_len(), 0.0);
         let dt = net.sim.dt;
-        data.extend(net.neurons.alpha(dt).iter());
-        data.extend(net.neurons.rho(dt).iter());
-        data.extend(net.neurons.beta.iter());
-        data.extend(net.neurons.thr.iter());
+        for (k, values) in [
+            (NEURON_ALPHA, net.neurons.alpha(dt)),
+            (NEURON_RHO, net.neurons.rho(dt)),
+            (NEURON_BETA, net.neurons.beta.clone()),
+            (NEURON_THR, net.neurons.thr.clone()),
+        ] {
+            let at = layout.neuron_offset(k);
+            data[at..at + layout.n_rec].copy_from_slice(values.as_slice().expect("contiguous"));
+        }
         data
     }
 
@@ -360,7 +370,8 @@ impl GpuEngine {
         let limits = device.limits();
         let max_binding = limits.max_storage_buffer_binding_size;
         let (n, n_in, n_out) = (net.n_rec(), net.n_in(), net.n_out());
-        let p = net.params.len();
+        let layout = net.params.layout();
+        let p = layout.len();
         let nd = net.sim.n_delay as usize;
         let (window, steps_per_frame) = match net.sim.readout {
             Readout::Window(k) => {
@@ -422,10 +433,10 @@ impl GpuEngine {
             rec_words: rec_words as u32,
             in_words: in_words as u32,
             n_params: p as u32,
-            off_w_rec: (n_in * n) as u32,
-            off_w_out: (n_in * n + n * n) as u32,
-            off_b_out: (n_in * n + n * n + n * n_out) as u32,
-            off_neurons: p as u32,
+            off_w_rec: layout.w_rec().offset as u32,
+            off_w_out: layout.w_out().offset as u32,
+            off_b_out: layout.b_out().offset as u32,
+            off_neurons: layout.neuron_offset(NEURON_ALPHA) as u32,
             off_delay_rec: (n_in * n) as u32,
             state_stride: STATE_HEAD + nd as u32,
             bstate_stride: BSTATE_HEAD + nd as u32,
