@@ -5,7 +5,9 @@
 // R1-R4 of docs/model.md section 7: an entry inactive before the step stays 0, one whose theta went <= 0 disconnects, active
 // ones take theta -= lr*l1 + sqrt(2 lr T) N(0,1) (Philox, stream STREAM_NOISE) and disconnect
 // if that makes theta <= 0. Active connections per matrix and disconnections are counted
-// into `stats` for the refill (deep_r_refill.wgsl) and the metrics.
+// into `stats` for the refill (deep_r_refill.wgsl) and the metrics; non-finite gradients and
+// updated weights are counted too (STAT_NONFINITE_*): the host then refuses the step and
+// restores the weights, as `cpu::engine::optimiser_step` does (the NaN guard).
 // Reference: src/cpu/adam.rs (adam_step, apply_constraints),
 // src/cpu/deep_r.rs (rewire_entries). Host: src/gpu/engine.rs.
 //
@@ -38,6 +40,9 @@ fn main(
     if (e < dims.n_params) {
         let before = model[e];
         let g = grads[e];
+        if (!is_finite(g)) {
+            atomicAdd(&counts[STAT_NONFINITE_GRADS], 1u);
+        }
         let m = step.beta1 * moments[e] + (1.0 - step.beta1) * g;
         let v = step.beta2 * moments[dims.n_params + e] + (1.0 - step.beta2) * g * g;
         moments[e] = m;
@@ -76,6 +81,9 @@ fn main(
             } else if (theta_old > 0.0) {
                 atomicAdd(&counts[STAT_DISCONNECTED], 1u);
             }
+        }
+        if (!is_finite(w)) {
+            atomicAdd(&counts[STAT_NONFINITE_WEIGHTS], 1u);
         }
         model[e] = w;
     }

@@ -27,6 +27,11 @@ fn noise_normal(seed: u32, t: u32, b: u32, j: u32) -> f32 {
     return sqrt(-2.0 * log(u1)) * cos(6.2831853071795864 * u2);
 }
 
+// False for an infinity or a NaN. Tested on the bits: a compiler may assume `x != x` false.
+fn is_finite(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
 // Bit j of a spike bitmask word array.
 fn bit_of(word: u32, j: u32) -> bool {
     return ((word >> (j & 31u)) & 1u) != 0u;
