@@ -11,6 +11,7 @@ use crate::cpu::readout_loss::{outputs_over_time, readout_loss};
 use crate::files::write_json_atomic;
 use crate::model::connectivity::connection_probabilities;
 use crate::model::init::Constraint;
+use crate::model::ParamLayout;
 use crate::model::{Batch, Network, Targets};
 
 /// The paper's Fig. 1C: connection probabilities between the populations of `network`, as
@@ -122,6 +123,8 @@ pub fn draw_raster(
 /// Number of inhibitory neurons under Dale's law: rows of W_rec constrained non-positive
 /// (they come first, docs/model.md §1); 0 without Dale's law.
 pub fn inhibitory_count(constraints: &[u32], n_in: usize, n_rec: usize) -> usize {
+    // W_rec's place does not depend on n_out.
+    let w_rec = ParamLayout::new(n_in, n_rec, 0).w_rec();
     let negative = [
         Constraint::NonPositive as u32,
         Constraint::RewiredNegative as u32,
@@ -133,7 +136,7 @@ pub fn inhibitory_count(constraints: &[u32], n_in: usize, n_rec: usize) -> usize
             n_rec > 1
                 && (0..n_rec).filter(|&j| j != k).all(|j| {
                     constraints
-                        .get(n_in * n_rec + k * n_rec + j)
+                        .get(w_rec.index(k, j))
                         .is_some_and(|c| negative.contains(c))
                 })
         })
