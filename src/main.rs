@@ -367,7 +367,7 @@ fn cmd_resume(
     device: &DeviceArgs,
     stop: &StopRequest,
 ) -> anyhow::Result<serde_json::Value> {
-    let cfg = load_config(&dir.join("config.yaml"), &[], Some(device))?;
+    let cfg = load_config(&resume::config_path(dir)?, &[], Some(device))?;
     if cfg.task.kind == TaskKind::MetaRl {
         let checked = resume::check(dir, &cfg, cfg.rl.place_cells.n_channels(), N_OUTPUTS)?;
         return run_meta_rl(&cfg, dir, Some(checked), run_dir::NewRun::Given, stop);

@@ -178,8 +178,8 @@ fn kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run() {
             // Killed before its first checkpoint: said plainly, and a new run replaces it.
             let e = json["error"].as_str().unwrap_or_default();
             assert!(
-                e.contains("no checkpoint yet") && e.contains("--overwrite")
-                    || e.contains("config.yaml"),
+                (e.contains("no checkpoint yet") || e.contains("no run to resume"))
+                    && e.contains("--overwrite"),
                 "kill {k} at {at:?}: {stderr}"
             );
             before_first_checkpoint += 1;
@@ -353,6 +353,17 @@ fn resume_before_the_first_checkpoint_says_so_and_changes_nothing() {
         "{e}"
     );
     assert!(before == snapshot(&dir));
+    // Killed before even its config was written: an empty directory.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let (ok, _, json) = resume(&empty);
+    assert!(!ok);
+    let e = json["error"].as_str().unwrap();
+    assert!(
+        e.contains("no run to resume") && e.contains("--overwrite"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
 }
 
 #[test]

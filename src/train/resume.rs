@@ -198,6 +198,20 @@ fn check_network(expected: &Initialised, net: &Network, state: &TrainState) -> a
     Ok(())
 }
 
+/// The `config.yaml` of the run in `dir`; an error that says so when `dir` holds no run (a
+/// wrong path, or a run killed before it wrote its config).
+pub fn config_path(dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.join("config.yaml");
+    if !path.exists() {
+        bail!(
+            "{}: no run to resume (no config.yaml): give the directory of a run, or start one with `lsnn-gpu run CONFIG --out {} --overwrite`",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(path)
+}
+
 /// What stops a run directory from resuming when it has no `last.safetensors`.
 fn no_checkpoint(dir: &Path, cfg: &Config) -> anyhow::Error {
     let every = if cfg.eval.every > 0 {

@@ -1,5 +1,7 @@
-//! The training loop shared by every classification task: step-decay schedule, periodic
-//! validation, `last` and `best` checkpoints (atomic), resume, test evaluation at the end.
+//! The training loop of the classification and regression tasks: step-decay schedule,
+//! periodic validation, `best` and `last` checkpoints, test evaluation at the end. What every
+//! trainer shares (metrics, progress, DEEP R accounting, NaN guard, checkpoints, stop on
+//! request) is [`super::session`]; where a resumed run starts is [`super::resume`].
 
 use std::path::{Path, PathBuf};
 
