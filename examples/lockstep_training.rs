@@ -1,0 +1,163 @@
+//! Holds a freshly built engine to a persistent engine's training trajectory, one Adam step at
+//! a time: at every iteration a new engine (`--device`, default gpu) starts from the
+//! persistent engine's weights and Adam moments (`--persistent`, default native) and both take
+//! the same step on the same batch of an sMNIST config; the two updates are compared. The
+//! tests compare engines on small random cases; this compares them on a real run's trajectory,
+//! where a difference that grows with training (or a bias in one direction) would show. With
+//! the same device on both sides it finds state that an engine carries from one call to the
+//! next (the updates must then be bit-identical); `--eval-every N` adds the trainer's
+//! validation pass on the persistent engine every N iterations.
+//!
+//! `cargo run --release --example lockstep_training -- CONFIG ITERATIONS [--device gpu|cpu|native] [--persistent gpu|cpu|native] [--eval-every N] [--every N] [--set KEY=VALUE ...]`
+//!
+//! Per iteration (on stderr, every `--every` iterations): the relative size of the
+//! difference of the updates ‖Δother − Δnative‖ / ‖Δnative‖, the relative component of the
+//! difference along the native update (Δother − Δnative)·Δnative / ‖Δnative‖² (a systematic
+//! lengthening or shortening of the steps shows here), the fraction of parameters whose update
+//! has the opposite sign, and the two losses. Ends with one JSON line of the means.
+use anyhow::{bail, Context};
+use lsnn_gpu::config::{Config, DeviceKind};
+use lsnn_gpu::device::{build_engine, select};
+use lsnn_gpu::engine::StepSettings;
+use lsnn_gpu::model::init::initialise;
+use lsnn_gpu::tasks::smnist::SmnistTask;
+use lsnn_gpu::tasks::BatchSource;
+use lsnn_gpu::train::trainer::noise_seed;
+use serde_json::json;
+
+struct Args {
+    config: String,
+    iterations: usize,
+    device: DeviceKind,
+    persistent: DeviceKind,
+    eval_every: usize,
+    every: usize,
+    sets: Vec<String>,
+}
+
+fn device_kind(name: Option<String>) -> anyhow::Result<DeviceKind> {
+    Ok(match name.as_deref() {
+        Some("gpu") => DeviceKind::Gpu,
+        Some("cpu") => DeviceKind::Cpu,
+        Some("native") => DeviceKind::Native,
+        other => bail!("--device/--persistent gpu|cpu|native, not {other:?}"),
+    })
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut it = std::env::args().skip(1);
+    let mut positional = Vec::new();
+    let mut args = Args {
+        config: String::new(),
+        iterations: 0,
+        device: DeviceKind::Gpu,
+        persistent: DeviceKind::Native,
+        eval_every: 0,
+        every: 10,
+        sets: Vec::new(),
+    };
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--device" => args.device = device_kind(it.next())?,
+            "--persistent" => args.persistent = device_kind(it.next())?,
+            "--eval-every" => args.eval_every = it.next().context("--eval-every N")?.parse()?,
+            "--every" => args.every = it.next().context("--every N")?.parse()?,
+            "--set" => args.sets.push(it.next().context("--set KEY=VALUE")?),
+            _ => positional.push(a),
+        }
+    }
+    let [config, iterations] = positional.as_slice() else {
+        bail!("usage: lockstep_training CONFIG ITERATIONS [--device gpu|cpu] [--every N] [--set KEY=VALUE ...]");
+    };
+    args.config = config.clone();
+    args.iterations = iterations.parse().context("ITERATIONS")?;
+    Ok(args)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let cfg = Config::load(std::path::Path::new(&args.config), &args.sets)?;
+    let mut source = SmnistTask::from_config(&cfg)?;
+    let init = initialise(&cfg, source.n_in(), source.n_out());
+    let persistent_device = select(
+        args.persistent,
+        cfg.device.backend,
+        cfg.device.adapter.clone(),
+    )?;
+    let mut native = build_engine(
+        &persistent_device,
+        init.network.clone(),
+        &init.constraints,
+        &cfg,
+    )?;
+    let other_device = select(args.device, cfg.device.backend, cfg.device.adapter.clone())?;
+    let (mut sum_rel, mut sum_along, mut sum_flip) = (0.0f64, 0.0f64, 0.0f64);
+    for it in 0..args.iterations {
+        let batch = source.train_batch(it)?;
+        let t = &cfg.train;
+        let settings = StepSettings::adam(
+            &t.adam,
+            t.learning_rate_at(it),
+            it as u32 + 1,
+            noise_seed(t.seed, it),
+        );
+        if args.eval_every > 0 && it > 0 && it % args.eval_every == 0 {
+            // What the trainer does between steps: a validation pass on the persistent engine.
+            let val = source.eval_batch(lsnn_gpu::tasks::Split::Validation, 0)?;
+            native.evaluate(&val, 0)?;
+        }
+        let before = native.network()?;
+        let (m, v) = native.adam_moments()?;
+        let stats_native = native.train_step(&batch, &settings)?;
+        let after_native = native.network()?.params.to_flat();
+        let mut other = build_engine(&other_device, before.clone(), &init.constraints, &cfg)?;
+        other.set_adam_moments(&m, &v)?;
+        let stats_other = other.train_step(&batch, &settings)?;
+        let after_other = other.network()?.params.to_flat();
+        let w0 = before.params.to_flat();
+        let (mut diff2, mut norm2, mut along, mut flips, mut moved) = (0.0, 0.0, 0.0, 0, 0);
+        for ((w, a), b) in w0.iter().zip(&after_native).zip(&after_other) {
+            let dn = f64::from(a - w);
+            let dg = f64::from(b - w);
+            diff2 += (dg - dn) * (dg - dn);
+            norm2 += dn * dn;
+            along += (dg - dn) * dn;
+            if dn != 0.0 || dg != 0.0 {
+                moved += 1;
+                if dn * dg < 0.0 {
+                    flips += 1;
+                }
+            }
+        }
+        let rel = (diff2 / norm2).sqrt();
+        let along = along / norm2;
+        let flip = flips as f64 / moved.max(1) as f64;
+        sum_rel += rel;
+        sum_along += along;
+        sum_flip += flip;
+        if (it + 1) % args.every == 0 || it == 0 {
+            eprintln!(
+                "it {:5}  rel diff {rel:.3e}  along {along:+.3e}  sign flips {:.4} %  loss native {:.6} other {:.6}",
+                it + 1,
+                100.0 * flip,
+                stats_native.loss,
+                stats_other.loss
+            );
+        }
+    }
+    let n = args.iterations.max(1) as f64;
+    println!(
+        "{}",
+        json!({
+            "command": "lockstep_training",
+            "config": args.config,
+            "iterations": args.iterations,
+            "persistent": persistent_device.name(),
+            "fresh": other_device.name(),
+            "mean_relative_difference": sum_rel / n,
+            "mean_along": sum_along / n,
+            "mean_sign_flip_fraction": sum_flip / n,
+        })
+    );
+    Ok(())
+}
