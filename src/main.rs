@@ -175,10 +175,10 @@ fn load_config(path: &Path, set: &[String], device: Option<&DeviceArgs>) -> anyh
 /// put it unless the config names a directory: the directory that holds the run directories.
 fn source_for(cfg: &Config, cache_dir: &Path) -> anyhow::Result<Box<dyn BatchSource>> {
     match cfg.task.kind {
-        TaskKind::Synthetic => Ok(Box::new(SyntheticTask::from_config(cfg))),
-        TaskKind::Smnist => Ok(Box::new(SmnistTask::from_config(cfg)?)),
-        TaskKind::Timit => Ok(Box::new(TimitTask::from_config(cfg, cache_dir)?)),
-        TaskKind::L2lTn | TaskKind::L2lSine => Ok(Box::new(L2lTask::from_config(cfg)?)),
+        TaskKind::Synthetic => Ok(Box::new(SyntheticTask::from_config(&cfg.task_run()))),
+        TaskKind::Smnist => Ok(Box::new(SmnistTask::from_config(&cfg.task_run())?)),
+        TaskKind::Timit => Ok(Box::new(TimitTask::from_config(&cfg.task_run(), cache_dir)?)),
+        TaskKind::L2lTn | TaskKind::L2lSine => Ok(Box::new(L2lTask::from_config(&cfg.task_run())?)),
         TaskKind::MetaRl => bail!(
             "task.kind meta_rl is trained by PPO (`lsnn-gpu run configs/meta_rl.yaml`), not from batches"
         ),
@@ -280,12 +280,12 @@ fn cmd_run(
             );
         }
     }
-    let selected = select_from_config(&cfg)?;
+    let selected = select_from_config(&cfg.device)?;
     let dir = run_dir::create(&dir, how)?;
     std::fs::write(dir.join("config.yaml"), cfg.to_yaml())
         .context("writing the resolved config")?;
     lsnn_gpu::device::record_in_run_dir(&selected, &dir, "run")?;
-    let mut init = initialise(&cfg, source.n_in(), source.n_out());
+    let mut init = initialise(&cfg.init_settings(), source.n_in(), source.n_out());
     if let Some((path, network)) = start_network {
         init.constraints = lsnn_gpu::model::init::constraints(
             network.n_in(),
@@ -300,7 +300,7 @@ fn cmd_run(
         );
         init.network = network;
     }
-    let mut engine = build_engine(&selected, init.network, &init.constraints, &cfg)?;
+    let mut engine = build_engine(&selected, init.network, &init.constraints, &cfg.device)?;
     if let Some(d) = init.rewiring {
         engine.set_rewiring(d)?;
     }
@@ -349,13 +349,13 @@ fn cmd_resume(dir: &Path, device: &DeviceArgs) -> anyhow::Result<serde_json::Val
         })
         .fold(None, |m: Option<f64>, a| Some(m.map_or(a, |m| m.max(a))));
     let mut source = source_for(&cfg, &parent_of(dir))?;
-    let selected = select_from_config(&cfg)?;
+    let selected = select_from_config(&cfg.device)?;
     lsnn_gpu::device::record_in_run_dir(&selected, dir, "resume")?;
-    let mut engine = build_engine(&selected, network, &state.constraints, &cfg)?;
+    let mut engine = build_engine(&selected, network, &state.constraints, &cfg.device)?;
     engine.set_adam_moments(&state.adam_m, &state.adam_v)?;
     // DEEP R's settings are a pure function of the config (the signs travel in the
     // checkpoint's constraint codes).
-    if let Some(d) = initialise(&cfg, source.n_in(), source.n_out()).rewiring {
+    if let Some(d) = initialise(&cfg.init_settings(), source.n_in(), source.n_out()).rewiring {
         engine.set_rewiring(d)?;
     }
     eprintln!(
@@ -395,9 +395,9 @@ fn run_meta_rl(
     )>,
     how: run_dir::NewRun,
 ) -> anyhow::Result<serde_json::Value> {
-    let selected = select_from_config(cfg)?;
+    let selected = select_from_config(&cfg.device)?;
     let n_in = cfg.rl.place_cells.n_channels();
-    let init = initialise(cfg, n_in, N_OUTPUTS);
+    let init = initialise(&cfg.init_settings(), n_in, N_OUTPUTS);
     let dir = &match resume {
         None => run_dir::create(dir, how)?,
         Some(_) => dir.to_path_buf(),
@@ -432,7 +432,7 @@ fn run_meta_rl(
     }
     let resumed_at = start.update;
     lsnn_gpu::device::record_in_run_dir(&selected, dir, command)?;
-    let mut engine = build_engine(&selected, network, &constraints, cfg)?;
+    let mut engine = build_engine(&selected, network, &constraints, &cfg.device)?;
     if let Some((m, v)) = moments {
         engine.set_adam_moments(&m, &v)?;
     }
@@ -466,8 +466,8 @@ fn cmd_eval(
     let mut source = source_for(&cfg, &parent_of(run))?;
     let (network, _) = load_checkpoint(checkpoint)?;
     let c = constraints(network.n_in(), network.n_rec(), network.n_out(), None);
-    let selected = select_from_config(&cfg)?;
-    let mut engine = build_engine(&selected, network, &c, &cfg)?;
+    let selected = select_from_config(&cfg.device)?;
+    let mut engine = build_engine(&selected, network, &c, &cfg.device)?;
     let (validation_loss, validation_accuracy) =
         evaluate(engine.as_mut(), source.as_mut(), Split::Validation)?;
     let (test_loss, test_accuracy) = evaluate(engine.as_mut(), source.as_mut(), Split::Test)?;
@@ -533,7 +533,7 @@ fn cmd_init(
 ) -> anyhow::Result<serde_json::Value> {
     let cfg = load_config(config, set, None)?;
     let mut source = source_for(&cfg, &parent_of(out))?;
-    let init = initialise(&cfg, source.n_in(), source.n_out());
+    let init = initialise(&cfg.init_settings(), source.n_in(), source.n_out());
     save_checkpoint(out, &init.network, None)?;
     if let Some(b) = batch_out {
         save_batch(b, &source.train_batch(0)?)?;
@@ -567,9 +567,9 @@ fn cmd_grads(
     )?;
     let c = constraints(network.n_in(), network.n_rec(), network.n_out(), None);
     let cfg = Config::default();
-    let mut engine = build_engine(&selected, network.clone(), &c, &cfg)?;
+    let mut engine = build_engine(&selected, network.clone(), &c, &cfg.device)?;
     let report = engine.gradients(&batch, 0)?;
-    save_gradients(out, &network, &report)?;
+    save_gradients(out, &network, &report.record())?;
     eprintln!(
         "loss {:.6} (task {:.6}, reg {:.6}) on {}",
         report.stats.loss,

@@ -4,7 +4,7 @@
 //! (not literals in the shaders), so one source serves CPU adapters (few invocations) and
 //! GPUs (many).
 
-use crate::config::MAX_NEURONS;
+use super::settings::MAX_NEURONS;
 use crate::model::deep_r;
 
 /// The kernels, by file name under `shaders/`.

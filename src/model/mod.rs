@@ -7,6 +7,7 @@ pub mod connectivity;
 pub mod deep_r;
 pub mod init;
 pub mod network;
+pub mod settings;
 
 pub use batch::{Batch, Targets};
 pub use network::{Network, NeuronConstants, Params, Readout, SimConstants};

@@ -14,12 +14,12 @@ use ndarray::Array3;
 use super::l2l_encoding::{encode_episodes, PopulationSettings};
 use super::l2l_eval::{error_curves, probe_internal_model, L2lEvalSettings};
 use super::l2l_family::{FamilyKind, TaskFamily};
+use super::l2l_figures::{draw_error_curves, draw_internal_model};
+use super::settings::{TaskKind, TaskRun};
 use super::{BatchSource, Split};
-use crate::config::{Config, TaskKind};
 use crate::engine::Engine;
 use crate::files::write_atomic;
 use crate::model::{Batch, Targets};
-use crate::plot::l2l_figures::{draw_error_curves, draw_internal_model};
 
 /// First episode index of the validation and test episodes (training uses 0, 1, 2, …).
 const VALIDATION_EPISODES: u64 = 1 << 40;
@@ -39,7 +39,7 @@ pub struct L2lTask {
 }
 
 impl L2lTask {
-    pub fn from_config(cfg: &Config) -> anyhow::Result<L2lTask> {
+    pub fn from_config(cfg: &TaskRun) -> anyhow::Result<L2lTask> {
         let kind = match cfg.task.kind {
             TaskKind::L2lTn => FamilyKind::TargetNetworks,
             TaskKind::L2lSine => FamilyKind::Sines,
@@ -69,11 +69,11 @@ impl L2lTask {
             family,
             settings,
             pairs: t.pairs_per_episode,
-            batch_size: cfg.train.batch_size,
-            eval_batch_size: cfg.eval.batch_size.max(1),
+            batch_size: cfg.batch_size,
+            eval_batch_size: cfg.eval_batch_size.max(1),
             eval_episodes: cfg.data.validation_size.max(1),
-            seed: cfg.train.seed,
-            final_eval: cfg.eval.l2l.clone(),
+            seed: cfg.seed,
+            final_eval: cfg.l2l_eval.clone(),
         })
     }
 
@@ -200,6 +200,7 @@ impl BatchSource for L2lTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn config(kind: TaskKind) -> Config {
         let mut cfg = Config::default();
@@ -215,7 +216,7 @@ mod tests {
 
     #[test]
     fn batches_score_each_pair_at_the_end_of_its_window() {
-        let mut task = L2lTask::from_config(&config(TaskKind::L2lTn)).unwrap();
+        let mut task = L2lTask::from_config(&config(TaskKind::L2lTn).task_run()).unwrap();
         assert_eq!((task.n_in(), task.n_out()), (30, 1));
         let b = task.train_batch(2).unwrap();
         assert_eq!(b.x.dim(), (120, 3, 30));
@@ -252,11 +253,14 @@ mod tests {
 
     #[test]
     fn sines_and_bad_settings() {
-        let task = L2lTask::from_config(&config(TaskKind::L2lSine)).unwrap();
+        let task = L2lTask::from_config(&config(TaskKind::L2lSine).task_run()).unwrap();
         assert_eq!(task.family(), TaskFamily::SINES);
         let mut cfg = config(TaskKind::L2lTn);
         cfg.task.neurons_per_value = 0;
-        let e = L2lTask::from_config(&cfg).err().unwrap().to_string();
+        let e = L2lTask::from_config(&cfg.task_run())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("neurons_per_value"), "{e}");
     }
 
@@ -264,11 +268,11 @@ mod tests {
     fn the_input_range_comes_from_the_config() {
         let mut cfg = config(TaskKind::L2lTn);
         assert_eq!(
-            L2lTask::from_config(&cfg).unwrap().family(),
+            L2lTask::from_config(&cfg.task_run()).unwrap().family(),
             TaskFamily::TARGET_NETWORKS
         );
         cfg.task.input_range = Some([-5.0, 5.0]);
-        let task = L2lTask::from_config(&cfg).unwrap();
+        let task = L2lTask::from_config(&cfg.task_run()).unwrap();
         assert_eq!(task.family().kind, FamilyKind::TargetNetworks);
         assert_eq!(task.family().input_range(), (-5.0, 5.0));
     }

@@ -19,8 +19,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
+use super::settings::TaskRun;
 use super::{BatchSource, Split};
-use crate::config::Config;
 use crate::data::timit::cache::{
     load_or_extract, FeatureRequest, TimitFeatures, UtteranceFeatures,
 };
@@ -81,7 +81,7 @@ pub struct TimitTask {
 }
 
 /// The corpus directory: `data.path`, else `TIMIT_DIR`, else an error that says both.
-pub fn corpus_path(cfg: &Config) -> anyhow::Result<PathBuf> {
+pub fn corpus_path(cfg: &TaskRun) -> anyhow::Result<PathBuf> {
     if let Some(p) = &cfg.data.path {
         return Ok(PathBuf::from(p));
     }
@@ -102,7 +102,7 @@ fn sorted_by_length(list: &[UtteranceFeatures]) -> Vec<usize> {
 impl TimitTask {
     /// Loads (or extracts and caches) the features of the configured corpus. `default_cache_dir`
     /// is used unless `data.cache_dir` is set.
-    pub fn from_config(cfg: &Config, default_cache_dir: &Path) -> anyhow::Result<TimitTask> {
+    pub fn from_config(cfg: &TaskRun, default_cache_dir: &Path) -> anyhow::Result<TimitTask> {
         let defaults = SpeakerLists::default();
         let request = FeatureRequest {
             corpus: corpus_path(cfg)?,
@@ -114,7 +114,7 @@ impl TimitTask {
                     .unwrap_or(defaults.core_test),
                 dev: cfg.data.dev_speakers.clone().unwrap_or(defaults.dev),
             },
-            holdout_seed: cfg.train.seed,
+            holdout_seed: cfg.seed,
             holdout_speakers: cfg.data.holdout_speakers,
             settings: cfg.data.mfcc.clone(),
             cache_dir: cfg
@@ -137,11 +137,11 @@ impl TimitTask {
             features.cache_file.display()
         );
         anyhow::ensure!(
-            features.train.len() >= cfg.train.batch_size,
+            features.train.len() >= cfg.batch_size,
             "{}: {} training utterances, fewer than train.batch_size = {}",
             request.corpus.display(),
             features.train.len(),
-            cfg.train.batch_size
+            cfg.batch_size
         );
         anyhow::ensure!(
             !features.dev.is_empty(),
@@ -153,8 +153,8 @@ impl TimitTask {
             test_order: sorted_by_length(&features.core_test),
             features,
             epoch: None,
-            batch_size: cfg.train.batch_size,
-            eval_batch_size: cfg.eval.batch_size.max(1),
+            batch_size: cfg.batch_size,
+            eval_batch_size: cfg.eval_batch_size.max(1),
             steps_per_frame: cfg.task.steps_per_frame,
             spikes: match cfg.task.frame_input {
                 FrameInput::Analog => None,
@@ -164,7 +164,7 @@ impl TimitTask {
                     value: 1.0 / cfg.model.dt,
                 }),
             },
-            seed: cfg.train.seed,
+            seed: cfg.seed,
         })
     }
 
