@@ -15,7 +15,7 @@ use lsnn_gpu::model::checkpoint::{
     load_batch, load_checkpoint, save_batch, save_checkpoint, save_gradients,
 };
 use lsnn_gpu::model::init::{constraints, initialise};
-use lsnn_gpu::plot::run_figures::{draw_connectivity_files, draw_learning_curves, draw_raster};
+use lsnn_gpu::plot::run_figures::{draw_connectivity_files, draw_learning_curves, redraw_raster};
 use lsnn_gpu::rl::agent::{LogStd, N_OUTPUTS};
 use lsnn_gpu::rl::trainer::{train_meta_rl, RlStart};
 use lsnn_gpu::tasks::l2l::L2lTask;
@@ -23,6 +23,7 @@ use lsnn_gpu::tasks::smnist::SmnistTask;
 use lsnn_gpu::tasks::synthetic::SyntheticTask;
 use lsnn_gpu::tasks::timit::TimitTask;
 use lsnn_gpu::tasks::{BatchSource, Split};
+use lsnn_gpu::train::raster::draw_raster;
 use lsnn_gpu::train::{evaluate, run_dir, train, truncate_metrics, validation_score, StartPoint};
 
 #[derive(Parser)]
@@ -510,8 +511,12 @@ fn cmd_plot(dir: &Path) -> anyhow::Result<serde_json::Value> {
     let c = state
         .map(|s| s.constraints)
         .unwrap_or_else(|| constraints(network.n_in(), network.n_rec(), network.n_out(), None));
-    let mut source = source_for(&cfg, &parent_of(dir))?;
-    draw_raster(dir, &network, &source.eval_batch(Split::Test, 0)?, &c)?;
+    // The raster is redrawn from its recorded data; a run directory from before that data was
+    // kept has it recorded once, from the checkpoint and the first test batch.
+    if !redraw_raster(dir)? {
+        let mut source = source_for(&cfg, &parent_of(dir))?;
+        draw_raster(dir, &network, &source.eval_batch(Split::Test, 0)?, &c)?;
+    }
     draw_connectivity_files(dir, &network)?;
     let figures = ["learning_curves.png", "raster.png", "connectivity.png"].map(|f| dir.join(f));
     for f in &figures {
@@ -521,6 +526,7 @@ fn cmd_plot(dir: &Path) -> anyhow::Result<serde_json::Value> {
         "command": "plot",
         "figures": figures,
         "connectivity": dir.join("connectivity.json"),
+        "raster": dir.join("raster.json"),
         "checkpoint": checkpoint,
     }))
 }

@@ -20,9 +20,10 @@ use crate::files::write_json_atomic;
 use crate::model::checkpoint::{save_checkpoint, TrainState};
 use crate::model::init::rewired_matrices;
 use crate::model::{Batch, Targets};
-use crate::plot::run_figures::{draw_connectivity_files, draw_learning_curves, draw_raster};
+use crate::plot::run_figures::{draw_connectivity_files, draw_learning_curves};
 use crate::progress::resumed_progress_bar;
 use crate::train::metrics::MetricsLog;
+use crate::train::raster::draw_raster;
 use crate::train::trainer::noise_seed;
 
 /// First episode index of the evaluation episodes (training uses update × B + b).

@@ -1,6 +1,7 @@
 //! The training loop: schedule, progress, metrics, checkpoints.
 
 pub mod metrics;
+pub mod raster;
 pub mod run_dir;
 pub mod trainer;
 
