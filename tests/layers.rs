@@ -64,9 +64,13 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Every `crate::a::b…` path in the non-comment, non-test lines of `text`, as `a::b…`.
 fn crate_paths(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
         let code = line.trim_start();
-        if code.starts_with("#[cfg(test)]") {
+        // The unit-test module closes a file here; a `#[cfg(test)]` on anything else (a
+        // helper in the middle of a file) does not end the scan.
+        let next = lines.get(i + 1).map_or("", |l| l.trim_start());
+        if code.starts_with("#[cfg(test)]") && next.starts_with("mod ") {
             break;
         }
         if code.starts_with("//") {
@@ -236,9 +240,14 @@ fn the_scanner_sees_imports_and_skips_comments_and_tests() {
                 // crate::config::Config in a comment\n\
                 let x = crate::files::write_atomic(p); // crate::tasks\n\
                 #[cfg(test)]\n\
+                fn helper() { crate::device::select(); }\n\
+                #[cfg(test)]\n\
                 mod tests { use crate::config::Config; }\n";
     let paths: Vec<String> = crate_paths(text).into_iter().map(|(_, p)| p).collect();
-    assert_eq!(paths, ["model::Network", "files::write_atomic"]);
+    assert_eq!(
+        paths,
+        ["model::Network", "files::write_atomic", "device::select"]
+    );
     assert_eq!(node_of("rl::trainer::train"), Some(("rl::trainer", 7)));
     assert_eq!(node_of("rl::arena::Arena"), Some(("rl", 5)));
     let graph = import_graph();
