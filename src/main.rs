@@ -518,7 +518,15 @@ fn cmd_plot(dir: &Path) -> anyhow::Result<serde_json::Value> {
         draw_raster(dir, &network, &source.eval_batch(Split::Test, 0)?, &c)?;
     }
     draw_connectivity_files(dir, &network)?;
-    let figures = ["learning_curves.png", "raster.png", "connectivity.png"].map(|f| dir.join(f));
+    let mut figures = ["learning_curves.png", "raster.png", "connectivity.png"]
+        .map(|f| dir.join(f))
+        .to_vec();
+    // The task's own figures, from the data its final report wrote beside them.
+    figures.extend(match cfg.task.kind {
+        TaskKind::Timit => lsnn_gpu::tasks::timit::redraw_figures(dir)?,
+        TaskKind::L2lTn | TaskKind::L2lSine => lsnn_gpu::tasks::l2l::redraw_figures(dir)?,
+        _ => Vec::new(),
+    });
     for f in &figures {
         eprintln!("wrote {}", f.display());
     }

@@ -7,12 +7,16 @@
 //! episodes come from disjoint index ranges, so every batch is a pure function of the seed and
 //! its index (a resumed run sees the same episodes).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 use ndarray::Array3;
 
 use super::l2l_encoding::{encode_episodes, PopulationSettings};
-use super::l2l_eval::{error_curves, probe_internal_model, L2lEvalSettings};
+use super::l2l_eval::{
+    error_curves, probe_internal_model, ErrorCurves, InternalModel, L2lEvalSettings,
+};
 use super::l2l_family::{FamilyKind, TaskFamily};
 use super::l2l_figures::{draw_error_curves, draw_internal_model};
 use super::settings::{TaskKind, TaskRun};
@@ -20,6 +24,39 @@ use super::{BatchSource, Split};
 use crate::engine::Engine;
 use crate::files::write_atomic;
 use crate::model::{Batch, Targets};
+
+/// The figures of the final evaluation, drawn from its data (`l2l_eval.json`,
+/// `l2l_internal_model.json`).
+fn draw_figures(run_dir: &Path, curves: &ErrorCurves, model: &InternalModel) -> anyhow::Result<()> {
+    draw_error_curves(curves, &run_dir.join("l2l_error_curves.png"))?;
+    draw_internal_model(model, &run_dir.join("l2l_internal_model.png"))
+}
+
+/// Redraws the figures of the final evaluation from the data written beside them
+/// (`lsnn-gpu plot`); none when the run has not reached its final evaluation.
+pub fn redraw_figures(run_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let (eval, probe) = (
+        run_dir.join("l2l_eval.json"),
+        run_dir.join("l2l_internal_model.json"),
+    );
+    if !eval.exists() || !probe.exists() {
+        return Ok(Vec::new());
+    }
+    let read = |path: &Path| -> anyhow::Result<serde_json::Value> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))
+    };
+    let curves: ErrorCurves = serde_json::from_value(read(&eval)?["curves"].take())
+        .with_context(|| format!("{}: field `curves`", eval.display()))?;
+    let model: InternalModel = serde_json::from_value(read(&probe)?)
+        .with_context(|| format!("{}: not an internal model", probe.display()))?;
+    draw_figures(run_dir, &curves, &model)?;
+    Ok(vec![
+        run_dir.join("l2l_error_curves.png"),
+        run_dir.join("l2l_internal_model.png"),
+    ])
+}
 
 /// First episode index of the validation and test episodes (training uses 0, 1, 2, …).
 const VALIDATION_EPISODES: u64 = 1 << 40;
@@ -184,8 +221,7 @@ impl BatchSource for L2lTask {
             "l2l_internal_model.json",
             serde_json::to_string_pretty(&model)?,
         )?;
-        draw_error_curves(&curves, &run_dir.join("l2l_error_curves.png"))?;
-        draw_internal_model(&model, &run_dir.join("l2l_internal_model.png"))?;
+        draw_figures(run_dir, &curves, &model)?;
         eprintln!(
             "unseen tasks: LSNN MSE {:.4} over the episode, {:.4} from pair {} on; optimal linear regressor {:.4}",
             summary["lsnn_mse"].as_f64().unwrap_or(f64::NAN),

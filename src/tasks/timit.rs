@@ -371,24 +371,7 @@ impl BatchSource for TimitTask {
     ) -> anyhow::Result<serde_json::Value> {
         let validation = self.frame_errors(engine, Split::Validation)?;
         let test = self.frame_errors(engine, Split::Test)?;
-        draw_confusion(
-            &test.confusion_61,
-            &PHONES_61,
-            "TIMIT core test, 61 phones",
-            &run_dir.join("confusion_61.png"),
-        )?;
-        draw_confusion(
-            &test.confusion_39,
-            &PHONES_39,
-            "TIMIT core test, folded to 39 phones",
-            &run_dir.join("confusion_39.png"),
-        )?;
-        draw_per_class_error(
-            &test.confusion_61,
-            &PHONES_61,
-            "TIMIT core test: frame error per phone (61)",
-            &run_dir.join("per_phone_error.png"),
-        )?;
+        draw_figures(run_dir, &test.confusion_61, &test.confusion_39)?;
         write_per_phone_csv(&test.confusion_61, &run_dir.join("per_phone_error.csv"))?;
         let report = json!({
             "validation_frame_error_61": validation.error_61,
@@ -418,6 +401,58 @@ impl BatchSource for TimitTask {
             "confusion": run_dir.join("confusion_61.png"),
         }))
     }
+}
+
+/// The core test's confusion matrices (61 and 39 phones) and per-phone errors, drawn from
+/// their data (`frame_errors.json`).
+fn draw_figures(
+    run_dir: &Path,
+    confusion_61: &[Vec<u64>],
+    confusion_39: &[Vec<u64>],
+) -> anyhow::Result<()> {
+    draw_confusion(
+        confusion_61,
+        &PHONES_61,
+        "TIMIT core test, 61 phones",
+        &run_dir.join("confusion_61.png"),
+    )?;
+    draw_confusion(
+        confusion_39,
+        &PHONES_39,
+        "TIMIT core test, folded to 39 phones",
+        &run_dir.join("confusion_39.png"),
+    )?;
+    draw_per_class_error(
+        confusion_61,
+        &PHONES_61,
+        "TIMIT core test: frame error per phone (61)",
+        &run_dir.join("per_phone_error.png"),
+    )
+}
+
+/// Redraws the figures of the final report from `frame_errors.json` (`lsnn-gpu plot`); none
+/// when the run has not reached its final report.
+pub fn redraw_figures(run_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let path = run_dir.join("frame_errors.json");
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let report: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let matrix = |key: &str| -> anyhow::Result<Vec<Vec<u64>>> {
+        serde_json::from_value(report[key].clone())
+            .with_context(|| format!("{}: field `{key}`", path.display()))
+    };
+    draw_figures(run_dir, &matrix("confusion_61")?, &matrix("confusion_39")?)?;
+    Ok([
+        "confusion_61.png",
+        "confusion_39.png",
+        "per_phone_error.png",
+    ]
+    .map(|f| run_dir.join(f))
+    .to_vec())
 }
 
 /// phone, frames, correct, error: one line per phone of the 61.
