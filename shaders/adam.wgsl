@@ -1,12 +1,14 @@
 // adam.wgsl: one Adam step (docs/model.md section 6) with the step-decay learning rate (the host
 // writes the decayed lr and the bias corrections into `step`), followed by the projection on
 // each parameter's sign constraint (Dale's law, no autapses) and, for DEEP R's rewired
-// parameters (constraint 4: w = +theta, 5: w = -theta), R1-R4 of docs/model.md section 7:
-// an entry inactive before the step stays 0, one whose theta went <= 0 disconnects, active
+// parameters (CONSTRAINT_REWIRED_POSITIVE: w = +theta, CONSTRAINT_REWIRED_NEGATIVE: w = -theta),
+// R1-R4 of docs/model.md section 7: an entry inactive before the step stays 0, one whose theta went <= 0 disconnects, active
 // ones take theta -= lr*l1 + sqrt(2 lr T) N(0,1) (Philox, stream STREAM_NOISE) and disconnect
 // if that makes theta <= 0. Active connections per matrix and disconnections are counted
-// into `stats` for the refill (deep_r_refill.wgsl) and the metrics.
-// Reference: src/cpu/adam.rs (adam_step), src/model/init.rs (apply_constraints),
+// into `stats` for the refill (deep_r_refill.wgsl) and the metrics; non-finite gradients and
+// updated weights are counted too (STAT_NONFINITE_*): the host then refuses the step and
+// restores the weights, as `cpu::engine::optimiser_step` does (the NaN guard).
+// Reference: src/cpu/adam.rs (adam_step, apply_constraints),
 // src/cpu/deep_r.rs (rewire_entries). Host: src/gpu/engine.rs.
 //
 // One invocation per parameter e. Bindings: dims, step, rewire (uniform); grads (read);
@@ -21,8 +23,8 @@
 @group(0) @binding(6) var<uniform> rewire: RewireUniform;
 @group(0) @binding(7) var<storage, read_write> stats: array<atomic<u32>>;
 
-// Counts of this workgroup (active W_in, W_rec, W_out; disconnected), added to `stats` once.
-var<workgroup> counts: array<atomic<u32>, 4>;
+// Counts of this workgroup in the slots of `stats` (STATS_LAYOUT), added to `stats` once.
+var<workgroup> counts: array<atomic<u32>, STATS_LEN>;
 
 @compute @workgroup_size(WG_ELEMENTWISE)
 fn main(
@@ -31,13 +33,16 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let e = gid.x + gid.y * groups.x * WG_ELEMENTWISE;
-    if (lid < 4u) {
-        atomicStore(&counts[lid], 0u);
+    for (var i = lid; i < STATS_LEN; i += WG_ELEMENTWISE) {
+        atomicStore(&counts[i], 0u);
     }
     workgroupBarrier();
     if (e < dims.n_params) {
         let before = model[e];
         let g = grads[e];
+        if (!is_finite(g)) {
+            atomicAdd(&counts[STAT_NONFINITE_GRADS], 1u);
+        }
         let m = step.beta1 * moments[e] + (1.0 - step.beta1) * g;
         let v = step.beta2 * moments[dims.n_params + e] + (1.0 - step.beta2) * g * g;
         moments[e] = m;
@@ -45,13 +50,13 @@ fn main(
         var w = before - step.lr * (m / step.bias1) / (sqrt(v / step.bias2) + step.eps);
         let c = constraints[e];
         switch c {
-            case 1u, 4u: { w = max(w, 0.0); }
-            case 2u, 5u: { w = min(w, 0.0); }
-            case 3u: { w = 0.0; }
+            case CONSTRAINT_NON_NEGATIVE, CONSTRAINT_REWIRED_POSITIVE: { w = max(w, 0.0); }
+            case CONSTRAINT_NON_POSITIVE, CONSTRAINT_REWIRED_NEGATIVE: { w = min(w, 0.0); }
+            case CONSTRAINT_ZERO: { w = 0.0; }
             default: {}
         }
-        if (c == 4u || c == 5u) {
-            let s = select(-1.0, 1.0, c == 4u);
+        if (c == CONSTRAINT_REWIRED_POSITIVE || c == CONSTRAINT_REWIRED_NEGATIVE) {
+            let s = select(-1.0, 1.0, c == CONSTRAINT_REWIRED_POSITIVE);
             let theta_old = s * before;
             var theta = s * w;
             if (theta_old <= 0.0 || theta <= 0.0) {
@@ -72,18 +77,21 @@ fn main(
                 } else if (e < dims.off_w_out) {
                     k = 1u;
                 }
-                atomicAdd(&counts[k], 1u);
+                atomicAdd(&counts[STAT_ACTIVE + k], 1u);
             } else if (theta_old > 0.0) {
-                atomicAdd(&counts[3], 1u);
+                atomicAdd(&counts[STAT_DISCONNECTED], 1u);
             }
+        }
+        if (!is_finite(w)) {
+            atomicAdd(&counts[STAT_NONFINITE_WEIGHTS], 1u);
         }
         model[e] = w;
     }
     workgroupBarrier();
-    if (lid < 4u) {
-        let count = atomicLoad(&counts[lid]);
+    for (var i = lid; i < STATS_LEN; i += WG_ELEMENTWISE) {
+        let count = atomicLoad(&counts[i]);
         if (count > 0u) {
-            atomicAdd(&stats[lid], count);
+            atomicAdd(&stats[i], count);
         }
     }
 }

@@ -15,9 +15,8 @@
 // rings, so each step has two barriers (storage + workgroup): after phase 1 (rings complete)
 // and after phase 2 (before the next phase 1 overwrites a ring slot).
 //
-// bstate per (b, j): [0] dv_{t+1}, [1] du_{t+1}, [2] A_{t+1}, [3] db_{t+1}, [4] dp_{t+1},
-// [5] dz_later (what later steps sent to z_t), [6] B7 part for z_{t-1}, [7] unused,
-// [8 + slot] the dI ring.
+// bstate per (b, j): the slots BSTATE_DV.. of `gpu::layout::BSTATE_LAYOUT` (generated
+// constants), then from BSTATE_HEAD the dI ring.
 //
 // Bindings: dims, chunk (uniform); model (read); delays (read); x = this chunk's input (read);
 // records = this chunk's (v_{t-1}, b_t) (read); bits (read); readout (read: rates, dy);
@@ -75,7 +74,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             for (var q = 0u; q < bs; q++) {
                 bstate[base + q] = 0.0;
             }
-            bstate[base + 2u] = 1.0; // A_{T+1}: any non-zero value, du_{T+1} = 0.
+            bstate[base + BSTATE_A] = 1.0; // A_{T+1}: any non-zero value, du_{T+1} = 0.
             for (var i = 0u; i < dims.n_in; i++) {
                 partials[part + i * n + j] = 0.0;
             }
@@ -108,11 +107,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         // Phase 1.
         for (var j = lid; j < n; j += WG) {
             let base = (b * n + j) * bs;
-            let ring = base + 8u;
-            let alpha = model[dims.off_neurons + j];
-            let rho = model[dims.off_neurons + n + j];
-            let beta = model[dims.off_neurons + 2u * n + j];
-            let thr = model[dims.off_neurons + 3u * n + j];
+            let ring = base + BSTATE_HEAD;
+            let alpha = model[dims.off_neurons + NEURON_ALPHA * n + j];
+            let rho = model[dims.off_neurons + NEURON_RHO * n + j];
+            let beta = model[dims.off_neurons + NEURON_BETA * n + j];
+            let thr = model[dims.off_neurons + NEURON_THR * n + j];
             let rec = records[(s * dims.batch + b) * n + j];
             let v_prev = rec.x;
             let a_t = thr + beta * rec.y;
@@ -125,7 +124,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 z_prev = spike_value;
             }
             // Readout trace: dp_t = dy_t W_out^T + kappa dp_{t+1}.
-            var dp = dims.kappa * bstate[base + 4u];
+            var dp = dims.kappa * bstate[base + BSTATE_DP];
             if (dims.window > 0u) {
                 if (t > dims.steps - dims.window) {
                     for (var o = 0u; o < n_out; o++) {
@@ -141,28 +140,28 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             // B1.
             let dz = (1.0 - dims.kappa) * dp
                 + reg_scale * (readout[dims.off_rates + j] - dims.reg_rate)
-                + bstate[base + 5u];
+                + bstate[base + BSTATE_DZ_LATER];
             // B2, with the pseudo-derivative M6.
             var du = 0.0;
             if (has_gradient) {
                 du = dz * dims.dampening * max(0.0, 1.0 - abs(u)) / dims.dt;
             }
             // B3.
-            let dv = alpha * bstate[base] + bstate[base + 1u] / bstate[base + 2u];
+            let dv = alpha * bstate[base + BSTATE_DV] + bstate[base + BSTATE_DU] / bstate[base + BSTATE_A];
             // B4.
             let da = -du * v_prev / (a_t * a_t) - z_prev * dims.dt * dv;
             // B5.
-            let db = rho * bstate[base + 3u] + beta * da;
+            let db = rho * bstate[base + BSTATE_DB] + beta * da;
             // B6: dI_t joins the ring of dI_{t..t+n_delay-1}.
             let di = (1.0 - alpha) * dv;
             bstate[ring + t_slot] = di;
-            bstate[base] = dv;
-            bstate[base + 1u] = du;
-            bstate[base + 2u] = a_t;
-            bstate[base + 3u] = db;
-            bstate[base + 4u] = dp;
+            bstate[base + BSTATE_DV] = dv;
+            bstate[base + BSTATE_DU] = du;
+            bstate[base + BSTATE_A] = a_t;
+            bstate[base + BSTATE_DB] = db;
+            bstate[base + BSTATE_DP] = dp;
             // B7, completed with the B6 sum in phase 2.
-            bstate[base + 6u] = -a_t * dims.dt * dv + (1.0 - rho) * db;
+            bstate[base + BSTATE_B7] = -a_t * dims.dt * dv + (1.0 - rho) * db;
 
         }
         storageBarrier();
@@ -185,12 +184,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                     for (var q = lid; q < len; q += WG) {
                         let entry = delays[dims.off_in_rows + i * n + q];
                         let j = entry & 0xFFFFu;
-                        partials[part + i * n + j] += xv * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, entry >> 16u, nd)];
+                        partials[part + i * n + j] += xv * bstate[(b * n + j) * bs + BSTATE_HEAD + ring_slot(t_slot, entry >> 16u, nd)];
                     }
                 } else {
                     for (var j = lid; j < n; j += WG) {
                         let d = delays[i * n + j];
-                        partials[part + i * n + j] += xv * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
+                        partials[part + i * n + j] += xv * bstate[(b * n + j) * bs + BSTATE_HEAD + ring_slot(t_slot, d, nd)];
                     }
                 }
             }
@@ -205,12 +204,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                     for (var q = lid; q < len; q += WG) {
                         let entry = delays[dims.off_rows + k * n + q];
                         let j = entry & 0xFFFFu;
-                        partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, entry >> 16u, nd)];
+                        partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[(b * n + j) * bs + BSTATE_HEAD + ring_slot(t_slot, entry >> 16u, nd)];
                     }
                 } else {
                     for (var j = lid; j < n; j += WG) {
                         let d = delays[dims.off_delay_rec + k * n + j];
-                        partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, d, nd)];
+                        partials[part + dims.off_w_rec + k * n + j] += spike_value * bstate[(b * n + j) * bs + BSTATE_HEAD + ring_slot(t_slot, d, nd)];
                     }
                 }
             }
@@ -231,7 +230,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 break;
             }
             let kbase = (b * n + k) * bs;
-            var acc = bstate[kbase + 6u];
+            var acc = bstate[kbase + BSTATE_B7];
             let row = k * n;
             // Only the row's non-zero weights (sparse_rows.wgsl): all of a dense row, p of it
             // under DEEP R.
@@ -239,9 +238,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             for (var q = 0u; q < len; q++) {
                 let entry = delays[dims.off_rows + row + q];
                 let j = entry & 0xFFFFu;
-                acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + 8u + ring_slot(t_slot, entry >> 16u, nd)];
+                acc += model[dims.off_w_rec + row + j] * bstate[(b * n + j) * bs + BSTATE_HEAD + ring_slot(t_slot, entry >> 16u, nd)];
             }
-            bstate[kbase + 5u] = acc;
+            bstate[kbase + BSTATE_DZ_LATER] = acc;
         }
         for (var w = lid; w < dims.in_words; w += WG) {
             atomicStore(&inmask[((t + 1u) % 3u) * MAX_IN_WORDS + w], 0u);

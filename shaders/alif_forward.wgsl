@@ -104,7 +104,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                     let w_ij = model[i * n + j];
                     if (w_ij != 0.0) {
                         let d = delays[i * n + j];
-                        state[(b * n + j) * stride + 4u + ring_slot(t_slot, d, nd)] += xv * w_ij;
+                        state[(b * n + j) * stride + STATE_HEAD + ring_slot(t_slot, d, nd)] += xv * w_ij;
                     }
                 }
             }
@@ -119,27 +119,27 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                     let w_kj = model[dims.off_w_rec + k * n + j];
                     if (w_kj != 0.0) {
                         let d = delays[dims.off_delay_rec + k * n + j];
-                        state[(b * n + j) * stride + 4u + ring_slot(t_slot, d, nd)] += spike_value * w_kj;
+                        state[(b * n + j) * stride + STATE_HEAD + ring_slot(t_slot, d, nd)] += spike_value * w_kj;
                     }
                 }
             }
         }
         for (var j = lid; j < n; j += WG) {
             let base = (b * n + j) * stride;
-            let ring = base + 4u;
+            let ring = base + STATE_HEAD;
             var current = state[ring + t_slot];
             state[ring + t_slot] = 0.0;
             if (dims.noise_std > 0.0) {
                 current += dims.noise_std * noise_normal(step.noise_seed, t, b, j);
             }
 
-            let alpha = model[dims.off_neurons + j];
-            let rho = model[dims.off_neurons + n + j];
-            let beta = model[dims.off_neurons + 2u * n + j];
-            let thr = model[dims.off_neurons + 3u * n + j];
-            let v_prev = state[base];
-            let b_prev = state[base + 1u];
-            let refr = state[base + 2u];
+            let alpha = model[dims.off_neurons + NEURON_ALPHA * n + j];
+            let rho = model[dims.off_neurons + NEURON_RHO * n + j];
+            let beta = model[dims.off_neurons + NEURON_BETA * n + j];
+            let thr = model[dims.off_neurons + NEURON_THR * n + j];
+            let v_prev = state[base + STATE_V];
+            let b_prev = state[base + STATE_B];
+            let refr = state[base + STATE_REFRACTORY];
             var z_prev = 0.0;
             if (bit_of(atomicLoad(&zmask[prev + j / 32u]), j)) {
                 z_prev = spike_value;
@@ -158,14 +158,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             let v_t = alpha * v_prev + (1.0 - alpha) * current - a_t * z_prev * dims.dt;
 
             records[(s * dims.batch + b) * n + j] = vec2<f32>(v_prev, b_t);
-            state[base] = v_t;
-            state[base + 1u] = b_t;
+            state[base + STATE_V] = v_t;
+            state[base + STATE_B] = b_t;
             if (spikes) {
-                state[base + 2u] = f32(dims.n_ref);
-                state[base + 3u] += 1.0;
+                state[base + STATE_REFRACTORY] = f32(dims.n_ref);
+                state[base + STATE_COUNT] += 1.0;
                 atomicOr(&zmask[cur + j / 32u], 1u << (j & 31u));
             } else {
-                state[base + 2u] = max(refr - 1.0, 0.0);
+                state[base + STATE_REFRACTORY] = max(refr - 1.0, 0.0);
             }
         }
         // Prepare step t+1: its input mask, and empty masks for the step after.

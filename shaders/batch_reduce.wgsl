@@ -1,7 +1,7 @@
 // batch_reduce.wgsl: sums the per-sequence gradient partials over the batch, in sequence
 // order (deterministic, no float atomics), and zeroes the entries that are not parameters
-// (the recurrent diagonal: constraint 3) and, with DEEP R's `dense_gradients: false`, the
-// inactive rewired entries (constraint 4/5 with w = 0). Reference: the sums over b in
+// (the recurrent diagonal: CONSTRAINT_ZERO) and, with DEEP R's `dense_gradients: false`, the
+// inactive rewired entries (CONSTRAINT_REWIRED_* with w = 0). Reference: the sums over b in
 // src/cpu/alif_backward.rs, src/cpu/deep_r.rs (zero_inactive_gradients). Host:
 // src/gpu/engine.rs.
 //
@@ -26,7 +26,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         sum += partials[b * dims.n_params + e];
     }
     let c = constraints[e];
-    if (c == 3u || (dims.sparse_gradients == 1u && (c == 4u || c == 5u) && model[e] == 0.0)) {
+    if (c == CONSTRAINT_ZERO || (dims.sparse_gradients == 1u && (c == CONSTRAINT_REWIRED_POSITIVE || c == CONSTRAINT_REWIRED_NEGATIVE) && model[e] == 0.0)) {
         sum = 0.0;
     }
     grads[e] = sum;

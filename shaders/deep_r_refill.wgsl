@@ -10,7 +10,7 @@
 // Reference: src/cpu/deep_r.rs (refill). Host: src/gpu/engine.rs.
 //
 // Bindings: dims, rewire (uniform); constraints (read); model (rw); stats (rw: active per
-// matrix counted by adam.wgsl, [4] placed, [5] draws made).
+// matrix counted by adam.wgsl, STAT_PLACED, STAT_DRAWS: the slots of `gpu::layout::STATS_LAYOUT`).
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<uniform> rewire: RewireUniform;
@@ -24,10 +24,10 @@ fn main() {
         return;
     }
     // Active connections per matrix (`active` is reserved in WGSL).
-    var live = vec3<u32>(atomicLoad(&stats[0]), atomicLoad(&stats[1]), atomicLoad(&stats[2]));
+    var live = vec3<u32>(atomicLoad(&stats[STAT_ACTIVE]), atomicLoad(&stats[STAT_ACTIVE + 1u]), atomicLoad(&stats[STAT_ACTIVE + 2u]));
     var total = live.x + live.y + live.z;
-    var placed = atomicLoad(&stats[4]);
-    var draws = atomicLoad(&stats[5]);
+    var placed = atomicLoad(&stats[STAT_PLACED]);
+    var draws = atomicLoad(&stats[STAT_DRAWS]);
     let key = vec2<u32>(rewire.seed_lo, rewire.seed_hi);
     for (var attempt = 0u; attempt < rewire.max_attempts; attempt++) {
         if (total >= rewire.budget) {
@@ -49,17 +49,17 @@ fn main() {
             continue; // cannot happen with a consistent uniform; never write out of range
         }
         let c = constraints[e];
-        if ((c != 4u && c != 5u) || model[e] != 0.0) {
+        if ((c != CONSTRAINT_REWIRED_POSITIVE && c != CONSTRAINT_REWIRED_NEGATIVE) || model[e] != 0.0) {
             continue;
         }
-        model[e] = select(-REFILL_THETA, REFILL_THETA, c == 4u);
+        model[e] = select(-REFILL_THETA, REFILL_THETA, c == CONSTRAINT_REWIRED_POSITIVE);
         live[k] += 1u;
         total += 1u;
         placed += 1u;
     }
-    atomicStore(&stats[0], live.x);
-    atomicStore(&stats[1], live.y);
-    atomicStore(&stats[2], live.z);
-    atomicStore(&stats[4], placed);
-    atomicStore(&stats[5], draws);
+    atomicStore(&stats[STAT_ACTIVE], live.x);
+    atomicStore(&stats[STAT_ACTIVE + 1u], live.y);
+    atomicStore(&stats[STAT_ACTIVE + 2u], live.z);
+    atomicStore(&stats[STAT_PLACED], placed);
+    atomicStore(&stats[STAT_DRAWS], draws);
 }

@@ -24,7 +24,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     for (var j = lid; j < n; j += WG) {
         var count = 0.0;
         for (var b = 0u; b < dims.batch; b++) {
-            count += state[(b * n + j) * dims.state_stride + 3u];
+            count += state[(b * n + j) * dims.state_stride + STATE_COUNT];
         }
         let rate = count / dims.dt * inv_bt;
         readout[dims.off_rates + j] = rate;

@@ -148,15 +148,9 @@ pub fn build_engine(
     })
 }
 
-/// Appends one line to `dir/devices.jsonl` saying where this session of a run computes
-/// (`run`, or each `resume`): the device, adapter, backend, the native engine's threads and
-/// the UTC start time. A run resumed elsewhere keeps the history of every machine it saw.
-pub fn record_in_run_dir(
-    selected: &Selected,
-    dir: &std::path::Path,
-    command: &str,
-) -> anyhow::Result<()> {
-    use std::io::Write;
+/// What a `run`/`resume` computes on (one line of `devices.jsonl`, and the `device` of each
+/// provenance entry): the device, adapter, backend, and the driver or thread count.
+pub fn describe_selected(selected: &Selected, command: &str) -> serde_json::Value {
     let mut line = serde_json::json!({
         "command": command,
         "device": selected.device_label(),
@@ -172,6 +166,19 @@ pub fn record_in_run_dir(
         Selected::Native => line["threads"] = NativeEngine::threads().into(),
         Selected::Cpu => {}
     }
+    line
+}
+
+/// Appends one line to `dir/devices.jsonl` saying where this session of a run computes
+/// (`run`, or each `resume`): the device, adapter, backend, the native engine's threads and
+/// the UTC start time. A run resumed elsewhere keeps the history of every machine it saw.
+pub fn record_in_run_dir(
+    selected: &Selected,
+    dir: &std::path::Path,
+    command: &str,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let line = describe_selected(selected, command);
     let path = dir.join("devices.jsonl");
     let mut file = std::fs::OpenOptions::new()
         .create(true)

@@ -150,6 +150,12 @@ pub trait Engine {
     fn set_rewiring(&mut self, deep_r: DeepR) -> anyhow::Result<()>;
     /// What the last training step's rewiring did; None without DEEP R.
     fn rewire_stats(&self) -> Option<RewireStats>;
+    /// The sign-constraint code of every trained parameter, as the engine was built with
+    /// (docs/formats.md, `train.constraints`): they never change while it trains, and a
+    /// checkpoint or a raster takes them from here.
+    fn constraints(&self) -> &[u32];
+    /// The DEEP R settings of [`Engine::set_rewiring`]; None without rewiring.
+    fn rewiring(&self) -> Option<&DeepR>;
 }
 
 /// Whether a stream of passes of `steps` steps can run on `net` (see [`Engine::stream_start`]):

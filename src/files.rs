@@ -15,14 +15,38 @@ pub fn tmp_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Environment variable of the fault tests (`tests/run_faults.rs`): milliseconds that
+/// [`write_atomic`] sleeps half-way through writing its temporary file and again before the
+/// rename, so that a `kill -9` at a random moment often lands inside a write. Unset: no delay.
+pub const FAULT_WRITE_DELAY_ENV: &str = "LSNN_FAULT_WRITE_DELAY_MS";
+
+fn fault_write_delay() -> Option<std::time::Duration> {
+    static DELAY: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
+    *DELAY.get_or_init(|| {
+        let ms: u64 = std::env::var(FAULT_WRITE_DELAY_ENV).ok()?.parse().ok()?;
+        Some(std::time::Duration::from_millis(ms))
+    })
+}
+
 /// Writes `bytes` to `<path>.tmp`, fsyncs it and renames it over `path`. On failure the
 /// temporary file is removed and `path` is left as it was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = tmp_path(path);
+    let delay = fault_write_delay();
     let write_tmp = || -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
+        let (head, tail) = bytes.split_at(bytes.len() / 2);
+        f.write_all(head)?;
+        if let Some(d) = delay {
+            f.flush()?;
+            std::thread::sleep(d);
+        }
+        f.write_all(tail)?;
+        f.sync_all()?;
+        if let Some(d) = delay {
+            std::thread::sleep(d);
+        }
+        Ok(())
     };
     if let Err(e) = write_tmp() {
         if tmp.is_file() {
@@ -82,6 +106,38 @@ pub fn timestamp() -> String {
     )
 }
 
+/// The lines of a JSON-lines file (`metrics.jsonl`), and apart from them a torn last line:
+/// text after the last newline that is not a JSON value, the usual leftover of a process
+/// killed while appending (every line is written with its newline). Blank lines are skipped;
+/// each line comes with its 1-based number.
+pub struct JsonLines<'a> {
+    pub lines: Vec<(usize, &'a str)>,
+    pub torn: Option<&'a str>,
+}
+
+pub fn split_json_lines(text: &str) -> JsonLines<'_> {
+    let (complete, rest) = match text.rfind('\n') {
+        Some(i) => (&text[..i + 1], &text[i + 1..]),
+        None => ("", text),
+    };
+    let mut lines: Vec<(usize, &str)> = complete
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    let mut torn = None;
+    if !rest.trim().is_empty() {
+        // A last line that parses lost only its newline: it is kept.
+        if serde_json::from_str::<serde_json::Value>(rest).is_ok() {
+            lines.push((complete.lines().count() + 1, rest));
+        } else {
+            torn = Some(rest);
+        }
+    }
+    JsonLines { lines, torn }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +167,19 @@ mod tests {
             "{err:#}"
         );
         assert_eq!(fs::read_to_string(&path).unwrap(), "kept");
+    }
+
+    #[test]
+    fn a_torn_last_line_is_set_apart_and_a_complete_one_kept() {
+        let j = split_json_lines("{\"a\":1}\n\n{\"a\":2}\n{\"a\":3,\"b");
+        assert_eq!(j.lines, vec![(1, "{\"a\":1}"), (3, "{\"a\":2}")]);
+        assert_eq!(j.torn, Some("{\"a\":3,\"b"));
+        let j = split_json_lines("{\"a\":1}\n{\"a\":2}");
+        assert_eq!(j.lines, vec![(1, "{\"a\":1}"), (2, "{\"a\":2}")]);
+        assert!(j.torn.is_none());
+        // A broken line followed by a newline is not torn: it is for the reader to refuse.
+        let j = split_json_lines("{\"a\":\n");
+        assert_eq!(j.lines, vec![(1, "{\"a\":")]);
+        assert!(j.torn.is_none());
     }
 }

@@ -24,7 +24,8 @@ use lsnn_gpu::tasks::synthetic::SyntheticTask;
 use lsnn_gpu::tasks::timit::TimitTask;
 use lsnn_gpu::tasks::{BatchSource, Split};
 use lsnn_gpu::train::raster::draw_raster;
-use lsnn_gpu::train::{evaluate, run_dir, train, truncate_metrics, validation_score, StartPoint};
+use lsnn_gpu::train::{evaluate, run_dir, train};
+use lsnn_gpu::train::{provenance, resume, Ending, SessionStart, StopRequest};
 
 #[derive(Parser)]
 #[command(
@@ -242,6 +243,7 @@ fn cmd_run(
     overwrite: bool,
     init_from: Option<&Path>,
     device: &DeviceArgs,
+    stop: &StopRequest,
 ) -> anyhow::Result<serde_json::Value> {
     let cfg = load_config(config, set, Some(device))?;
     // A network to fine-tune, checked against the task before anything is written.
@@ -266,7 +268,7 @@ fn cmd_run(
     // Refuse an occupied --out before data is loaded or anything is written.
     run_dir::refuse_occupied(&dir, how)?;
     if cfg.task.kind == TaskKind::MetaRl {
-        return run_meta_rl(&cfg, &dir, None, how);
+        return run_meta_rl(&cfg, &dir, None, how, stop);
     }
     let mut source = source_for(&cfg, &parent_of(&dir))?;
     if let Some((path, network)) = &start_network {
@@ -283,11 +285,17 @@ fn cmd_run(
     }
     let selected = select_from_config(&cfg.device)?;
     let dir = run_dir::create(&dir, how)?;
-    std::fs::write(dir.join("config.yaml"), cfg.to_yaml())
+    // Atomic: a run killed now leaves no half config that `resume` would misread.
+    lsnn_gpu::files::write_atomic(&dir.join("config.yaml"), cfg.to_yaml().as_bytes())
         .context("writing the resolved config")?;
-    lsnn_gpu::device::record_in_run_dir(&selected, &dir, "run")?;
+    record_session(&selected, &dir, "run", None)?;
     let mut init = initialise(&cfg.init_settings(), source.n_in(), source.n_out());
+    let mut start = SessionStart {
+        stop: stop.clone(),
+        ..SessionStart::default()
+    };
     if let Some((path, network)) = start_network {
+        start.init_from = Some(path.display().to_string());
         init.constraints = lsnn_gpu::model::init::constraints(
             network.n_in(),
             network.n_rec(),
@@ -306,95 +314,109 @@ fn cmd_run(
         engine.set_rewiring(d)?;
     }
     eprintln!("training on {} → {}", engine.describe(), dir.display());
-    let summary = train(
-        &cfg,
-        source.as_mut(),
-        engine.as_mut(),
-        &init.constraints,
-        &dir,
-        StartPoint::default(),
-    )?;
-    Ok(json!({
-        "command": "run",
-        "device": selected.device_label(),
-        "adapter": selected.name(),
-        "summary": summary,
-    }))
+    let ending = train(&cfg, source.as_mut(), engine.as_mut(), &dir, start, None)?;
+    Ok(summary_line("run", &selected, &dir, None, ending))
 }
 
-fn cmd_resume(dir: &Path, device: &DeviceArgs) -> anyhow::Result<serde_json::Value> {
+/// The JSON line of a `run`/`resume`: the summary of a finished run, or where a run stopped
+/// on request and how to continue it (`"stopped": true`, exit status [`EXIT_STOPPED`]).
+fn summary_line<T: serde::Serialize>(
+    command: &str,
+    selected: &Selected,
+    dir: &Path,
+    resumed_at: Option<usize>,
+    ending: Ending<T>,
+) -> serde_json::Value {
+    let mut line = json!({
+        "command": command,
+        "device": selected.device_label(),
+        "adapter": selected.name(),
+    });
+    if let Some(at) = resumed_at {
+        line["resumed_at"] = at.into();
+    }
+    match ending {
+        Ending::Finished(summary) => line["summary"] = json!(summary),
+        Ending::Stopped { iteration } => {
+            line["stopped"] = true.into();
+            line["stopped_at"] = iteration.into();
+            line["run_dir"] = json!(dir);
+            line["resume"] = format!("lsnn-gpu resume {}", dir.display()).into();
+        }
+    }
+    line
+}
+
+/// Where this session of a run computes, appended to `devices.jsonl` and `provenance.json`.
+fn record_session(
+    selected: &Selected,
+    dir: &Path,
+    command: &str,
+    resumed_at: Option<usize>,
+) -> anyhow::Result<()> {
+    lsnn_gpu::device::record_in_run_dir(selected, dir, command)?;
+    let argv: Vec<String> = std::env::args().collect();
+    let device = lsnn_gpu::device::describe_selected(selected, command);
+    provenance::record(dir, command, &argv, device, resumed_at)
+}
+
+/// `resume`: every check of `train::resume` first (the checkpoint against `config.yaml`,
+/// the metrics up to it), the engine built, and only then the metrics cut back to the
+/// checkpoint and training continued.
+fn cmd_resume(
+    dir: &Path,
+    device: &DeviceArgs,
+    stop: &StopRequest,
+) -> anyhow::Result<serde_json::Value> {
     let cfg = load_config(&dir.join("config.yaml"), &[], Some(device))?;
-    let checkpoint = dir.join("last.safetensors");
-    let (network, state) = load_checkpoint(&checkpoint)?;
-    let state = state.with_context(|| {
-        format!(
-            "{}: no training state (train.*) to resume from",
-            checkpoint.display()
-        )
-    })?;
-    let iteration = state.iteration as usize;
-    truncate_metrics(dir, iteration)?;
     if cfg.task.kind == TaskKind::MetaRl {
-        return run_meta_rl(&cfg, dir, Some((network, state)), run_dir::NewRun::Given);
+        let checked = resume::check(dir, &cfg, cfg.rl.place_cells.n_channels(), N_OUTPUTS)?;
+        return run_meta_rl(&cfg, dir, Some(checked), run_dir::NewRun::Given, stop);
     }
-    let best = std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| {
-            let (loss, acc) = (
-                v["validation_loss"].as_f64()?,
-                v["validation_accuracy"].as_f64()?,
-            );
-            Some(validation_score(network.sim.readout, loss as f32, acc as f32) as f64)
-        })
-        .fold(None, |m: Option<f64>, a| Some(m.map_or(a, |m| m.max(a))));
     let mut source = source_for(&cfg, &parent_of(dir))?;
+    let checked = resume::check(dir, &cfg, source.n_in(), source.n_out())?;
     let selected = select_from_config(&cfg.device)?;
-    lsnn_gpu::device::record_in_run_dir(&selected, dir, "resume")?;
-    let mut engine = build_engine(&selected, network, &state.constraints, &cfg.device)?;
-    engine.set_adam_moments(&state.adam_m, &state.adam_v)?;
-    // DEEP R's settings are a pure function of the config (the signs travel in the
-    // checkpoint's constraint codes).
-    if let Some(d) = initialise(&cfg.init_settings(), source.n_in(), source.n_out()).rewiring {
-        engine.set_rewiring(d)?;
-    }
+    let mut engine = build_engine(
+        &selected,
+        checked.network.clone(),
+        &checked.state.constraints,
+        &cfg.device,
+    )?;
+    checked.restore(engine.as_mut())?;
+    // Everything checked: the first writes.
+    checked.commit()?;
+    let iteration = checked.iteration;
+    record_session(&selected, dir, "resume", Some(iteration))?;
     eprintln!(
         "resuming at iteration {iteration} on {} → {}",
         engine.describe(),
         dir.display()
     );
-    let start = StartPoint {
-        iteration,
-        best_validation_score: best.map(|b| b as f32),
-    };
-    let summary = train(
+    let ending = train(
         &cfg,
         source.as_mut(),
         engine.as_mut(),
-        &state.constraints,
         dir,
-        start,
+        checked.session_start(stop),
+        checked.best_validation_score,
     )?;
-    Ok(json!({
-        "command": "resume",
-        "device": selected.device_label(),
-        "adapter": selected.name(),
-        "resumed_at": iteration,
-        "summary": summary,
-    }))
+    Ok(summary_line(
+        "resume",
+        &selected,
+        dir,
+        Some(iteration),
+        ending,
+    ))
 }
 
-/// `run` (fresh, `resume` None) or `resume` of the meta-RL experiment: PPO updates of the
-/// LSNN agent (`rl::trainer`).
+/// `run` (fresh, `resume` None) or `resume` (a checked run directory) of the meta-RL
+/// experiment: PPO updates of the LSNN agent (`rl::trainer`).
 fn run_meta_rl(
     cfg: &Config,
     dir: &Path,
-    resume: Option<(
-        lsnn_gpu::model::Network,
-        lsnn_gpu::model::checkpoint::TrainState,
-    )>,
+    resume: Option<resume::Resumable>,
     how: run_dir::NewRun,
+    stop: &StopRequest,
 ) -> anyhow::Result<serde_json::Value> {
     let selected = select_from_config(&cfg.device)?;
     let n_in = cfg.rl.place_cells.n_channels();
@@ -403,57 +425,58 @@ fn run_meta_rl(
         None => run_dir::create(dir, how)?,
         Some(_) => dir.to_path_buf(),
     };
-    let (command, network, constraints, start, moments) = match resume {
+    let (command, mut engine, start) = match &resume {
         None => {
-            std::fs::write(dir.join("config.yaml"), cfg.to_yaml())
+            lsnn_gpu::files::write_atomic(&dir.join("config.yaml"), cfg.to_yaml().as_bytes())
                 .context("writing the resolved config")?;
+            let mut engine = build_engine(&selected, init.network, &init.constraints, &cfg.device)?;
+            if let Some(d) = init.rewiring {
+                engine.set_rewiring(d)?;
+            }
             let start = RlStart {
-                update: 0,
+                session: SessionStart {
+                    stop: stop.clone(),
+                    ..SessionStart::default()
+                },
                 log_std: LogStd::new(cfg.rl.initial_log_std),
             };
-            ("run", init.network, init.constraints, start, None)
+            ("run", engine, start)
         }
-        Some((network, state)) => {
-            let log_std = LogStd::from_bytes(&state.rng_state)
+        Some(checked) => {
+            let log_std = LogStd::from_bytes(&checked.state.rng_state)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("last.safetensors").display()))?;
+            let mut engine = build_engine(
+                &selected,
+                checked.network.clone(),
+                &checked.state.constraints,
+                &cfg.device,
+            )?;
+            checked.restore(engine.as_mut())?;
+            checked.commit()?;
             let start = RlStart {
-                update: state.iteration as usize,
+                session: checked.session_start(stop),
                 log_std,
             };
-            let moments = Some((state.adam_m, state.adam_v));
-            ("resume", network, state.constraints, start, moments)
+            ("resume", engine, start)
         }
     };
-    if network.n_in() != n_in || network.n_out() != N_OUTPUTS {
-        bail!(
-            "the network has {} inputs and {} outputs; meta_rl needs {n_in} (rl.place_cells) and {N_OUTPUTS}",
-            network.n_in(),
-            network.n_out()
-        );
-    }
-    let resumed_at = start.update;
-    lsnn_gpu::device::record_in_run_dir(&selected, dir, command)?;
-    let mut engine = build_engine(&selected, network, &constraints, &cfg.device)?;
-    if let Some((m, v)) = moments {
-        engine.set_adam_moments(&m, &v)?;
-    }
-    if let Some(d) = init.rewiring {
-        engine.set_rewiring(d)?;
-    }
+    let resumed_at = start.session.iteration;
+    record_session(
+        &selected,
+        dir,
+        command,
+        resume.as_ref().map(|r| r.iteration),
+    )?;
     eprintln!(
         "meta-RL: {} at update {resumed_at} on {} → {}",
         command,
         engine.describe(),
         dir.display()
     );
-    let summary = train_meta_rl(cfg, engine.as_mut(), &constraints, dir, start)?;
-    Ok(json!({
-        "command": command,
-        "device": selected.device_label(),
-        "adapter": selected.name(),
-        "resumed_at": resumed_at,
-        "summary": summary,
-    }))
+    let ending = train_meta_rl(cfg, engine.as_mut(), dir, start)?;
+    let mut line = summary_line(command, &selected, dir, None, ending);
+    line["resumed_at"] = resumed_at.into();
+    Ok(line)
 }
 
 fn cmd_eval(
@@ -602,6 +625,27 @@ fn cmd_grads(
     }))
 }
 
+/// Exit status of a `run`/`resume` stopped by SIGINT or SIGTERM after writing its checkpoint:
+/// not a failure (1), not finished (0); `lsnn-gpu resume` continues it (README).
+const EXIT_STOPPED: u8 = 3;
+
+/// A stop request set by SIGINT (Ctrl-C) or SIGTERM (a scheduler's notice): training ends
+/// after the current iteration with `last.safetensors` written. A second signal while the
+/// first is honoured ends the process at once with status 130 (the checkpoint writes are
+/// atomic, so even then no file is left half-written).
+fn stop_on_signals() -> anyhow::Result<StopRequest> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = StopRequest::default();
+    for signal in [SIGINT, SIGTERM] {
+        // The conditional shutdown first: it sees the flag of an earlier signal, not its own.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.flag())
+            .context("installing the SIGINT/SIGTERM handler")?;
+        signal_hook::flag::register(signal, stop.flag())
+            .context("installing the SIGINT/SIGTERM handler")?;
+    }
+    Ok(stop)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -613,16 +657,21 @@ fn main() -> ExitCode {
             overwrite,
             init_from,
             device,
-        } => cmd_run(
-            config,
-            set,
-            out.as_deref(),
-            *overwrite,
-            init_from.as_deref(),
-            device,
-        )
-        .map(|v| vec![v]),
-        Command::Resume { run_dir, device } => cmd_resume(run_dir, device).map(|v| vec![v]),
+        } => stop_on_signals().and_then(|stop| {
+            cmd_run(
+                config,
+                set,
+                out.as_deref(),
+                *overwrite,
+                init_from.as_deref(),
+                device,
+                &stop,
+            )
+            .map(|v| vec![v])
+        }),
+        Command::Resume { run_dir, device } => {
+            stop_on_signals().and_then(|stop| cmd_resume(run_dir, device, &stop).map(|v| vec![v]))
+        }
         Command::Plot { run_dir } => cmd_plot(run_dir).map(|v| vec![v]),
         Command::Eval {
             config,
@@ -685,10 +734,15 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(lines) => {
+            let stopped = lines.last().is_some_and(|l| l["stopped"] == true);
             for l in lines {
                 println!("{l}");
             }
-            ExitCode::SUCCESS
+            if stopped {
+                ExitCode::from(EXIT_STOPPED)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("error: {e:#}");

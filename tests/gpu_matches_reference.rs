@@ -9,6 +9,7 @@ mod common;
 
 use common::cases::{cases, check_against_reference, check_training_steps, min_margin, MIN_MARGIN};
 use common::{random_batch, random_network};
+use lsnn_gpu::engine::Engine;
 use lsnn_gpu::gpu::GpuEngine;
 use lsnn_gpu::model::init::constraints;
 use lsnn_gpu::model::Network;
@@ -76,4 +77,53 @@ fn loop_limit_probe_reports_the_driver_cap() {
         );
     }
     eprintln!("{}: loop limit {:?}", ctx.describe(), ctx.loop_limit);
+}
+
+/// The NaN guard (issue 16): a learning rate that overflows the weights is refused within a
+/// few steps with an error naming the tensor and the cure, and the refused step leaves the
+/// weights and the moments as they were, as the host engines do
+/// (tests/native_matches_reference.rs). 3e38 overflows f32 in the first update or two on
+/// this small case; 1e30 does not within 5 steps here (it does on the synthetic task's
+/// network, where the CLI refuses it at step 2 like the native engine).
+#[test]
+fn a_step_that_would_make_weights_non_finite_is_refused() {
+    let Some((ctx, _guard)) = require_gpu!() else {
+        return;
+    };
+    let case = common::Case::default();
+    let net = random_network(&case);
+    let batch = random_batch(&case);
+    let lr = 3e38;
+    let mut engine = gpu_engine(&ctx, &net, 20, None);
+    let mut refused = None;
+    for step in 1..=5 {
+        let before = engine.network().unwrap();
+        let moments = engine.adam_moments().unwrap();
+        match engine.train_step(&batch, &common::adam_settings(step, lr)) {
+            Ok(_) => assert!(
+                engine
+                    .network()
+                    .unwrap()
+                    .params
+                    .to_flat()
+                    .iter()
+                    .all(|w| w.is_finite()),
+                "lr {lr}: step {step} left a non-finite weight unrefused"
+            ),
+            Err(e) => {
+                assert_eq!(
+                    engine.network().unwrap(),
+                    before,
+                    "lr {lr}: weights changed"
+                );
+                assert_eq!(engine.adam_moments().unwrap(), moments, "lr {lr}: moments");
+                refused = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let e = refused.unwrap_or_else(|| panic!("lr {lr} never refused"));
+    assert!(e.contains("non-finite") || e.contains("not finite"), "{e}");
+    assert!(e.contains("learning_rate") && e.contains("w_"), "{e}");
+    assert!(e.contains("Adam step"), "{e}");
 }

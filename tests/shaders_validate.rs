@@ -1,14 +1,15 @@
 //! The WGSL kernels, checked without a GPU: every kernel parses, validates with only the
 //! capabilities every WebGPU backend has, and translates to SPIR-V (Vulkan), MSL (Metal),
-//! HLSL (DX12) and GLSL (GL / GLES); it fits WebGPU's default limits; and the Rust uniform
-//! structs of `src/gpu/layout.rs` match the WGSL structs of `shaders/common.wgsl`.
+//! HLSL (DX12) and GLSL (GL / GLES); it fits WebGPU's default limits; and the WGSL structs
+//! generated from `src/gpu/layout.rs` have the offsets of their `#[repr(C)]` Rust twins.
 
 use lsnn_gpu::gpu::layout::{Chunk, Dims, RewireUniform, StepUniform};
 use lsnn_gpu::gpu::shader::{kernel_source, ShaderConstants, ALL_KERNELS};
+use lsnn_gpu::wgsl::{WgslField, WgslStruct};
 use naga::back::{glsl, hlsl, msl, spv};
 use naga::error::ShaderError;
 use naga::valid::{Capabilities, ModuleInfo, ValidationFlags, Validator};
-use naga::{AddressSpace, Module, ScalarKind, TypeInner};
+use naga::{AddressSpace, Module, TypeInner};
 
 /// Workgroup sizes of the per-sequence kernels the host may pick (CPU adapters to GPUs).
 const WORKGROUP_SIZES: [u32; 4] = [8, 16, 64, 256];
@@ -290,57 +291,41 @@ fn kernels_fit_webgpu_default_limits() {
     );
 }
 
-/// `(field name, Rust type)` of `pub struct <name>` in layout.rs, in declaration order.
-fn rust_fields(layout_rs: &str, name: &str) -> Vec<(String, String)> {
-    let header = format!("pub struct {name} {{");
-    let start = layout_rs
-        .find(&header)
-        .unwrap_or_else(|| panic!("layout.rs has no `{header}`"))
-        + header.len();
-    let body =
-        &layout_rs[start..start + layout_rs[start..].find('}').expect("unterminated struct")];
-    body.lines()
-        .map(|l| l.split("//").next().unwrap().trim())
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let l = l.strip_prefix("pub ").unwrap_or(l).trim_end_matches(',');
-            let (field, ty) = l
-                .split_once(':')
-                .unwrap_or_else(|| panic!("cannot parse field `{l}` of {name}"));
-            (field.trim().to_string(), ty.trim().to_string())
-        })
-        .collect()
+/// Name, size and fields of a struct shared with WGSL, from its Rust declaration.
+fn shared<T: WgslStruct>() -> (&'static str, usize, Vec<WgslField>) {
+    (T::NAME, size_of::<T>(), T::fields())
 }
 
+/// The WGSL structs are generated from the Rust ones (`lsnn_gpu::wgsl`), so names and order agree
+/// by construction; what generation cannot promise is that WGSL lays them out as
+/// `#[repr(C)]` does (a vec4 is 16-byte aligned in WGSL). naga's layouter decides.
 #[test]
-fn rust_uniform_structs_match_wgsl_layout() {
-    const LAYOUT_RS: &str = include_str!("../src/gpu/layout.rs");
-    let rust_sizes = [
-        ("Dims", size_of::<Dims>()),
-        ("StepUniform", size_of::<StepUniform>()),
-        ("Chunk", size_of::<Chunk>()),
-        ("RewireUniform", size_of::<RewireUniform>()),
+fn generated_uniform_structs_have_the_rust_layout() {
+    let structs = [
+        shared::<Dims>(),
+        shared::<StepUniform>(),
+        shared::<Chunk>(),
+        shared::<RewireUniform>(),
     ];
-    // Every kernel compiles common.wgsl; the structs are the same in each, but a kernel that
-    // shadowed or redeclared one would show here.
+    // Every kernel compiles the prelude; a kernel that shadowed or redeclared a struct would
+    // show here (or fail to parse).
     for name in ALL_KERNELS {
         let k = load(name, 64).unwrap_or_else(|e| panic!("{e}"));
         let mut layouter = naga::proc::Layouter::default();
         layouter.update(k.module.to_ctx()).unwrap();
-        for (struct_name, rust_size) in rust_sizes {
+        for (struct_name, rust_size, fields) in &structs {
             let (handle, ty) = k
                 .module
                 .types
                 .iter()
-                .find(|(_, t)| t.name.as_deref() == Some(struct_name))
+                .find(|(_, t)| t.name.as_deref() == Some(*struct_name))
                 .unwrap_or_else(|| panic!("{name}: no WGSL struct {struct_name}"));
-            let TypeInner::Struct { members, span } = &ty.inner else {
+            let TypeInner::Struct { members, .. } = &ty.inner else {
                 panic!("{name}: {struct_name} is not a struct");
             };
-            let wgsl_size = layouter[handle].size;
-            assert_eq!(wgsl_size, *span);
+            let wgsl_size = layouter[handle].size as usize;
             assert_eq!(
-                rust_size, wgsl_size as usize,
+                *rust_size, wgsl_size,
                 "{name}: size_of::<{struct_name}>() = {rust_size} but WGSL {struct_name} is {wgsl_size} bytes"
             );
             assert_eq!(
@@ -348,43 +333,13 @@ fn rust_uniform_structs_match_wgsl_layout() {
                 0,
                 "{struct_name}: uniform size should be a multiple of 16"
             );
-
-            let rust = rust_fields(LAYOUT_RS, struct_name);
-            let rust_names: Vec<&str> = rust.iter().map(|(f, _)| f.as_str()).collect();
-            let wgsl_names: Vec<&str> = members
-                .iter()
-                .map(|m| m.name.as_deref().unwrap_or("?"))
-                .collect();
-            assert_eq!(
-                rust_names, wgsl_names,
-                "{name}: field names/order of {struct_name} differ (Rust left, WGSL right)"
-            );
-            // Fields are packed with no padding: 4-byte scalars, or `[u32; 4]` as vec4<u32>
-            // (16 bytes, which the layout keeps 16-byte aligned).
-            let mut offset = 0u32;
-            for (m, (field, rust_ty)) in members.iter().zip(&rust) {
+            assert_eq!(members.len(), fields.len(), "{name}: {struct_name}");
+            for (m, f) in members.iter().zip(fields) {
+                assert_eq!(m.name.as_deref(), Some(f.name), "{name}: {struct_name}");
                 assert_eq!(
-                    m.offset, offset,
-                    "{name}: {struct_name}.{field} is at WGSL offset {} but should be {offset} (no padding)",
-                    m.offset
-                );
-                let wgsl_ty = match k.module.types[m.ty].inner {
-                    TypeInner::Scalar(s) if s.width == 4 => match s.kind {
-                        ScalarKind::Uint => "u32",
-                        ScalarKind::Sint => "i32",
-                        ScalarKind::Float => "f32",
-                        _ => "?",
-                    },
-                    TypeInner::Vector {
-                        size: naga::VectorSize::Quad,
-                        scalar,
-                    } if scalar.kind == ScalarKind::Uint && scalar.width == 4 => "[u32; 4]",
-                    _ => "?",
-                };
-                offset += if wgsl_ty == "[u32; 4]" { 16 } else { 4 };
-                assert_eq!(
-                    rust_ty, wgsl_ty,
-                    "{name}: type of {struct_name}.{field} differs (Rust left, WGSL right)"
+                    m.offset as usize, f.offset,
+                    "{name}: {struct_name}.{} is at WGSL offset {} but Rust offset {}",
+                    f.name, m.offset, f.offset
                 );
             }
         }

@@ -58,13 +58,10 @@ fn fmt_where(
 /// file, the field path (`model.tau_m`) and, where known, `line:column` in the YAML.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{file}: cannot read config file: {source}")]
-    Io {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file could not be read. (`error` is in the message, not a `source()`, so that
+    /// a printed chain (`{:#}`) does not repeat the OS error.)
+    #[error("{file}: cannot read config file: {error}")]
+    Io { file: String, error: std::io::Error },
     /// YAML syntax error, wrong type, unknown field, bad enum variant, …
     #[error("{}: {message}", fmt_where(file, pos, field, from_set))]
     Parse {
@@ -119,18 +116,43 @@ impl Config {
     /// `overrides` are `key.path=value` strings (the CLI's `--set`).
     pub fn load(path: &Path, overrides: &[String]) -> Result<Config, ConfigError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Io {
             file: name.clone(),
-            source,
+            error,
         })?;
-        Config::from_yaml_str(&text, &name, overrides)
+        // Relative paths written in the file are relative to the file's directory, made
+        // absolute so that the resolved config (a run directory's `config.yaml`) still points
+        // at the same data from anywhere.
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let dir = std::path::absolute(dir).map_err(|error| ConfigError::Io {
+            file: name.clone(),
+            error,
+        })?;
+        Config::parse(&text, &name, overrides, Some(&dir))
     }
 
     /// As [`Config::load`], from YAML text; `source_name` names it in error messages.
+    /// Relative paths are left as written (there is no file whose directory they are
+    /// relative to).
     pub fn from_yaml_str(
         text: &str,
         source_name: &str,
         overrides: &[String],
+    ) -> Result<Config, ConfigError> {
+        Config::parse(text, source_name, overrides, None)
+    }
+
+    /// The pipeline of the module docs; `base_dir` (the config file's directory) resolves
+    /// the relative paths of [`PATH_FIELDS`] written in the text, before `--set` applies (a
+    /// path given with `--set` is relative to the working directory, as on any command line).
+    fn parse(
+        text: &str,
+        source_name: &str,
+        overrides: &[String],
+        base_dir: Option<&Path>,
     ) -> Result<Config, ConfigError> {
         let file = source_name.to_string();
 
@@ -145,9 +167,30 @@ impl Config {
             from_set: None,
             message: format!("YAML syntax error: {}", strip_location(&e.to_string())),
         })?;
-        // An empty document (or one holding only comments) means "all defaults".
-        if value.is_null() {
-            value = Value::Mapping(Mapping::new());
+        // An empty file (or one holding only comments) is a mistake, not a request for the
+        // full-size default run; `{}` asks for every default explicitly.
+        let top_level = |what: &str| ConfigError::Parse {
+            file: file.clone(),
+            field: String::new(),
+            pos: None,
+            from_set: None,
+            message: format!(
+                "{what}: a config is a mapping of sections (task:, model:, train:, ...; see \
+                 configs/synthetic.yaml); write `{{}}` for every default"
+            ),
+        };
+        match &value {
+            Value::Mapping(_) => {}
+            Value::Null => {
+                return Err(top_level(
+                    "the file holds no YAML document (it is empty or only comments)",
+                ))
+            }
+            Value::Sequence(_) => return Err(top_level("the top level is a list")),
+            _ => return Err(top_level("the top level is a single value")),
+        }
+        if let Some(dir) = base_dir {
+            resolve_paths(&mut value, dir);
         }
 
         // 2. Overrides.
@@ -218,6 +261,28 @@ impl Config {
     /// `Config::from_yaml_str(&c.to_yaml(), ..)` gives back an equal config.
     pub fn to_yaml(&self) -> String {
         serde_yaml_ng::to_string(self).expect("a Config always serialises to YAML")
+    }
+}
+
+/// The config fields that hold a path. A relative path written in a config file is relative
+/// to the directory of that file (so `configs/smnist_quick.yaml` names the bundled digits as
+/// `../assets/mnist-10k` and works from any working directory); one given with `--set` is
+/// relative to the working directory.
+pub const PATH_FIELDS: [(&str, &str); 2] = [("data", "path"), ("data", "cache_dir")];
+
+/// Replace the relative paths of [`PATH_FIELDS`] in `value` by `dir` joined with them
+/// (canonical when the target exists, so that messages and run directories show a plain path).
+fn resolve_paths(value: &mut Value, dir: &Path) {
+    for (section, key) in PATH_FIELDS {
+        let Some(Value::String(s)) = value.get_mut(section).and_then(|v| v.get_mut(key)) else {
+            continue;
+        };
+        let p = Path::new(s.as_str());
+        if p.is_relative() && !s.is_empty() {
+            let joined = dir.join(p);
+            let joined = joined.canonicalize().unwrap_or(joined);
+            *s = joined.to_string_lossy().into_owned();
+        }
     }
 }
 
@@ -569,10 +634,17 @@ mod tests {
         let yaml = c.to_yaml();
         let back = load_str(&yaml, &[]).unwrap();
         assert_eq!(back, c);
-        // An empty document and an empty mapping both mean "all defaults".
-        assert_eq!(load_str("", &[]).unwrap(), c);
-        assert_eq!(load_str("# only a comment\n", &[]).unwrap(), c);
+        // An empty mapping means "all defaults"; an empty file is refused (it would start a
+        // full-size default run by mistake).
         assert_eq!(load_str("{}", &[]).unwrap(), c);
+        for empty in ["", "# only a comment\n", "---\n"] {
+            let e = load_str(empty, &[]).unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with("test.yaml: the file holds no YAML document"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
@@ -749,7 +821,7 @@ mod tests {
         assert_eq!(e.line(), None, "{e}");
         assert!(e.to_string().contains("--set model.tau_m=-1"), "{e}");
 
-        let e = load_str("", &["train.iterations=many"]).unwrap_err();
+        let e = load_str("{}", &["train.iterations=many"]).unwrap_err();
         assert_eq!(e.field(), Some("train.iterations"), "{e}");
         assert!(e.to_string().contains("--set train.iterations=many"), "{e}");
     }
@@ -773,6 +845,43 @@ mod tests {
         let e = Config::load(Path::new("/nonexistent/dir/cfg.yaml"), &[]).unwrap_err();
         assert!(matches!(e, ConfigError::Io { .. }));
         assert!(e.to_string().contains("/nonexistent/dir/cfg.yaml"), "{e}");
+    }
+
+    #[test]
+    fn top_level_list_is_blamed_not_the_set() {
+        let e = load_str("- a\n- b\n", &["train.iterations=1"]).unwrap_err();
+        assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("test.yaml: the top level is a list"),
+            "{msg}"
+        );
+        assert!(!msg.contains("--set"), "{msg}");
+    }
+
+    #[test]
+    fn relative_paths_are_from_the_config_directory() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let digits = root.join("assets/mnist-10k").canonicalize().unwrap();
+        let c = Config::load(&root.join("configs/smnist_quick.yaml"), &[]).unwrap();
+        assert_eq!(c.data.path.as_deref(), Some(digits.to_str().unwrap()));
+        // A run directory's resolved copy, elsewhere, keeps pointing at the same data
+        // (`resume`, `eval` and `plot` read that copy).
+        let run = tempfile::tempdir().unwrap();
+        std::fs::write(run.path().join("config.yaml"), c.to_yaml()).unwrap();
+        let again = Config::load(&run.path().join("config.yaml"), &[]).unwrap();
+        assert_eq!(again, c);
+        // A relative path in another file is from that file's directory; one given with --set
+        // is left for the working directory; absolute ones are kept.
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.yaml");
+        std::fs::write(&cfg, "data: {path: d/x, cache_dir: /abs/cache}\n").unwrap();
+        let c = Config::load(&cfg, &[]).unwrap();
+        let expected = std::path::absolute(dir.path()).unwrap().join("d/x");
+        assert_eq!(c.data.path.as_deref(), Some(expected.to_str().unwrap()));
+        assert_eq!(c.data.cache_dir.as_deref(), Some("/abs/cache"));
+        let c = Config::load(&cfg, &["data.path=rel/y".to_string()]).unwrap();
+        assert_eq!(c.data.path.as_deref(), Some("rel/y"));
     }
 
     #[test]

@@ -3,6 +3,25 @@
 
 use super::{Config, ReadoutKind, TaskKind, MAX_DELAY, MAX_NEURONS};
 
+/// Most readout outputs (classes or regression values). The largest task has 61 (TIMIT's
+/// phones); the readout weights are n_rec × n_out, so an absurd n_out (a typo adding zeros)
+/// is refused here rather than by a failed allocation of terabytes.
+pub const MAX_OUTPUTS: usize = 2048;
+/// Most simulation steps per sequence: 10^6 steps are 1000 s at dt = 1 ms; the longest
+/// example (TIMIT at 5 steps per frame) needs about 4,000.
+pub const MAX_STEPS: usize = 1_000_000;
+/// Most sequences per batch (training or validation); the examples use at most 256.
+pub const MAX_BATCH: usize = 1 << 16;
+/// Most memory, in bytes, that a config may need by [`Config::estimated_bytes`]: 64 GiB, above
+/// what any example needs (< 2 GiB) and beyond the memory of the machines this runs on, so
+/// that a size no machine has is refused with its fields named instead of aborting on an
+/// allocation.
+pub const MAX_ESTIMATED_BYTES: f64 = 64.0 * (1u64 << 30) as f64;
+
+/// The nominal length of the longest TIMIT utterance in 10 ms frames (≈ 7.8 s), for the
+/// memory estimate of a task whose sequence length comes from its data.
+const TIMIT_MAX_FRAMES: usize = 800;
+
 type Check = Result<(), (String, String)>;
 
 fn fail(field: &str, message: String) -> Check {
@@ -149,6 +168,15 @@ impl Config {
         }
         if let Some(n_out) = m.n_out {
             nonzero("model.n_out", n_out)?;
+            if n_out > MAX_OUTPUTS {
+                return fail(
+                    "model.n_out",
+                    format!(
+                        "{n_out} outputs exceeds {MAX_OUTPUTS}, the most lsnn-gpu accepts (the \
+                         largest task, TIMIT, has 61 classes)"
+                    ),
+                );
+            }
         }
         positive("model.tau_m", m.tau_m)?;
         positive("model.tau_a", m.tau_a)?;
@@ -286,6 +314,65 @@ impl Config {
         // ---- eval
         nonzero("eval.batch_size", self.eval.batch_size)?;
 
+        // ---- sizes: each count, then the memory they need together.
+        let (steps, steps_field) = self.sequence_steps_estimate();
+        if steps > MAX_STEPS {
+            return fail(
+                steps_field,
+                format!(
+                    "gives sequences of {steps} steps, more than {MAX_STEPS} (1000 s at dt = 1 \
+                     ms), the most lsnn-gpu accepts"
+                ),
+            );
+        }
+        for (field, b) in [
+            ("train.batch_size", self.train.batch_size),
+            ("eval.batch_size", self.eval.batch_size),
+        ] {
+            if b > MAX_BATCH {
+                return fail(
+                    field,
+                    format!("{b} sequences exceeds {MAX_BATCH}, the most lsnn-gpu accepts"),
+                );
+            }
+        }
+        let n_in = self.n_in_estimate();
+        if n_in > MAX_NEURONS {
+            return fail(
+                if matches!(t.kind, TaskKind::L2lTn | TaskKind::L2lSine) {
+                    "task.neurons_per_value"
+                } else {
+                    "model.n_in"
+                },
+                format!(
+                    "gives {n_in} input channels, more than {MAX_NEURONS}, the most the GPU \
+                     kernels support"
+                ),
+            );
+        }
+        let bytes = self.estimated_bytes();
+        if bytes > MAX_ESTIMATED_BYTES {
+            let b = self.train.batch_size.max(self.eval.batch_size);
+            let field = if self.train.batch_size >= self.eval.batch_size {
+                "train.batch_size"
+            } else {
+                "eval.batch_size"
+            };
+            return fail(
+                field,
+                format!(
+                    "the config needs about {:.0} GiB (batches of {b} sequences × {steps} steps \
+                     ({steps_field}) × {} neurons, {n_in} inputs and {} outputs), more than the \
+                     {:.0} GiB lsnn-gpu accepts: use smaller batches, shorter sequences or fewer \
+                     neurons",
+                    bytes / (1u64 << 30) as f64,
+                    m.n_rec(),
+                    self.n_out_estimate(),
+                    MAX_ESTIMATED_BYTES / (1u64 << 30) as f64
+                ),
+            );
+        }
+
         // ---- device
         let d = &self.device;
         nonzero("device.chunk_steps", d.chunk_steps)?;
@@ -300,6 +387,63 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// Sequence length T in steps and the field it comes from: the task's own length, or for
+    /// TIMIT (whose length comes from the data) the nominal longest utterance.
+    pub fn sequence_steps_estimate(&self) -> (usize, &'static str) {
+        let t = &self.task;
+        match t.kind {
+            TaskKind::Synthetic => (t.steps, "task.steps"),
+            TaskKind::Smnist => (t.sequence_steps(), "task.image_side"),
+            TaskKind::Timit => (
+                TIMIT_MAX_FRAMES.saturating_mul(t.steps_per_frame),
+                "task.steps_per_frame",
+            ),
+            TaskKind::L2lTn | TaskKind::L2lSine => (
+                t.pairs_per_episode.saturating_mul(t.steps_per_frame),
+                "task.pairs_per_episode",
+            ),
+            TaskKind::MetaRl => (
+                self.rl
+                    .arena
+                    .actions_per_episode()
+                    .saturating_mul(t.steps_per_frame),
+                "rl.arena",
+            ),
+        }
+    }
+
+    /// Input channels: `model.n_in`, else what the task gives (80 at most for sMNIST and
+    /// TIMIT).
+    fn n_in_estimate(&self) -> usize {
+        match self.task.kind {
+            TaskKind::L2lTn | TaskKind::L2lSine => crate::tasks::l2l_encoding::N_POPULATIONS
+                .saturating_mul(self.task.neurons_per_value),
+            TaskKind::MetaRl => self.rl.place_cells.n_channels(),
+            _ => self.model.n_in.unwrap_or(80),
+        }
+    }
+
+    fn n_out_estimate(&self) -> usize {
+        self.model.n_out.unwrap_or(61)
+    }
+
+    /// Bytes an engine needs for this config, roughly: the parameters four times (weights,
+    /// gradients, Adam's two moments) and, per sequence of the larger batch and per step, the
+    /// input, four values per neuron (the state the backward pass keeps: v, a, z and the
+    /// pseudo-derivative, docs/model.md M1–M6, B1–B7) and two per output (M7–M8), all f32.
+    /// Computed in f64 so that absurd sizes cannot overflow.
+    pub fn estimated_bytes(&self) -> f64 {
+        let n_rec = self.model.n_rec() as f64;
+        let n_in = self.n_in_estimate() as f64;
+        let n_out = self.n_out_estimate() as f64;
+        let params = n_in * n_rec + n_rec * n_rec + n_rec * n_out + n_out;
+        let b = self.train.batch_size.max(self.eval.batch_size) as f64;
+        let t = self.sequence_steps_estimate().0 as f64;
+        4.0 * (4.0 * params + b * t * (n_in + 4.0 * n_rec + 2.0 * n_out))
     }
 }
 
@@ -378,6 +522,16 @@ mod tests {
             ("model.n_in", |c| c.model.n_in = Some(0)),
             ("model.n_in", |c| c.model.n_in = Some(2049)),
             ("model.n_out", |c| c.model.n_out = Some(0)),
+            // The issue's abort: a 160 TB allocation of readout weights.
+            ("model.n_out", |c| c.model.n_out = Some(999_999_999_999)),
+            ("task.steps", |c| c.task.steps = 1_000_000_000_000),
+            ("train.batch_size", |c| c.train.batch_size = 1 << 40),
+            ("eval.batch_size", |c| c.eval.batch_size = 1 << 40),
+            // Each count allowed, together beyond the memory limit.
+            ("train.batch_size", |c| {
+                c.train.batch_size = 1 << 16;
+                c.task.steps = 100_000;
+            }),
             ("model.dale.proportion_excitatory", |c| {
                 c.model.dale = Some(super::super::DaleConfig {
                     proportion_excitatory: 0.0,
@@ -456,6 +610,31 @@ mod tests {
             edit(&mut c);
             assert_eq!(&err_field(&c), field);
         }
+    }
+
+    #[test]
+    fn example_configs_fit_the_memory_limit_by_far() {
+        // The limit refuses absurd sizes, not the experiments: every example needs < 2 GiB.
+        for entry in std::fs::read_dir("configs").unwrap() {
+            let path = entry.unwrap().path();
+            let c = Config::load(&path, &[]).unwrap();
+            let gib = c.estimated_bytes() / (1u64 << 30) as f64;
+            assert!(gib < 2.0, "{}: {gib} GiB", path.display());
+        }
+    }
+
+    #[test]
+    fn memory_refusal_names_the_sizes() {
+        let mut c = base();
+        c.train.batch_size = 1 << 16;
+        c.task.steps = 100_000;
+        let (f, m) = c.validate().unwrap_err();
+        assert_eq!(f, "train.batch_size");
+        assert!(
+            m.contains("65536 sequences × 100000 steps (task.steps)"),
+            "{m}"
+        );
+        assert!(m.contains("64 GiB"), "{m}");
     }
 
     #[test]

@@ -1,4 +1,7 @@
-//! Reference Adam (docs/model.md §6): the twin of `shaders/adam.wgsl`.
+//! Reference Adam (docs/model.md §6) and the sign constraints that follow it: the twin of
+//! `shaders/adam.wgsl` (with `cpu::deep_r` for its DEEP R part).
+
+use crate::model::init::Constraint;
 
 /// Hyperparameters of one Adam step; `lr` already carries the step-decay schedule.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,5 +53,13 @@ pub fn adam_step(params: &mut [f32], grads: &[f32], state: &mut AdamState, h: &A
         state.m[i] = m;
         state.v[i] = v;
         params[i] -= h.lr * (m / c1) / ((v / c2).sqrt() + h.eps);
+    }
+}
+
+/// Projects flat parameters onto their sign constraints: the step of adam.wgsl that follows
+/// the Adam update (the switch on the constraint codes of `model::init::Constraint`).
+pub fn apply_constraints(params: &mut [f32], constraints: &[u32]) {
+    for (w, &c) in params.iter_mut().zip(constraints) {
+        *w = Constraint::clamp(*w, c);
     }
 }

@@ -3,7 +3,7 @@
 
 use ndarray::{Array2, Array3, Axis};
 
-use super::adam::{adam_step, AdamHyper, AdamState};
+use super::adam::{adam_step, apply_constraints, AdamHyper, AdamState};
 use super::alif_backward::alif_backward;
 use super::alif_forward::{alif_forward, alif_forward_from, ForwardState, ParamsOf};
 use super::deep_r::{refill, rewire_entries, zero_inactive_gradients};
@@ -13,7 +13,6 @@ use crate::engine::{
     StepSettings, StreamState,
 };
 use crate::model::deep_r::{DeepR, RewireStats};
-use crate::model::init::apply_constraints;
 use crate::model::{Batch, Network, Params, Targets};
 
 pub struct CpuEngine {
@@ -118,26 +117,7 @@ pub fn optimiser_step(
 
 /// "w_rec[3, 7]": the tensor and index of entry `e` of the flat parameters.
 pub fn parameter_name(p: &Params, e: usize) -> String {
-    let (n_in, n, n_out) = (p.n_in(), p.n_rec(), p.n_out());
-    let blocks = [
-        ("w_in", n_in, n),
-        ("w_rec", n, n),
-        ("w_out", n, n_out),
-        ("b_out", 1, n_out),
-    ];
-    let mut start = 0;
-    for (name, rows, cols) in blocks {
-        if e < start + rows * cols {
-            let i = e - start;
-            return if name == "b_out" {
-                format!("{name}[{i}]")
-            } else {
-                format!("{name}[{}, {}]", i / cols, i % cols)
-            };
-        }
-        start += rows * cols;
-    }
-    format!("parameter {e}")
+    p.layout().name_of(e)
 }
 
 impl Engine for CpuEngine {
@@ -294,5 +274,13 @@ impl Engine for CpuEngine {
 
     fn rewire_stats(&self) -> Option<RewireStats> {
         self.rewire_stats
+    }
+
+    fn constraints(&self) -> &[u32] {
+        &self.constraints
+    }
+
+    fn rewiring(&self) -> Option<&DeepR> {
+        self.deep_r.as_ref()
     }
 }

@@ -19,7 +19,7 @@ pub mod readout_loss;
 pub mod real;
 pub mod sparse_rows;
 
-pub use adam::{adam_step, AdamHyper, AdamState};
+pub use adam::{adam_step, apply_constraints, AdamHyper, AdamState};
 pub use alif_backward::{alif_backward, Gradients};
 pub use alif_forward::{alif_forward, ForwardTrace};
 pub use engine::CpuEngine;

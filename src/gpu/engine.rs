@@ -16,12 +16,13 @@ use super::budget;
 use super::context::{map_read, GpuContext};
 use super::layout::{
     Chunk, Dims, RewireUniform, StepUniform, BSTATE_HEAD, READOUT_TOTALS, REWIRE_STATS_LEN,
-    STATE_HEAD,
+    STATE_HEAD, STAT_NONFINITE_GRADS, STAT_NONFINITE_WEIGHTS,
 };
 use super::shader::{kernel_source, ShaderConstants};
 use super::timing::{KernelTimer, KernelTimes};
 use crate::engine::{check_stream_shape, BatchStats, Engine, GradientReport, StepSettings};
 use crate::model::deep_r::{DeepR, RewireStats};
+use crate::model::param_layout::{NEURON_ALPHA, NEURON_BETA, NEURON_RHO, NEURON_THR};
 use crate::model::{Batch, Network, Params, Readout, Targets};
 
 const F32: u64 = 4;
@@ -87,6 +88,8 @@ pub struct GpuEngine {
     /// delay_in | delay_rec | W_rec row lists [n·n] | row counts [n] (sparse_rows.wgsl).
     delays: wgpu::Buffer,
     constraints: wgpu::Buffer,
+    /// The host's copy of the constraint codes ([`Engine::constraints`]).
+    constraint_codes: Vec<u32>,
     grads: wgpu::Buffer,
     /// DEEP R: settings (`RewireUniform`) and the counters of the last step.
     rewire_buf: wgpu::Buffer,
@@ -95,6 +98,11 @@ pub struct GpuEngine {
     rewire_stats: Option<RewireStats>,
     /// Adam moments m | v.
     moments: wgpu::Buffer,
+    /// The trained parameters and moments before the last Adam step (P | m | v): what a
+    /// refused step (the NaN guard) restores.
+    backup: wgpu::Buffer,
+    /// The optimiser's counters (`layout::STATS_LAYOUT`) of the last training step.
+    step_counters: [u32; REWIRE_STATS_LEN],
     step_buf: wgpu::Buffer,
     batch_res: Option<BatchResources>,
     profile: Option<std::collections::BTreeMap<&'static str, f64>>,
@@ -300,6 +308,7 @@ impl GpuEngine {
         let constraints_buf = storage_init(device, "constraints", constraints);
         let grads = storage(device, "grads", p as u64 * F32);
         let moments = storage(device, "adam moments", 2 * p as u64 * F32);
+        let backup = storage(device, "weights before the step", 3 * p as u64 * F32);
         let step_buf = uniform_init(device, "step uniform", &StepUniform::default());
         let rewire_buf = uniform_init(device, "rewire uniform", &RewireUniform::default());
         let rewire_stats_buf = storage(
@@ -316,12 +325,15 @@ impl GpuEngine {
             model,
             delays,
             constraints: constraints_buf,
+            constraint_codes: constraints.to_vec(),
             grads,
             rewire_buf,
             rewire_stats_buf,
             deep_r: None,
             rewire_stats: None,
             moments,
+            backup,
+            step_counters: [0; REWIRE_STATS_LEN],
             step_buf,
             batch_res: None,
             profile: None,
@@ -337,13 +349,22 @@ impl GpuEngine {
         self.constants.workgroup_size
     }
 
+    /// The model buffer: the trained parameters, then the per-neuron constants in the
+    /// blocks of `param_layout::NEURON_CONSTANTS`.
     fn model_data(net: &Network) -> Vec<f32> {
+        let layout = net.params.layout();
         let mut data = net.params.to_flat();
+        data.resize(layout.model_len(), 0.0);
         let dt = net.sim.dt;
-        data.extend(net.neurons.alpha(dt).iter());
-        data.extend(net.neurons.rho(dt).iter());
-        data.extend(net.neurons.beta.iter());
-        data.extend(net.neurons.thr.iter());
+        for (k, values) in [
+            (NEURON_ALPHA, net.neurons.alpha(dt)),
+            (NEURON_RHO, net.neurons.rho(dt)),
+            (NEURON_BETA, net.neurons.beta.clone()),
+            (NEURON_THR, net.neurons.thr.clone()),
+        ] {
+            let at = layout.neuron_offset(k);
+            data[at..at + layout.n_rec].copy_from_slice(values.as_slice().expect("contiguous"));
+        }
         data
     }
 
@@ -360,7 +381,8 @@ impl GpuEngine {
         let limits = device.limits();
         let max_binding = limits.max_storage_buffer_binding_size;
         let (n, n_in, n_out) = (net.n_rec(), net.n_in(), net.n_out());
-        let p = net.params.len();
+        let layout = net.params.layout();
+        let p = layout.len();
         let nd = net.sim.n_delay as usize;
         let (window, steps_per_frame) = match net.sim.readout {
             Readout::Window(k) => {
@@ -422,10 +444,10 @@ impl GpuEngine {
             rec_words: rec_words as u32,
             in_words: in_words as u32,
             n_params: p as u32,
-            off_w_rec: (n_in * n) as u32,
-            off_w_out: (n_in * n + n * n) as u32,
-            off_b_out: (n_in * n + n * n + n * n_out) as u32,
-            off_neurons: p as u32,
+            off_w_rec: layout.w_rec().offset as u32,
+            off_w_out: layout.w_out().offset as u32,
+            off_b_out: layout.b_out().offset as u32,
+            off_neurons: layout.neuron_offset(NEURON_ALPHA) as u32,
             off_delay_rec: (n_in * n) as u32,
             state_stride: STATE_HEAD + nd as u32,
             bstate_stride: BSTATE_HEAD + nd as u32,
@@ -649,7 +671,12 @@ impl GpuEngine {
             &self.pipelines.sparse_rows,
             &[&dims_buf, &self.model, &self.delays],
         );
-        let staging_len = readout_len.max(p as u64 * F32 * 3).max(bits_len);
+        // Room for the totals and rates followed by the optimiser's counters (`run`).
+        let counters_len = ((READOUT_TOTALS as usize + n + REWIRE_STATS_LEN) * 4) as u64;
+        let staging_len = readout_len
+            .max(p as u64 * F32 * 3)
+            .max(bits_len)
+            .max(counters_len);
         let staging = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("staging"),
             size: staging_len,
@@ -841,13 +868,13 @@ impl GpuEngine {
                 vec![&r.adam_group],
                 (gx, gy),
             ));
+            // Counters from zero: written before this submit, so ordered before adam.
+            self.ctx.queue.write_buffer(
+                &self.rewire_stats_buf,
+                0,
+                bytemuck::cast_slice(&[0u32; REWIRE_STATS_LEN]),
+            );
             if self.deep_r.is_some() {
-                // Counters from zero: written before this submit, so ordered before adam.
-                self.ctx.queue.write_buffer(
-                    &self.rewire_stats_buf,
-                    0,
-                    bytemuck::cast_slice(&[0u32; REWIRE_STATS_LEN]),
-                );
                 stages.push(Stage::new(
                     "deep_r_refill",
                     &self.pipelines.deep_r_refill,
@@ -880,6 +907,12 @@ impl GpuEngine {
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("iteration"),
         });
+        if adam {
+            // What a refused step restores (the NaN guard): copied before the kernels run.
+            let pb = p as u64 * F32;
+            enc.copy_buffer_to_buffer(&self.model, 0, &self.backup, 0, pb);
+            enc.copy_buffer_to_buffer(&self.moments, 0, &self.backup, pb, 2 * pb);
+        }
         // Kernel timing (opt-in) times training iterations: a pass per kernel, each with a
         // timestamp at its start and end, resolved in the same submit.
         let timer = self
@@ -912,8 +945,24 @@ impl GpuEngine {
         let n = self.network.n_rec() as u64;
         let totals_len = (READOUT_TOTALS as u64 + n) * F32;
         enc.copy_buffer_to_buffer(&r.readout, 0, &r.staging, 0, totals_len);
+        // The optimiser's counters ride along with the totals: one mapping per iteration.
+        let counters_len = (REWIRE_STATS_LEN * 4) as u64;
+        if adam {
+            enc.copy_buffer_to_buffer(
+                &self.rewire_stats_buf,
+                0,
+                &r.staging,
+                totals_len,
+                counters_len,
+            );
+        }
         self.ctx.queue.submit([enc.finish()]);
-        let totals: Vec<f32> = bytemuck::pod_collect_to_vec(&self.read_staging(totals_len)?);
+        let read = self.read_staging(totals_len + counters_len)?;
+        let totals: Vec<f32> = bytemuck::pod_collect_to_vec(&read[..totals_len as usize]);
+        if adam {
+            let counters: Vec<u32> = bytemuck::pod_collect_to_vec(&read[totals_len as usize..]);
+            self.step_counters.copy_from_slice(&counters);
+        }
         let (mut grads, mut bits) = (Vec::new(), Vec::new());
         if want_grads {
             grads =
@@ -1089,6 +1138,48 @@ impl GpuEngine {
         bail!("DEEP R's refill could not restore the connection budget ({budget}): is rewiring.connectivity close to 1?")
     }
 
+    /// The NaN guard, the GPU's twin of the checks of `cpu::engine::optimiser_step`: when
+    /// adam.wgsl counted a non-finite gradient or updated weight, restores the weights and
+    /// moments of before the step and names the first offending tensor entry.
+    fn refuse_non_finite(&self, s: &StepSettings) -> anyhow::Result<()> {
+        let bad_grads = self.step_counters[STAT_NONFINITE_GRADS as usize];
+        let bad_weights = self.step_counters[STAT_NONFINITE_WEIGHTS as usize];
+        if bad_grads == 0 && bad_weights == 0 {
+            return Ok(());
+        }
+        let layout = self.network.params.layout();
+        let p = layout.len() as u64 * F32;
+        // Read the offender before restoring: the weights are about to be overwritten.
+        let (values, what) = if bad_grads > 0 {
+            (self.read_buffer(&self.grads, p)?, "gradient")
+        } else {
+            (self.read_buffer(&self.model, p)?, "weight")
+        };
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("restore the weights"),
+            });
+        enc.copy_buffer_to_buffer(&self.backup, 0, &self.model, 0, p);
+        enc.copy_buffer_to_buffer(&self.backup, p, &self.moments, 0, 2 * p);
+        self.ctx.queue.submit([enc.finish()]);
+        let e = values.iter().position(|v| !v.is_finite());
+        let name = e.map_or_else(|| "a parameter".to_string(), |e| layout.name_of(e));
+        let value = e.map_or(f32::NAN, |e| values[e]);
+        if what == "gradient" {
+            bail!(
+                "the gradient of {name} is not finite ({value}) at Adam step {} ({bad_grads} non-finite gradients): the weights are left as they were. Lower train.learning_rate, or check the input scale and model.thr",
+                s.step
+            )
+        }
+        bail!(
+            "Adam step {} made {name} non-finite ({value}) at learning rate {} ({bad_weights} non-finite weights): the weights are left as they were and the checkpoints already written are kept. Lower train.learning_rate",
+            s.step,
+            s.lr
+        )
+    }
+
     /// The row lists and counts of sparse_rows.wgsl for W_rec and W_in, as last built (for
     /// tests): ((W_rec lists, counts), (W_in lists, counts)).
     #[allow(clippy::type_complexity)]
@@ -1168,6 +1259,7 @@ impl Engine for GpuEngine {
             self.write_rewire(s.step);
         }
         let (totals, _, _) = self.run(true, true, false)?;
+        self.refuse_non_finite(s)?;
         if self.deep_r.is_some() {
             self.finish_refill()?;
         }
@@ -1358,5 +1450,13 @@ impl Engine for GpuEngine {
 
     fn rewire_stats(&self) -> Option<RewireStats> {
         self.rewire_stats
+    }
+
+    fn constraints(&self) -> &[u32] {
+        &self.constraint_codes
+    }
+
+    fn rewiring(&self) -> Option<&DeepR> {
+        self.deep_r.as_ref()
     }
 }

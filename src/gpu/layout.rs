@@ -1,110 +1,205 @@
-//! Uniform structs shared with WGSL (`shaders/common.wgsl`). Field order, types and padding
-//! must match the WGSL declarations exactly: `tests/shaders_validate.rs` checks the sizes
-//! against naga's layouter.
+//! The contract between the host and the kernels, written once: the uniform structs, the
+//! layouts of the state and counter buffers, and their constants. `shader::prelude` renders
+//! each of them as WGSL and prepends it to every kernel, so the kernels hold no copy of their
+//! own; `tests/shaders_validate.rs` checks the generated structs' offsets against naga's
+//! layouter.
 
-use bytemuck::{Pod, Zeroable};
+use crate::wgsl::{wgsl_consts, wgsl_struct};
 
-/// `struct Dims` of common.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable, PartialEq)]
-pub struct Dims {
-    pub n_in: u32,
-    pub n_rec: u32,
-    pub n_out: u32,
-    pub batch: u32,
-    pub steps: u32,
-    pub n_delay: u32,
-    pub n_ref: u32,
-    pub window: u32,
-    pub rec_words: u32,
-    pub in_words: u32,
-    pub n_params: u32,
-    pub off_w_rec: u32,
-    pub off_w_out: u32,
-    pub off_b_out: u32,
-    pub off_neurons: u32,
-    pub off_delay_rec: u32,
-    pub state_stride: u32,
-    pub bstate_stride: u32,
-    pub off_rates: u32,
-    pub off_per_seq: u32,
-    pub off_dy: u32,
-    pub off_rows: u32,
-    pub off_row_len: u32,
-    pub sparse_gradients: u32,
-    pub off_in_rows: u32,
-    pub off_in_row_len: u32,
-    pub steps_per_frame: u32,
-    pub off_pred: u32,
-    pub dt: f32,
-    pub dampening: f32,
-    pub kappa: f32,
-    pub noise_std: f32,
-    pub reg_coeff: f32,
-    pub reg_rate: f32,
-    pub regression: u32,
-    pub off_out: u32,
+wgsl_struct! {
+    /// Shapes, offsets and model constants, fixed for a run (and a batch shape).
+    pub struct Dims {
+        pub n_in: u32,
+        pub n_rec: u32,
+        pub n_out: u32,
+        pub batch: u32,
+        /// T
+        pub steps: u32,
+        /// delays 0..n_delay-1 (M1)
+        pub n_delay: u32,
+        /// refractory steps (M5)
+        pub n_ref: u32,
+        /// K of the window readout; 0 = framewise readout
+        pub window: u32,
+        /// ceil(n_rec / 32): words of one spike bitmask
+        pub rec_words: u32,
+        /// ceil(n_in / 32)
+        pub in_words: u32,
+        /// P: trained scalars, flat as `model::ParamLayout` (w_in | w_rec | w_out | b_out)
+        pub n_params: u32,
+        pub off_w_rec: u32,
+        pub off_w_out: u32,
+        pub off_b_out: u32,
+        /// per-neuron constants after the P trained scalars, blocks NEURON_ALPHA.. of n_rec
+        pub off_neurons: u32,
+        /// in the delay buffer: delay_in | delay_rec
+        pub off_delay_rec: u32,
+        /// floats per (b, j) of the forward state: STATE_HEAD slots, then ring[n_delay]
+        pub state_stride: u32,
+        /// floats per (b, j) of the backward state: BSTATE_HEAD slots, then ring[n_delay]
+        pub bstate_stride: u32,
+        /// in the readout buffer (see readout_loss.wgsl)
+        pub off_rates: u32,
+        pub off_per_seq: u32,
+        pub off_dy: u32,
+        /// in the delay buffer: per W_rec row k, its non-zero entries j | d << 16
+        pub off_rows: u32,
+        /// in the delay buffer: per row k, the number of listed entries
+        pub off_row_len: u32,
+        /// 1: weight gradients of active connections only (DEEP R option)
+        pub sparse_gradients: u32,
+        /// in the delay buffer: per W_in row i, its non-zero entries j | d << 16
+        pub off_in_rows: u32,
+        /// in the delay buffer: per W_in row i, the number of listed entries
+        pub off_in_row_len: u32,
+        /// k of the framewise readout: steps per labelled frame
+        pub steps_per_frame: u32,
+        /// in the readout buffer: predicted class per decision
+        pub off_pred: u32,
+        pub dt: f32,
+        /// gamma of M6
+        pub dampening: f32,
+        /// exp(-dt/tau_out), M7
+        pub kappa: f32,
+        /// sigma of M1
+        pub noise_std: f32,
+        /// c of M9
+        pub reg_coeff: f32,
+        /// f0 of M9, spikes per ms
+        pub reg_rate: f32,
+        /// 1: the frame readout scores squared errors against target values
+        pub regression: u32,
+        /// in the readout buffer: regression frame outputs [T/k, B, n_out]
+        pub off_out: u32,
+    }
 }
 
-/// `struct StepUniform` of common.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable, PartialEq)]
-pub struct StepUniform {
-    pub lr: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub bias1: f32,
-    pub bias2: f32,
-    pub noise_seed: u32,
-    pub n_scored: u32,
-    /// 1: the forward pass and the readout trace continue from the state the previous pass
-    /// left (`Engine::stream_advance`); 0: they start from zero (docs/model.md §2).
-    pub resume: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+wgsl_struct! {
+    /// Per-iteration scalars, written once per training step.
+    pub struct StepUniform {
+        pub lr: f32,
+        pub beta1: f32,
+        pub beta2: f32,
+        pub eps: f32,
+        /// 1 - beta1^step
+        pub bias1: f32,
+        /// 1 - beta2^step
+        pub bias2: f32,
+        pub noise_seed: u32,
+        /// scored frames of the framewise readout (normalises its loss)
+        pub n_scored: u32,
+        /// 1: the forward pass and the readout trace continue from the state the previous
+        /// pass left (`Engine::stream_advance`); 0: they start from zero (docs/model.md §2).
+        pub resume: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
 }
 
-/// `struct RewireUniform` of common.wgsl (DEEP R).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable, PartialEq)]
-pub struct RewireUniform {
-    pub enabled: u32,
-    pub budget: u32,
-    pub iteration: u32,
-    pub max_attempts: u32,
-    pub seed_lo: u32,
-    pub seed_hi: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
-    pub l1: f32,
-    pub temperature: f32,
-    pub _pad2: f32,
-    pub _pad3: f32,
-    pub offset: [u32; 4],
-    pub size: [u32; 4],
-    pub capacity: [u32; 4],
-    pub choice: [u32; 4],
+wgsl_struct! {
+    /// DEEP R settings of the rewiring in adam.wgsl (R1-R4) and deep_r_refill.wgsl (R5),
+    /// docs/model.md section 7. Per rewired matrix k (x = W_in, y = W_rec, z = W_out): first
+    /// flat index, rows*cols, capacity (W_rec without its diagonal), and the cumulative 32-bit
+    /// thresholds that choose the matrix of a refilled connection.
+    pub struct RewireUniform {
+        pub enabled: u32,
+        /// K, active connections over all rewired matrices
+        pub budget: u32,
+        /// the Adam step: Philox counter word 0
+        pub iteration: u32,
+        /// refill draws per dispatch (under llvmpipe's loop cap)
+        pub max_attempts: u32,
+        /// Philox key
+        pub seed_lo: u32,
+        pub seed_hi: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub l1: f32,
+        pub temperature: f32,
+        pub _pad2: f32,
+        pub _pad3: f32,
+        pub offset: [u32; 4],
+        pub size: [u32; 4],
+        pub capacity: [u32; 4],
+        pub choice: [u32; 4],
+    }
 }
 
-/// u32 counters of one rewiring step (`rewire_stats` buffer): active connections of W_in,
-/// W_rec, W_out; connections that went inactive; placed by the refill; refill draws made.
-pub const REWIRE_STATS_LEN: usize = 8;
-
-/// `struct Chunk` of common.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable, PartialEq)]
-pub struct Chunk {
-    pub t0: u32,
-    pub len: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
+wgsl_struct! {
+    /// One time chunk of the forward/backward sweep.
+    pub struct Chunk {
+        /// first step of the chunk, 1-based
+        pub t0: u32,
+        /// steps in the chunk
+        pub len: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+    }
 }
+
+wgsl_consts! {
+    /// Slots of the forward state per (b, j) (alif_forward.wgsl), before the delay ring.
+    STATE_LAYOUT {
+        /// v_t, the membrane voltage (M2)
+        STATE_V = 0;
+        /// b_t, the threshold adaptation (M3)
+        STATE_B = 1;
+        /// refractory steps left (M5)
+        STATE_REFRACTORY = 2;
+        /// spikes so far (the firing rates of M9)
+        STATE_COUNT = 3;
+        /// slots before the ring of I_{t..t+n_delay-1}
+        STATE_HEAD = 4;
+    }
+}
+
+wgsl_consts! {
+    /// Slots of the backward state per (b, j) (alif_backward.wgsl), before the dI ring.
+    BSTATE_LAYOUT {
+        /// dv_{t+1} (B3)
+        BSTATE_DV = 0;
+        /// du_{t+1} (B2)
+        BSTATE_DU = 1;
+        /// A_{t+1}, the threshold
+        BSTATE_A = 2;
+        /// db_{t+1} (B5)
+        BSTATE_DB = 3;
+        /// dp_{t+1}, the readout trace (B1)
+        BSTATE_DP = 4;
+        /// dz_later: what later steps sent to z_t (B6)
+        BSTATE_DZ_LATER = 5;
+        /// the B7 part for z_{t-1}
+        BSTATE_B7 = 6;
+        /// slots before the ring of dI_{t..t+n_delay-1} (slot 7 is unused)
+        BSTATE_HEAD = 8;
+    }
+}
+
+wgsl_consts! {
+    /// u32 counters of one optimiser step (the `stats` buffer of adam.wgsl and
+    /// deep_r_refill.wgsl), zeroed before each step and read back after it.
+    STATS_LAYOUT {
+        /// active connections of W_in, W_rec, W_out after the step (DEEP R); W_rec and W_out
+        /// follow at +1, +2
+        STAT_ACTIVE = 0;
+        /// connections that went inactive (R3, R4)
+        STAT_DISCONNECTED = 3;
+        /// connections placed by the refill (R5)
+        STAT_PLACED = 4;
+        /// refill draws made
+        STAT_DRAWS = 5;
+        /// gradients that were not finite (the NaN guard: the step is refused)
+        STAT_NONFINITE_GRADS = 6;
+        /// updated weights that were not finite (the NaN guard: the step is refused)
+        STAT_NONFINITE_WEIGHTS = 7;
+        /// counters in the buffer
+        STATS_LEN = 8;
+    }
+}
+
+/// u32 counters of one optimiser step (`STATS_LAYOUT`).
+pub const REWIRE_STATS_LEN: usize = STATS_LEN as usize;
 
 /// Floats of the readout buffer before the rates: loss, loss_task, loss_reg, correct, scored.
 pub const READOUT_TOTALS: u32 = 8;
-/// Floats per (b, j) of the forward state before the delay ring: v, b, refractory, count.
-pub const STATE_HEAD: u32 = 4;
-/// Floats per (b, j) of the backward state before the dI ring.
-pub const BSTATE_HEAD: u32 = 8;

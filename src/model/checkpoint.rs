@@ -22,6 +22,8 @@ use ndarray::{Array1, Array2, Array3};
 use safetensors::{Dtype, SafeTensors};
 
 use super::batch::{Batch, Targets};
+use super::deep_r::DeepR;
+use super::init::rewired_matrices;
 use super::network::{Network, NeuronConstants, Params, Readout, SimConstants};
 use crate::files::write_atomic;
 
@@ -40,6 +42,13 @@ pub struct TrainState {
     pub constraints: Vec<u32>,
     /// Opaque RNG state (`train.rng_state`, u8).
     pub rng_state: Vec<u8>,
+    /// The run's DEEP R settings (docs/model.md §7; metadata `train.deep_r.*`), so that `resume`
+    /// takes them from the checkpoint rather than from a second initialisation. None
+    /// without rewiring, and in checkpoints written before they were stored.
+    pub deep_r: Option<DeepR>,
+    /// The checkpoint a fine-tuning run (`run --init-from`) started from (metadata
+    /// `train.init_from`): its network, not the config's, is what the run trains.
+    pub init_from: Option<String>,
 }
 
 /// What kind of file a [`CheckpointError`] is about.
@@ -76,13 +85,16 @@ pub enum Problem {
         found: String,
     },
     #[error(
-        "tensor `{tensor}`: expected shape {expected}, found {}",
+        "tensor `{tensor}`: expected shape {expected}, found {}{note}",
         fmt_shape(found)
     )]
     Shape {
         tensor: String,
         expected: String,
         found: Vec<usize>,
+        /// Where an expected size comes from, e.g. " (n_rec = 40, as in `w_rec`, `tau_m`)";
+        /// empty or starting with a space. (A `Box<str>` keeps the error small.)
+        note: Box<str>,
     },
     #[error("tensor `{tensor}`: {detail}")]
     Value { tensor: String, detail: String },
@@ -236,6 +248,7 @@ fn check_network(net: &Network) -> Result<(), Problem> {
                 tensor: name.to_string(),
                 expected: fmt_shape(expected),
                 found: found.to_vec(),
+                note: "".into(),
             })
         }
     };
@@ -386,6 +399,17 @@ pub fn save_checkpoint(
             &[t.rng_state.len()],
             t.rng_state.clone(),
         );
+        if let Some(d) = &t.deep_r {
+            // The rest of `DeepR` (matrices, matrix choice) follows from the sizes.
+            w.meta("train.deep_r.l1", d.l1);
+            w.meta("train.deep_r.temperature", d.temperature);
+            w.meta("train.deep_r.budget", d.budget);
+            w.meta("train.deep_r.seed", d.seed);
+            w.meta("train.deep_r.dense_gradients", d.dense_gradients);
+        }
+        if let Some(from) = &t.init_from {
+            w.meta("train.init_from", from);
+        }
     }
     w.write(path).with_context(ctx)
 }
@@ -507,6 +531,14 @@ fn fmt_dims(dims: &[Dim]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
+/// `e` with `note` (where an expected size came from) added to a shape error.
+fn noted(mut e: CheckpointError, note: &str) -> CheckpointError {
+    if let Problem::Shape { note: n, .. } = &mut e.problem {
+        *n = note.into();
+    }
+    e
+}
+
 /// A parsed safetensors file and where it came from.
 struct Reader<'a> {
     kind: FileKind,
@@ -600,6 +632,7 @@ impl<'a> Reader<'a> {
                 tensor: name.to_string(),
                 expected: fmt_dims(dims),
                 found: shape,
+                note: "".into(),
             }));
         }
         for (&n, d) in shape.iter().zip(dims) {
@@ -614,6 +647,45 @@ impl<'a> Reader<'a> {
             }
         }
         Ok((shape, view.dtype(), view.data()))
+    }
+
+    /// The size most of `sources` (tensor, axis) agree on (the first listed wins a tie), and
+    /// a note that says so for shape errors, e.g. " (n_rec = 40, as in `w_rec`, `tau_m`)".
+    /// A tensor that is absent or lacks the axis does not vote; `None` if none does. Sizes
+    /// are taken this way, not from the first tensor read, so that one tensor of a wrong
+    /// shape is the one blamed (a transposed `w_in` must not make `w_rec` look wrong).
+    fn agreed_size(&self, what: &str, sources: &[(&str, usize)]) -> Option<(usize, String)> {
+        let votes: Vec<(usize, &str)> = sources
+            .iter()
+            .filter_map(|&(name, axis)| {
+                let v = self.st.tensor(name).ok()?;
+                Some((*v.shape().get(axis)?, name))
+            })
+            .collect();
+        let count = |n: usize| votes.iter().filter(|(m, _)| *m == n).count();
+        let (n, _) = *votes
+            .iter()
+            .fold(None, |best: Option<&(usize, &str)>, v| match best {
+                Some(b) if count(b.0) >= count(v.0) => Some(b),
+                _ => Some(v),
+            })?;
+        let mut names: Vec<String> = Vec::new();
+        for (m, name) in &votes {
+            let quoted = format!("`{name}`");
+            if *m == n && !names.contains(&quoted) {
+                names.push(quoted);
+            }
+        }
+        Some((n, format!(" ({what} = {n}, as in {})", names.join(", "))))
+    }
+
+    /// The dimension `what` as [`Reader::agreed_size`] finds it (`Dim::Pos(what)` when no
+    /// tensor has it), with its note.
+    fn sizes(&self, what: &'static str, sources: &[(&str, usize)]) -> (Dim, String) {
+        match self.agreed_size(what, sources) {
+            Some((n, note)) if n > 0 => (Dim::Is(n), note),
+            _ => (Dim::Pos(what), String::new()),
+        }
     }
 
     fn f32s(&self, name: &str, dims: &[Dim]) -> Result<(Vec<usize>, Vec<f32>), CheckpointError> {
@@ -767,17 +839,44 @@ impl<'a> Reader<'a> {
             return Err(self.err(meta_err("n_delay", "a positive integer (steps)", 0)));
         }
 
-        let w_in = self.f32_2d("w_in", [Dim::Pos("n_in"), Dim::Pos("n_rec")])?;
+        let (rec, rec_note) = self.sizes(
+            "n_rec",
+            &[
+                ("w_rec", 0),
+                ("w_rec", 1),
+                ("w_in", 1),
+                ("w_out", 0),
+                ("tau_m", 0),
+                ("tau_a", 0),
+                ("beta", 0),
+                ("thr", 0),
+                ("delay_rec", 0),
+            ],
+        );
+        let (out, out_note) = self.sizes("n_out", &[("w_out", 1), ("b_out", 0)]);
+        let w_in = self
+            .f32_2d("w_in", [Dim::Pos("n_in"), rec])
+            .map_err(|e| noted(e, &rec_note))?;
         let (n_in, n_rec) = w_in.dim();
-        let w_rec = self.f32_2d("w_rec", [Dim::Is(n_rec), Dim::Is(n_rec)])?;
-        let w_out = self.f32_2d("w_out", [Dim::Is(n_rec), Dim::Pos("n_out")])?;
+        let w_rec = self
+            .f32_2d("w_rec", [Dim::Is(n_rec), Dim::Is(n_rec)])
+            .map_err(|e| noted(e, &rec_note))?;
+        let w_out = self
+            .f32_2d("w_out", [Dim::Is(n_rec), out])
+            .map_err(|e| noted(e, &rec_note))?;
         let n_out = w_out.ncols();
-        let b_out = self.f32_1d("b_out", Dim::Is(n_out))?;
+        let b_out = self
+            .f32_1d("b_out", Dim::Is(n_out))
+            .map_err(|e| noted(e, &out_note))?;
+        let neuron = |name: &str| {
+            self.f32_1d(name, Dim::Is(n_rec))
+                .map_err(|e| noted(e, &rec_note))
+        };
         let neurons = NeuronConstants {
-            tau_m: self.f32_1d("tau_m", Dim::Is(n_rec))?,
-            tau_a: self.f32_1d("tau_a", Dim::Is(n_rec))?,
-            beta: self.f32_1d("beta", Dim::Is(n_rec))?,
-            thr: self.f32_1d("thr", Dim::Is(n_rec))?,
+            tau_m: neuron("tau_m")?,
+            tau_a: neuron("tau_a")?,
+            beta: neuron("beta")?,
+            thr: neuron("thr")?,
         };
         let n_regular = match self.meta_parse_opt("n_regular", "a non-negative integer")? {
             Some(n) => n,
@@ -848,7 +947,27 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn train_state(&self, n_params: usize) -> Result<Option<TrainState>, CheckpointError> {
+    /// `train.deep_r.*`: all of them or none (a checkpoint without rewiring, or an older one).
+    fn deep_r(&self, net: &Network) -> Result<Option<DeepR>, CheckpointError> {
+        if !self.meta.keys().any(|k| k.starts_with("train.deep_r.")) {
+            return Ok(None);
+        }
+        let matrices = rewired_matrices(net.n_in(), net.n_rec(), net.n_out());
+        let d = DeepR::new(
+            self.meta_parse("train.deep_r.l1", "a number")?,
+            self.meta_parse("train.deep_r.temperature", "a number")?,
+            self.meta_parse("train.deep_r.budget", "a non-negative integer")?,
+            matrices,
+            self.meta_parse("train.deep_r.seed", "a non-negative integer")?,
+        );
+        Ok(Some(d.with_dense_gradients(self.meta_parse(
+            "train.deep_r.dense_gradients",
+            "`true` or `false`",
+        )?)))
+    }
+
+    fn train_state(&self, net: &Network) -> Result<Option<TrainState>, CheckpointError> {
+        let n_params = net.params.len();
         let present = self.meta.contains_key("train.iteration")
             || self.st.names().iter().any(|n| n.starts_with("train."));
         if !present {
@@ -872,6 +991,8 @@ impl<'a> Reader<'a> {
             adam_v,
             constraints: c.into_iter().map(|v| v as u32).collect(),
             rng_state: rng.to_vec(),
+            deep_r: self.deep_r(net)?,
+            init_from: self.meta.get("train.init_from").cloned(),
         }))
     }
 }
@@ -881,7 +1002,7 @@ pub fn load_checkpoint(path: &Path) -> Result<(Network, Option<TrainState>), Che
     let bytes = read_bytes(FileKind::Checkpoint, path)?;
     let r = Reader::new(FileKind::Checkpoint, path, &bytes)?;
     let net = r.network()?;
-    let train = r.train_state(net.params.len())?;
+    let train = r.train_state(&net)?;
     Ok((net, train))
 }
 
@@ -937,6 +1058,7 @@ pub fn load_batch(path: &Path, readout: Readout) -> Result<Batch, CheckpointErro
                         tensor,
                         expected: format!("[{b}] (B of `x`, shape {})", fmt_shape(x.shape())),
                         found,
+                        note: "".into(),
                     }),
                     _ => e,
                 })?;
@@ -961,6 +1083,7 @@ pub fn load_batch(path: &Path, readout: Readout) -> Result<Batch, CheckpointErro
                             fmt_shape(x.shape())
                         ),
                         found,
+                        note: "".into(),
                     }),
                     _ => e,
                 })?;
@@ -1010,6 +1133,7 @@ pub fn load_batch_for(path: &Path, net: &Network) -> Result<Batch, CheckpointErr
             tensor: "x".to_string(),
             expected: format!("[T, B, {}] (n_in of the network)", net.n_in()),
             found: batch.x.shape().to_vec(),
+            note: "".into(),
         }));
     }
     let n_out = net.n_out() as i32;
@@ -1022,6 +1146,7 @@ pub fn load_batch_for(path: &Path, net: &Network) -> Result<Batch, CheckpointErr
                     tensor: "frame_targets".to_string(),
                     expected: format!("[T, B, {}] (n_out of the network)", net.n_out()),
                     found: v.shape().to_vec(),
+                    note: "".into(),
                 }));
             }
             ("frame_targets", None)
@@ -1059,13 +1184,34 @@ pub fn load_gradients(path: &Path) -> Result<Gradients, CheckpointError> {
     let scalar =
         |name: &str| -> Result<f32, CheckpointError> { Ok(r.f32s(name, &[Dim::Is(1)])?.1[0]) };
     let (loss, loss_task, loss_reg) = (scalar("loss")?, scalar("loss_task")?, scalar("loss_reg")?);
-    let g_in = r.f32_2d("grad_w_in", [Dim::Pos("n_in"), Dim::Pos("n_rec")])?;
+    let (rec, rec_note) = r.sizes(
+        "n_rec",
+        &[
+            ("grad_w_rec", 0),
+            ("grad_w_rec", 1),
+            ("grad_w_in", 1),
+            ("grad_w_out", 0),
+            ("z", 2),
+        ],
+    );
+    let (out, out_note) = r.sizes("n_out", &[("grad_w_out", 1), ("grad_b_out", 0)]);
+    let g_in = r
+        .f32_2d("grad_w_in", [Dim::Pos("n_in"), rec])
+        .map_err(|e| noted(e, &rec_note))?;
     let (n_in, n_rec) = g_in.dim();
-    let g_rec = r.f32_2d("grad_w_rec", [Dim::Is(n_rec), Dim::Is(n_rec)])?;
-    let g_out = r.f32_2d("grad_w_out", [Dim::Is(n_rec), Dim::Pos("n_out")])?;
+    let g_rec = r
+        .f32_2d("grad_w_rec", [Dim::Is(n_rec), Dim::Is(n_rec)])
+        .map_err(|e| noted(e, &rec_note))?;
+    let g_out = r
+        .f32_2d("grad_w_out", [Dim::Is(n_rec), out])
+        .map_err(|e| noted(e, &rec_note))?;
     let n_out = g_out.ncols();
-    let g_b = r.f32_1d("grad_b_out", Dim::Is(n_out))?;
-    let spikes = r.f32_3d("z", [Dim::Any("T"), Dim::Any("B"), Dim::Is(n_rec)])?;
+    let g_b = r
+        .f32_1d("grad_b_out", Dim::Is(n_out))
+        .map_err(|e| noted(e, &out_note))?;
+    let spikes = r
+        .f32_3d("z", [Dim::Any("T"), Dim::Any("B"), Dim::Is(n_rec)])
+        .map_err(|e| noted(e, &rec_note))?;
     let grads = Params {
         w_in: g_in,
         w_rec: g_rec,
@@ -1179,6 +1325,8 @@ mod tests {
             adam_v: (0..n).map(|_| normal(&mut rng).abs()).collect(),
             constraints: (0..n).map(|i| (i % 4) as u32).collect(),
             rng_state: (0..40u8).collect(),
+            deep_r: None,
+            init_from: None,
         }
     }
 
@@ -1275,6 +1423,34 @@ mod tests {
         bad.adam_m.pop();
         let e = save_checkpoint(&path, &net, Some(&bad)).unwrap_err();
         assert!(format!("{e:#}").contains("train.adam_m"), "{e:#}");
+    }
+
+    #[test]
+    fn deep_r_settings_and_init_from_round_trip_and_older_files_have_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.safetensors");
+        let net = random_network(4, 2, Readout::Window(4));
+        let mut state = train_state(net.params.len());
+        let matrices = rewired_matrices(net.n_in(), net.n_rec(), net.n_out());
+        state.deep_r = Some(
+            DeepR::new(0.01, 1e-7, 17, matrices, 0xDEE9_0000_0000_0007).with_dense_gradients(false),
+        );
+        state.init_from = Some("imported.safetensors".to_string());
+        save_checkpoint(&path, &net, Some(&state)).unwrap();
+        assert_eq!(load_checkpoint(&path).unwrap().1, Some(state.clone()));
+        // A checkpoint of an older lsnn-gpu has no `train.deep_r.*` and no `train.init_from`.
+        let mut w = read_writer(&path);
+        w.meta
+            .retain(|k, _| !k.starts_with("train.deep_r.") && k != "train.init_from");
+        w.write(&path).unwrap();
+        let back = load_checkpoint(&path).unwrap().1.unwrap();
+        assert_eq!((back.deep_r, back.init_from), (None, None));
+        // Some of the keys but not all: refused, naming the missing one.
+        let mut w = read_writer(&path);
+        w.meta("train.deep_r.l1", 0.01);
+        w.write(&path).unwrap();
+        let e = load_checkpoint(&path).unwrap_err().to_string();
+        assert!(e.contains("`train.deep_r.temperature` is missing"), "{e}");
     }
 
     /// Writes `net` as lsnn-gpu does, then drops the metadata keys `drop` from the file.
@@ -1476,7 +1652,24 @@ mod tests {
             broken(dir.path(), &net, |w| {
                 replace_f32(w, "w_out", &[6, 3], &[0.0; 18])
             }),
-            &["tensor `w_out`: expected shape [7, n_out], found [6, 3]"],
+            &["tensor `w_out`: expected shape [7, 3], found [6, 3] (n_rec = 7, as in `w_rec`"],
+        );
+        // A transposed w_in is blamed itself, not w_rec (n_rec is what most tensors say).
+        let n_in = net.n_in();
+        check(
+            broken(dir.path(), &net, |w| {
+                replace_f32(w, "w_in", &[7, n_in], &vec![0.0; 7 * n_in])
+            }),
+            &[&format!(
+                "tensor `w_in`: expected shape [n_in, 7], found [7, {n_in}] (n_rec = 7"
+            )],
+        );
+        // w_out and b_out disagree on n_out: the message says which tensor gave the size.
+        check(
+            broken(dir.path(), &net, |w| {
+                replace_f32(w, "w_out", &[7, 4], &[0.0; 28])
+            }),
+            &["tensor `b_out`: expected shape [4], found [3] (n_out = 4, as in `w_out`)"],
         );
         check(
             broken(dir.path(), &net, |w| {

@@ -9,6 +9,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::deep_r::{DeepR, RewiredMatrix};
 use super::network::{Network, NeuronConstants, Params, Readout, SimConstants};
+use super::param_layout::{ParamBlock, ParamLayout};
 use super::settings::{ModelConfig, ReadoutKind, RewiringConfig};
 
 /// Sign constraint of one trained scalar, applied after every optimiser step.
@@ -24,6 +25,53 @@ pub enum Constraint {
     RewiredPositive = 4,
     /// DEEP R: w = −θ, θ ≥ 0, rewired.
     RewiredNegative = 5,
+}
+
+impl Constraint {
+    pub const ALL: [Constraint; 6] = [
+        Constraint::Free,
+        Constraint::NonNegative,
+        Constraint::NonPositive,
+        Constraint::Zero,
+        Constraint::RewiredPositive,
+        Constraint::RewiredNegative,
+    ];
+
+    /// The name of the code in the kernels (a generated WGSL `const`, `gpu::shader`).
+    pub fn wgsl_name(self) -> &'static str {
+        match self {
+            Constraint::Free => "CONSTRAINT_FREE",
+            Constraint::NonNegative => "CONSTRAINT_NON_NEGATIVE",
+            Constraint::NonPositive => "CONSTRAINT_NON_POSITIVE",
+            Constraint::Zero => "CONSTRAINT_ZERO",
+            Constraint::RewiredPositive => "CONSTRAINT_REWIRED_POSITIVE",
+            Constraint::RewiredNegative => "CONSTRAINT_REWIRED_NEGATIVE",
+        }
+    }
+
+    /// `(WGSL name, code)` of every constraint, for the kernels' prelude.
+    pub fn wgsl_consts() -> Vec<(&'static str, u32)> {
+        Self::ALL
+            .iter()
+            .map(|&c| (c.wgsl_name(), c as u32))
+            .collect()
+    }
+
+    /// The constraint of code `c`; None for a code no constraint has.
+    pub fn from_code(c: u32) -> Option<Constraint> {
+        Self::ALL.into_iter().find(|&k| k as u32 == c)
+    }
+
+    /// `w` projected onto constraint code `c` (an unknown code leaves `w` free, as the
+    /// `default` case of adam.wgsl's switch does).
+    pub fn clamp(w: f32, c: u32) -> f32 {
+        match Self::from_code(c) {
+            Some(Constraint::NonNegative | Constraint::RewiredPositive) => w.max(0.0),
+            Some(Constraint::NonPositive | Constraint::RewiredNegative) => w.min(0.0),
+            Some(Constraint::Zero) => 0.0,
+            Some(Constraint::Free) | None => w,
+        }
+    }
 }
 
 /// Dale's-law signs (docs/model.md §1): +1 excitatory, −1 inhibitory.
@@ -52,7 +100,7 @@ impl DaleSigns {
     }
 }
 
-/// Per-parameter constraints, flat in the layout of [`Params::to_flat`].
+/// Per-parameter constraints, flat in the layout of [`ParamLayout`].
 pub fn constraints(n_in: usize, n_rec: usize, n_out: usize, dale: Option<&DaleSigns>) -> Vec<u32> {
     let by_sign = |s: f32| {
         if s > 0.0 {
@@ -61,45 +109,30 @@ pub fn constraints(n_in: usize, n_rec: usize, n_out: usize, dale: Option<&DaleSi
             Constraint::NonPositive
         }
     };
-    let mut c = Vec::with_capacity(n_in * n_rec + n_rec * n_rec + n_rec * n_out + n_out);
-    for i in 0..n_in {
-        for _ in 0..n_rec {
-            c.push(dale.map_or(Constraint::Free, |d| by_sign(d.input[i])) as u32);
+    let layout = ParamLayout::new(n_in, n_rec, n_out);
+    let mut c = vec![Constraint::Free as u32; layout.len()];
+    if let Some(d) = dale {
+        // Dale's law: every outgoing weight of a neuron (or input) carries its sign.
+        let (w_in, w_rec, w_out) = (layout.w_in(), layout.w_rec(), layout.w_out());
+        for i in 0..n_in {
+            for j in 0..n_rec {
+                c[w_in.index(i, j)] = by_sign(d.input[i]) as u32;
+            }
+        }
+        for k in 0..n_rec {
+            for j in 0..n_rec {
+                c[w_rec.index(k, j)] = by_sign(d.recurrent[k]) as u32;
+            }
+            for o in 0..n_out {
+                c[w_out.index(k, o)] = by_sign(d.recurrent[k]) as u32;
+            }
         }
     }
-    for k in 0..n_rec {
-        for j in 0..n_rec {
-            let ck = if k == j {
-                Constraint::Zero
-            } else {
-                dale.map_or(Constraint::Free, |d| by_sign(d.recurrent[k]))
-            };
-            c.push(ck as u32);
-        }
+    // No autapses.
+    for j in 0..n_rec {
+        c[layout.w_rec().index(j, j)] = Constraint::Zero as u32;
     }
-    for k in 0..n_rec {
-        for _ in 0..n_out {
-            c.push(dale.map_or(Constraint::Free, |d| by_sign(d.recurrent[k])) as u32);
-        }
-    }
-    c.extend(std::iter::repeat_n(Constraint::Free as u32, n_out));
     c
-}
-
-/// Projects flat parameters onto their constraints (the twin of the clamp in `adam.wgsl`).
-pub fn apply_constraints(params: &mut [f32], constraints: &[u32]) {
-    for (w, &c) in params.iter_mut().zip(constraints) {
-        *w = clamp_to(*w, c);
-    }
-}
-
-pub fn clamp_to(w: f32, c: u32) -> f32 {
-    match c {
-        1 | 4 => w.max(0.0),
-        2 | 5 => w.min(0.0),
-        3 => 0.0,
-        _ => w,
-    }
 }
 
 /// The initial network and its sign constraints.
@@ -248,7 +281,9 @@ pub fn initialise(cfg: &InitSettings, n_in: usize, n_out: usize) -> Initialised 
     });
     let mut constraints = constraints(n_in, n_rec, n_out, dale.as_ref());
     let mut flat = params.to_flat();
-    apply_constraints(&mut flat, &constraints);
+    for (w, &c) in flat.iter_mut().zip(&constraints) {
+        *w = Constraint::clamp(*w, c);
+    }
     let rewiring = cfg.rewiring.map(|rw| {
         sparsify(
             &mut flat,
@@ -289,18 +324,20 @@ pub fn initialise(cfg: &InitSettings, n_in: usize, n_out: usize) -> Initialised 
     }
 }
 
-/// W_in, W_rec, W_out in the flat layout of [`Params::to_flat`].
+/// W_in, W_rec, W_out in the flat layout of [`ParamLayout`].
 pub fn rewired_matrices(n_in: usize, n_rec: usize, n_out: usize) -> [RewiredMatrix; 3] {
-    let m = |offset: usize, rows: usize, cols: usize, capacity: usize| RewiredMatrix {
-        offset: offset as u32,
-        rows: rows as u32,
-        cols: cols as u32,
+    let layout = ParamLayout::new(n_in, n_rec, n_out);
+    let m = |b: ParamBlock, capacity: usize| RewiredMatrix {
+        offset: b.offset as u32,
+        rows: b.rows as u32,
+        cols: b.cols as u32,
         capacity: capacity as u32,
     };
     [
-        m(0, n_in, n_rec, n_in * n_rec),
-        m(n_in * n_rec, n_rec, n_rec, n_rec * (n_rec - 1)),
-        m(n_in * n_rec + n_rec * n_rec, n_rec, n_out, n_rec * n_out),
+        m(layout.w_in(), n_in * n_rec),
+        // Without its diagonal (no autapses).
+        m(layout.w_rec(), n_rec * (n_rec - 1)),
+        m(layout.w_out(), n_rec * n_out),
     ]
 }
 
@@ -322,7 +359,7 @@ fn sparsify(
     rng: &mut ChaCha8Rng,
 ) {
     let matrices = rewired_matrices(n_in, n_rec, n_out);
-    let dale = constraints[..n_in * n_rec]
+    let dale = constraints[ParamLayout::new(n_in, n_rec, n_out).w_in().range()]
         .iter()
         .any(|&c| c == Constraint::NonNegative as u32 || c == Constraint::NonPositive as u32);
     for m in &matrices {
@@ -331,9 +368,9 @@ fn sparsify(
             if constraints[e] == Constraint::Zero as u32 {
                 continue;
             }
-            let negative = match constraints[e] {
-                2 => true,
-                1 => false,
+            let negative = match Constraint::from_code(constraints[e]) {
+                Some(Constraint::NonPositive) => true,
+                Some(Constraint::NonNegative) => false,
                 _ => flat[e] < 0.0,
             };
             constraints[e] = if negative {

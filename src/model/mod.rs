@@ -7,7 +7,9 @@ pub mod connectivity;
 pub mod deep_r;
 pub mod init;
 pub mod network;
+pub mod param_layout;
 pub mod settings;
 
 pub use batch::{Batch, Targets};
 pub use network::{Network, NeuronConstants, Params, Readout, SimConstants};
+pub use param_layout::{ParamBlock, ParamLayout};

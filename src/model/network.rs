@@ -2,6 +2,8 @@
 
 use ndarray::{Array1, Array2};
 
+use super::param_layout::ParamLayout;
+
 /// How the loss reads the network (docs/model.md §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Readout {
@@ -142,15 +144,19 @@ impl Params {
     pub fn n_out(&self) -> usize {
         self.w_out.ncols()
     }
+    /// The packed layout of these parameters.
+    pub fn layout(&self) -> ParamLayout {
+        ParamLayout::new(self.n_in(), self.n_rec(), self.n_out())
+    }
     /// Total number of trained scalars.
     pub fn len(&self) -> usize {
-        self.w_in.len() + self.w_rec.len() + self.w_out.len() + self.b_out.len()
+        self.layout().len()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// All parameters in one flat vector, in the order w_in, w_rec, w_out, b_out
-    /// (row-major). The GPU keeps them in exactly this layout.
+    /// All parameters in one flat vector, in the order of [`ParamLayout`] (row-major). The
+    /// GPU keeps them in exactly this layout.
     pub fn to_flat(&self) -> Vec<f32> {
         let mut v = Vec::with_capacity(self.len());
         v.extend(self.w_in.iter());
@@ -167,9 +173,7 @@ impl Params {
             p.len(),
             "flat parameter vector has the wrong length"
         );
-        let (a, rest) = flat.split_at(n_in * n_rec);
-        let (b, rest) = rest.split_at(n_rec * n_rec);
-        let (c, d) = rest.split_at(n_rec * n_out);
+        let [a, b, c, d] = p.layout().blocks().map(|block| &flat[block.range()]);
         p.w_in.as_slice_mut().unwrap().copy_from_slice(a);
         p.w_rec.as_slice_mut().unwrap().copy_from_slice(b);
         p.w_out.as_slice_mut().unwrap().copy_from_slice(c);

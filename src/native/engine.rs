@@ -367,4 +367,12 @@ impl Engine for NativeEngine {
     fn rewire_stats(&self) -> Option<RewireStats> {
         self.rewire_stats
     }
+
+    fn constraints(&self) -> &[u32] {
+        &self.constraints
+    }
+
+    fn rewiring(&self) -> Option<&DeepR> {
+        self.deep_r.as_ref()
+    }
 }

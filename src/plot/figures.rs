@@ -52,12 +52,17 @@ pub fn read_metrics(path: &Path) -> anyhow::Result<Metrics> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut rows: Vec<MetricsLine> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
+    let split = crate::files::split_json_lines(&text);
+    if split.torn.is_some() {
+        // A run killed while appending; `resume` drops the line too.
+        eprintln!(
+            "warning: {}: the last line is torn (a run stopped while writing it); it is left out",
+            path.display()
+        );
+    }
+    for (n, line) in split.lines {
         let row: MetricsLine = serde_json::from_str(line)
-            .map_err(|e| anyhow::anyhow!("{}: line {}: {e}", path.display(), i + 1))?;
+            .map_err(|e| anyhow::anyhow!("{}: line {n}: {e}", path.display()))?;
         // Lines with none of the plotted values (the final test record) are not points.
         let plotted = [
             row.loss,

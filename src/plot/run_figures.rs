@@ -8,7 +8,7 @@ use super::raster::RasterRecord;
 use crate::files::write_json_atomic;
 use crate::model::connectivity::connection_probabilities;
 use crate::model::init::Constraint;
-use crate::model::Network;
+use crate::model::{Network, ParamLayout};
 
 /// The paper's Fig. 1C: connection probabilities between the populations of `network`, as
 /// `connectivity.json` and `connectivity.png`.
@@ -48,6 +48,8 @@ pub fn redraw_raster(run_dir: &Path) -> anyhow::Result<bool> {
 /// Number of inhibitory neurons under Dale's law: rows of W_rec constrained non-positive
 /// (they come first, docs/model.md §1); 0 without Dale's law.
 pub fn inhibitory_count(constraints: &[u32], n_in: usize, n_rec: usize) -> usize {
+    // W_rec's place does not depend on n_out.
+    let w_rec = ParamLayout::new(n_in, n_rec, 0).w_rec();
     let negative = [
         Constraint::NonPositive as u32,
         Constraint::RewiredNegative as u32,
@@ -59,7 +61,7 @@ pub fn inhibitory_count(constraints: &[u32], n_in: usize, n_rec: usize) -> usize
             n_rec > 1
                 && (0..n_rec).filter(|&j| j != k).all(|j| {
                     constraints
-                        .get(n_in * n_rec + k * n_rec + j)
+                        .get(w_rec.index(k, j))
                         .is_some_and(|c| negative.contains(c))
                 })
         })

@@ -4,7 +4,6 @@
 //! figures of the paper's Fig. 3.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use ndarray::s;
 use serde_json::json;
@@ -17,21 +16,19 @@ use super::trace::EpisodeTrace;
 use crate::config::Config;
 use crate::engine::{Engine, StepSettings};
 use crate::files::write_json_atomic;
-use crate::model::checkpoint::{save_checkpoint, TrainState};
-use crate::model::init::rewired_matrices;
 use crate::model::{Batch, Targets};
 use crate::plot::run_figures::{draw_connectivity_files, draw_learning_curves};
-use crate::progress::resumed_progress_bar;
-use crate::train::metrics::MetricsLog;
 use crate::train::raster::draw_raster;
+use crate::train::session::{Ending, Session, SessionStart};
 use crate::train::trainer::noise_seed;
 
 /// First episode index of the evaluation episodes (training uses update × B + b).
 const EVAL_EPISODES: u64 = 1 << 40;
 
-/// Where a run starts: the update of its last checkpoint and the policy's log-std then.
+/// Where a run starts: the update of its last checkpoint (and the stop request) and the
+/// policy's log-std then.
 pub struct RlStart {
-    pub update: usize,
+    pub session: SessionStart,
     pub log_std: LogStd,
 }
 
@@ -58,54 +55,32 @@ pub fn path_length_stats(name: &str, paths: &[Vec<PathRecord>]) -> PathLengthSta
     }
 }
 
-/// `last.safetensors`: weights, Adam moments, constraints, the update count and the policy's
-/// log-std (in `train.rng_state`), written atomically.
-fn save(
-    engine: &dyn Engine,
-    constraints: &[u32],
-    path: &Path,
-    update: usize,
-    log_std: &LogStd,
-) -> anyhow::Result<()> {
-    let (adam_m, adam_v) = engine.adam_moments()?;
-    let state = TrainState {
-        iteration: update as u64,
-        adam_m,
-        adam_v,
-        constraints: constraints.to_vec(),
-        rng_state: log_std.to_bytes(),
-    };
-    save_checkpoint(path, &engine.network()?, Some(&state))
-}
-
-/// Trains the agent from `start` to `train.iterations` updates; returns the summary.
+/// Trains the agent from `start` to `train.iterations` updates; returns the summary. The
+/// checkpoints (`last.safetensors`) hold the policy's log-std in `train.rng_state`.
 pub fn train_meta_rl(
     cfg: &Config,
     engine: &mut dyn Engine,
-    constraints: &[u32],
     run_dir: &Path,
     start: RlStart,
-) -> anyhow::Result<serde_json::Value> {
+) -> anyhow::Result<Ending<serde_json::Value>> {
     let rl = &cfg.rl;
     let t = &cfg.train;
     let k = cfg.task.steps_per_frame;
     let dt = cfg.model.dt as f64;
     let b = t.batch_size;
     let mut log_std = start.log_std;
-    let mut log = MetricsLog::create(&run_dir.join("metrics.jsonl"))?;
-    let mut bar = resumed_progress_bar(
-        t.iterations as u64,
-        start.update as u64,
+    let first_update = start.session.iteration;
+    let mut session = Session::open(
+        engine,
+        run_dir,
+        t.iterations,
+        start.session,
         "meta-RL",
         "updates",
-    );
-    let clock = Instant::now();
-    let net = engine.network()?;
-    let capacity =
-        rewired_matrices(net.n_in(), net.n_rec(), net.n_out()).map(|m| m.capacity as f64);
+    )?;
     let before_path = run_dir.join("paths_before.json");
     let mut episodes_run = 0usize;
-    for update in start.update..t.iterations {
+    for update in first_update..t.iterations {
         let first = (update * b) as u64;
         let indices: Vec<u64> = (first..first + b as u64).collect();
         let traced = if update == 0 { rl.figure_episodes } else { 0 };
@@ -126,66 +101,55 @@ pub fn train_meta_rl(
             StepSettings::adam(&t.adam, lr, n, noise_seed(t.seed, update))
         };
         let stats = ppo_update(engine, rl, k, &roll, &mut log_std, &mut step)?;
-        anyhow::ensure!(
-            stats.loss.is_finite(),
-            "the PPO loss is not finite at update {}: lower train.learning_rate",
-            update + 1
-        );
+        session.guard_finite(
+            update + 1,
+            "PPO loss",
+            [stats.loss],
+            "Lower train.learning_rate.",
+        )?;
         episodes_run += b;
-        let rewiring = engine.rewire_stats();
-        let wall = clock.elapsed().as_secs_f64();
-        log.write(&json!({
-            "iteration": update + 1,
-            "episodes": (update + 1) * b,
-            "goals_per_episode": roll.mean_goals(),
-            "mean_return": roll.mean_return(),
-            "loss": stats.loss,
-            "policy_loss": stats.policy_loss,
-            "value_loss": stats.value_loss,
-            "entropy": stats.entropy,
-            "approx_kl": stats.approx_kl,
-            "clip_fraction": stats.clip_fraction,
-            "log_std": log_std.value,
-            "rate_hz": stats.rate_hz,
-            "learning_rate": lr,
-            "episodes_per_s": episodes_run as f64 / wall,
-            "wall_s": wall,
-            "rewired": rewiring.map(|r| r.rewired),
-            "connectivity_w_in": rewiring.map(|r| r.active[0] as f64 / capacity[0]),
-            "connectivity_w_rec": rewiring.map(|r| r.active[1] as f64 / capacity[1]),
-            "connectivity_w_out": rewiring.map(|r| r.active[2] as f64 / capacity[2]),
-        }))?;
+        let wall = session.wall_s();
+        session.record(
+            engine,
+            json!({
+                "iteration": update + 1,
+                "episodes": (update + 1) * b,
+                "goals_per_episode": roll.mean_goals(),
+                "mean_return": roll.mean_return(),
+                "loss": stats.loss,
+                "policy_loss": stats.policy_loss,
+                "value_loss": stats.value_loss,
+                "entropy": stats.entropy,
+                "approx_kl": stats.approx_kl,
+                "clip_fraction": stats.clip_fraction,
+                "log_std": log_std.value,
+                "rate_hz": stats.rate_hz,
+                "learning_rate": lr,
+                "episodes_per_s": episodes_run as f64 / wall,
+                "wall_s": wall,
+            }),
+        )?;
         let checkpoint_now = (cfg.eval.every > 0 && (update + 1) % cfg.eval.every == 0)
             || update + 1 == t.iterations;
         if checkpoint_now {
-            save(
-                engine,
-                constraints,
-                &run_dir.join("last.safetensors"),
-                update + 1,
-                &log_std,
-            )?;
+            session.checkpoint(engine, "last.safetensors", update + 1, log_std.to_bytes())?;
             draw_curves(run_dir)?;
         }
-        bar.set_message(format!(
+        session.advance(format!(
             "goals/episode {:.2}  return {:.2}  kl {:.4}",
             roll.mean_goals(),
             roll.mean_return(),
             stats.approx_kl
         ));
-        bar.inc(1);
+        if session.stop_here(engine, update + 1, || log_std.to_bytes())? {
+            return Ok(Ending::Stopped {
+                iteration: update + 1,
+            });
+        }
     }
-    bar.finish();
-    let training_wall = clock.elapsed().as_secs_f64();
-    final_report(
-        cfg,
-        engine,
-        constraints,
-        run_dir,
-        &log_std,
-        episodes_run,
-        training_wall,
-    )
+    session.finish_progress();
+    let training_wall = session.wall_s();
+    final_report(cfg, engine, run_dir, &log_std, episodes_run, training_wall).map(Ending::Finished)
 }
 
 /// The learning curves of `metrics.jsonl`: goals per episode (with the baselines, once the
@@ -282,7 +246,6 @@ pub fn redraw_figures(cfg: &Config, run_dir: &Path) -> anyhow::Result<Vec<PathBu
 fn final_report(
     cfg: &Config,
     engine: &mut dyn Engine,
-    constraints: &[u32],
     run_dir: &Path,
     log_std: &LogStd,
     episodes_run: usize,
@@ -359,7 +322,7 @@ fn final_report(
                 f32::NAN,
             )),
         };
-        draw_raster(run_dir, &trained, &batch, constraints)?;
+        draw_raster(run_dir, &trained, &batch, engine.constraints())?;
     }
     draw_connectivity_files(run_dir, &trained)?;
     eprintln!(

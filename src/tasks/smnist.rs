@@ -19,7 +19,7 @@ use super::smnist_encoding::{
     downsample, encode_batch, noise_key, Encoding, PopulationCoding, MNIST_SIDE, N_CHANNELS,
 };
 use super::{BatchSource, Split};
-use crate::data::mnist::{load_mnist, split_validation, MnistSet, NUM_CLASSES};
+use crate::data::mnist::{load_mnist, split_validation, DataError, MnistSet, NUM_CLASSES};
 use crate::model::{Batch, Targets};
 
 pub struct SmnistTask {
@@ -43,7 +43,14 @@ impl SmnistTask {
         let path = PathBuf::from(cfg.data.path.as_deref().context(
             "task.kind smnist needs data.path: a directory with the MNIST IDX files (e.g. assets/mnist-10k)",
         )?);
-        let data = load_mnist(&path)?;
+        let data = load_mnist(&path).map_err(|e| match e {
+            // Say where the path came from and how it was resolved (config::load::PATH_FIELDS).
+            DataError::MissingDir { .. } => anyhow::anyhow!(
+                "{e}; from data.path (a relative path in a config file is relative to the \
+                 file's directory, one given with --set to the working directory)"
+            ),
+            e => e.into(),
+        })?;
         let (train, validation) =
             split_validation(&data.train, cfg.data.validation_size, cfg.seed)?;
         anyhow::ensure!(

@@ -2,18 +2,12 @@
 //! validation, `last` and `best` checkpoints (atomic), resume, test evaluation at the end.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use crate::files::write_atomic;
-use crate::progress::resumed_progress_bar;
-use anyhow::bail;
 use serde_json::json;
 
-use super::metrics::MetricsLog;
+use super::session::{Ending, Session, SessionStart};
 use crate::config::Config;
 use crate::engine::{BatchStats, Engine, StepSettings};
-use crate::model::checkpoint::{save_checkpoint, TrainState};
-use crate::model::init::rewired_matrices;
 use crate::model::Readout;
 use crate::plot::run_figures::{draw_connectivity_files, draw_learning_curves};
 use crate::tasks::{BatchSource, Split};
@@ -41,15 +35,6 @@ pub struct TrainSummary {
     pub task_report: serde_json::Value,
     pub wall_s: f64,
     pub run_dir: PathBuf,
-}
-
-/// Where a resumed run starts: the iteration of its last checkpoint, whose weights and Adam
-/// moments the engine already holds.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct StartPoint {
-    pub iteration: usize,
-    /// The best validation score so far ([`validation_score`]).
-    pub best_validation_score: Option<f32>,
 }
 
 /// What `best.safetensors` maximises: validation accuracy, or −loss (MSE) for the regression
@@ -107,123 +92,88 @@ pub fn evaluate(
     ))
 }
 
-fn check_finite(stats: &BatchStats, it: usize) -> anyhow::Result<()> {
-    if !stats.loss.is_finite() || stats.rates.iter().any(|r| !r.is_finite()) {
-        bail!(
-            "non-finite loss ({}) at iteration {it}; the last good checkpoint is kept. Check the learning rate (train.learning_rate), the input scale and the thresholds (model.thr > 0).",
-            stats.loss
-        );
-    }
-    Ok(())
-}
-
 /// Noise seed of iteration `it` (M1): a pure function of the run seed and the iteration.
 pub fn noise_seed(seed: u64, it: usize) -> u32 {
     (seed as u32) ^ (it as u32).wrapping_mul(0x9E37_79B9)
 }
 
-/// Saves the engine's network and training state, atomically.
-fn save(engine: &dyn Engine, constraints: &[u32], path: &Path, it: usize) -> anyhow::Result<()> {
-    let (m, v) = engine.adam_moments()?;
-    let state = TrainState {
-        iteration: it as u64,
-        adam_m: m,
-        adam_v: v,
-        constraints: constraints.to_vec(),
-        rng_state: Vec::new(),
-    };
-    save_checkpoint(path, &engine.network()?, Some(&state))
-}
-
 /// Trains `engine` on `source` from `start` to `cfg.train.iterations`, writing metrics and
-/// checkpoints into `run_dir`, then evaluates the test set with the final weights.
+/// checkpoints into `run_dir` (the skeleton of [`Session`]), then evaluates the test set with
+/// the final weights. `best_validation_score` is the best [`validation_score`] of the
+/// iterations before `start` (a resumed run).
 pub fn train(
     cfg: &Config,
     source: &mut dyn BatchSource,
     engine: &mut dyn Engine,
-    constraints: &[u32],
     run_dir: &Path,
-    start: StartPoint,
-) -> anyhow::Result<TrainSummary> {
+    start: SessionStart,
+    best_validation_score: Option<f32>,
+) -> anyhow::Result<Ending<TrainSummary>> {
     let t = &cfg.train;
-    let mut log = MetricsLog::create(&run_dir.join("metrics.jsonl"))?;
-    let mut bar = resumed_progress_bar(
-        t.iterations as u64,
-        start.iteration as u64,
-        "training",
-        "it",
-    );
-    let clock = Instant::now();
+    let first = start.iteration;
+    let mut session = Session::open(engine, run_dir, t.iterations, start, "training", "it")?;
     let net = engine.network()?;
     let n_regular = net.n_regular;
-    // Positions per rewired matrix, for the connectivity DEEP R reports each iteration.
-    let capacity =
-        rewired_matrices(net.n_in(), net.n_rec(), net.n_out()).map(|m| m.capacity as f64);
     let mut last = None;
     let (mut val_loss, mut val_acc) = (f32::NAN, f32::NAN);
-    let mut best = start.best_validation_score.unwrap_or(f32::NEG_INFINITY);
-    for it in start.iteration..t.iterations {
+    let mut best = best_validation_score.unwrap_or(f32::NEG_INFINITY);
+    for it in first..t.iterations {
         let batch = source.train_batch(it)?;
         let lr = t.learning_rate_at(it);
         let settings = StepSettings::adam(&t.adam, lr, it as u32 + 1, noise_seed(t.seed, it));
         let stats = engine.train_step(&batch, &settings)?;
-        check_finite(&stats, it + 1)?;
+        session.guard_finite(
+            it + 1,
+            "loss",
+            std::iter::once(stats.loss).chain(stats.rates.iter().copied()).map(f64::from),
+            "Check the learning rate (train.learning_rate), the input scale and the thresholds (model.thr > 0).",
+        )?;
         let (rate_regular, rate_adaptive) = population_rates_hz(&stats.rates, n_regular);
         let validate_now =
             (cfg.eval.every > 0 && (it + 1) % cfg.eval.every == 0) || it + 1 == t.iterations;
         if validate_now {
             (val_loss, val_acc) = evaluate(engine, source, Split::Validation)?;
+        }
+        session.record(
+            engine,
+            json!({
+                "iteration": it + 1,
+                "loss": stats.loss,
+                "loss_task": stats.loss_task,
+                "loss_reg": stats.loss_reg,
+                "train_accuracy": stats.accuracy(),
+                "validation_loss": if validate_now { Some(val_loss) } else { None },
+                "validation_accuracy": if validate_now { Some(val_acc) } else { None },
+                "rate_regular_hz": rate_regular,
+                "rate_adaptive_hz": rate_adaptive,
+                "learning_rate": lr,
+                "wall_s": session.wall_s(),
+            }),
+        )?;
+        if validate_now {
             // The best checkpoint first: `last` then always names a state at least as new.
             let score = validation_score(net.sim.readout, val_loss, val_acc);
             if score > best {
                 best = score;
-                save(
-                    engine,
-                    constraints,
-                    &run_dir.join("best.safetensors"),
-                    it + 1,
-                )?;
+                session.checkpoint(engine, "best.safetensors", it + 1, Vec::new())?;
             }
-            save(
-                engine,
-                constraints,
-                &run_dir.join("last.safetensors"),
-                it + 1,
-            )?;
-        }
-        let rewiring = engine.rewire_stats();
-        log.write(&json!({
-            "iteration": it + 1,
-            "loss": stats.loss,
-            "loss_task": stats.loss_task,
-            "loss_reg": stats.loss_reg,
-            "train_accuracy": stats.accuracy(),
-            "validation_loss": if validate_now { Some(val_loss) } else { None },
-            "validation_accuracy": if validate_now { Some(val_acc) } else { None },
-            "rate_regular_hz": rate_regular,
-            "rate_adaptive_hz": rate_adaptive,
-            "learning_rate": lr,
-            "wall_s": clock.elapsed().as_secs_f64(),
-            "rewired": rewiring.map(|r| r.rewired),
-            "connectivity_w_in": rewiring.map(|r| r.active[0] as f64 / capacity[0]),
-            "connectivity_w_rec": rewiring.map(|r| r.active[1] as f64 / capacity[1]),
-            "connectivity_w_out": rewiring.map(|r| r.active[2] as f64 / capacity[2]),
-        }))?;
-        if validate_now {
+            session.checkpoint(engine, "last.safetensors", it + 1, Vec::new())?;
             draw_learning_curves(run_dir)?;
         }
-        bar.set_message(format!(
+        session.advance(format!(
             "loss {:.4}  acc {:.3}  val {:.3}",
             stats.loss,
             stats.accuracy(),
             val_acc
         ));
-        bar.inc(1);
         last = Some(stats);
+        if session.stop_here(engine, it + 1, Vec::new)? {
+            return Ok(Ending::Stopped { iteration: it + 1 });
+        }
     }
-    bar.finish();
+    session.finish_progress();
     let (test_loss, test_acc) = evaluate(engine, source, Split::Test)?;
-    log.write(
+    session.record_plain(
         &json!({ "iteration": t.iterations, "test_loss": test_loss, "test_accuracy": test_acc }),
     )?;
     draw_learning_curves(run_dir)?;
@@ -232,7 +182,7 @@ pub fn train(
         run_dir,
         &trained,
         &source.eval_batch(Split::Test, 0)?,
-        constraints,
+        engine.constraints(),
     )?;
     draw_connectivity_files(run_dir, &trained)?;
     let task_report = source.final_report(engine, run_dir)?;
@@ -246,7 +196,7 @@ pub fn train(
         scored: 0,
         rates: vec![],
     });
-    Ok(TrainSummary {
+    Ok(Ending::Finished(TrainSummary {
         iterations: t.iterations,
         final_loss: last.loss,
         final_train_accuracy: last.accuracy(),
@@ -257,27 +207,7 @@ pub fn train(
         test_accuracy: test_acc,
         test_loss,
         task_report,
-        wall_s: clock.elapsed().as_secs_f64(),
+        wall_s: session.wall_s(),
         run_dir: run_dir.to_path_buf(),
-    })
-}
-
-/// Keeps the lines of `metrics.jsonl` up to `iteration` (a resumed run rewrites what came
-/// after its checkpoint). Written atomically.
-pub fn truncate_metrics(run_dir: &Path, iteration: usize) -> anyhow::Result<()> {
-    let path = run_dir.join("metrics.jsonl");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(());
-    };
-    let mut kept = String::new();
-    for (n, line) in text.lines().enumerate() {
-        let v: serde_json::Value = serde_json::from_str(line)
-            .map_err(|e| anyhow::anyhow!("{}: line {}: {e}", path.display(), n + 1))?;
-        let it = v["iteration"].as_u64().unwrap_or(0) as usize;
-        if it <= iteration && v.get("test_accuracy").is_none() {
-            kept.push_str(line);
-            kept.push('\n');
-        }
-    }
-    write_atomic(&path, kept.as_bytes())
+    }))
 }

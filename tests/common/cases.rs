@@ -4,10 +4,11 @@
 
 use super::{random_batch, random_network, Case};
 use lsnn_gpu::cpu::alif_forward::{alif_forward, ParamsOf};
+use lsnn_gpu::cpu::apply_constraints;
 use lsnn_gpu::cpu::readout_loss::{predictions, readout_loss};
 use lsnn_gpu::cpu::{alif_backward, CpuEngine};
 use lsnn_gpu::engine::Engine;
-use lsnn_gpu::model::init::{apply_constraints, clamp_to, constraints, DaleSigns};
+use lsnn_gpu::model::init::{constraints, Constraint, DaleSigns};
 use lsnn_gpu::model::{Batch, Network, Params, Readout};
 
 use super::adam_settings;
@@ -333,7 +334,7 @@ pub fn check_training_steps(dale: bool, make: &MakeEngine) {
     for (e, (&w, &k)) in wg.iter().zip(&c).enumerate() {
         assert_eq!(
             w,
-            clamp_to(w, k),
+            Constraint::clamp(w, k),
             "weight {e} = {w} violates its constraint {k}"
         );
     }
