@@ -11,8 +11,8 @@ fn main() {
         .unwrap_or("configs/bench_smnist_size.yaml".into());
     let mut cfg = Config::load(std::path::Path::new(&path), &[]).unwrap();
     cfg.train.batch_size = 4;
-    let task = SyntheticTask::from_config(&cfg);
-    let init = initialise(&cfg, task.n_in, task.n_out);
+    let task = SyntheticTask::from_config(&cfg.task_run());
+    let init = initialise(&cfg.init_settings(), task.n_in, task.n_out);
     let b = task.batch(0, 4);
     let p = ParamsOf::<f32>::from_params(&init.network.params);
     let tr = alif_forward(&init.network, &p, &b.x, 1);

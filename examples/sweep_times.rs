@@ -32,8 +32,8 @@ fn main() -> anyhow::Result<()> {
             dense_gradients: !sparse_gradients,
             ..Default::default()
         });
-    let task = SyntheticTask::from_config(&cfg);
-    let init = initialise(&cfg, task.n_in, task.n_out);
+    let task = SyntheticTask::from_config(&cfg.task_run());
+    let init = initialise(&cfg.init_settings(), task.n_in, task.n_out);
     let ctx = GpuContext::open(&DeviceRequest::default())?;
     // Pipeline creation plus the first step: on llvmpipe's GL path this is dominated by
     // shader compilation (set MESA_SHADER_CACHE_DISABLE=true to measure it cold).

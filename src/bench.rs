@@ -127,8 +127,8 @@ pub fn run_bench(
         });
         cfg.validate()
             .map_err(|(field, msg)| anyhow::anyhow!("bench: {field} {msg}"))?;
-        let task = SyntheticTask::from_config(&cfg);
-        let init = initialise(&cfg, task.n_in, task.n_out);
+        let task = SyntheticTask::from_config(&cfg.task_run());
+        let init = initialise(&cfg.init_settings(), task.n_in, task.n_out);
         let n = init.network.n_rec();
         let steps = task.steps;
         let mut measure = |device: &str,
@@ -196,8 +196,12 @@ pub fn run_bench(
             if iters == 0 {
                 continue;
             }
-            let mut engine =
-                build_engine(&selected, init.network.clone(), &init.constraints, &cfg)?;
+            let mut engine = build_engine(
+                &selected,
+                init.network.clone(),
+                &init.constraints,
+                &cfg.device,
+            )?;
             if let Some(d) = init.rewiring.clone() {
                 engine.set_rewiring(d)?;
             }

@@ -2,14 +2,58 @@
 //! engine on the host's cores, or the readable CPU reference.
 
 use anyhow::anyhow;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{BackendKind, Config, DeviceKind};
 use crate::cpu::CpuEngine;
 use crate::engine::Engine;
 use crate::gpu::context::NO_ADAPTER_HELP;
+use crate::gpu::settings::BackendKind;
 use crate::gpu::{DeviceRequest, GpuContext, GpuEngine};
 use crate::model::Network;
 use crate::native::NativeEngine;
+
+/// Which engine computes (`device.kind`, `--device`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// A hardware GPU when wgpu finds one, else the native engine (the fastest path on a
+    /// machine without a GPU: Mesa's software adapters are slower than it).
+    #[default]
+    Auto,
+    /// A wgpu adapter (software adapters count).
+    Gpu,
+    /// The native engine: multi-threaded, event-driven, on the host's cores (`src/native/`).
+    Native,
+    /// The readable CPU reference (`src/cpu/`): the oracle of the tests, slow by design.
+    Cpu,
+}
+
+/// The `device:` section of an experiment: owned here, aggregated by `config::Config`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceConfig {
+    pub kind: DeviceKind,
+    pub backend: Option<BackendKind>,
+    /// Substring of the adapter name to select.
+    pub adapter: Option<String>,
+    /// Invocations per workgroup; `None` = chosen by adapter type (CPU adapters want few).
+    pub workgroup_size: Option<u32>,
+    /// Time steps per dispatch of the forward and backward sweeps (keeps each dispatch short
+    /// enough for OS watchdogs and each time-chunk buffer under the storage-binding limit).
+    pub chunk_steps: usize,
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        DeviceConfig {
+            kind: DeviceKind::Auto,
+            backend: None,
+            adapter: None,
+            workgroup_size: None,
+            chunk_steps: 128,
+        }
+    }
+}
 
 /// Where the numbers will be computed.
 pub enum Selected {
@@ -80,12 +124,8 @@ pub fn select(
 }
 
 /// Selects the device named by the config's `device` section.
-pub fn select_from_config(cfg: &Config) -> anyhow::Result<Selected> {
-    select(
-        cfg.device.kind,
-        cfg.device.backend,
-        cfg.device.adapter.clone(),
-    )
+pub fn select_from_config(device: &DeviceConfig) -> anyhow::Result<Selected> {
+    select(device.kind, device.backend, device.adapter.clone())
 }
 
 /// A training engine for `network` on the selected device.
@@ -93,7 +133,7 @@ pub fn build_engine(
     selected: &Selected,
     network: Network,
     constraints: &[u32],
-    cfg: &Config,
+    device: &DeviceConfig,
 ) -> anyhow::Result<Box<dyn Engine>> {
     Ok(match selected {
         Selected::Cpu => Box::new(CpuEngine::new(network, constraints.to_vec())),
@@ -102,8 +142,8 @@ pub fn build_engine(
             (**ctx).clone(),
             network,
             constraints,
-            cfg.device.workgroup_size,
-            cfg.device.chunk_steps,
+            device.workgroup_size,
+            device.chunk_steps,
         )?),
     })
 }
@@ -116,7 +156,7 @@ pub fn describe_selected(selected: &Selected, command: &str) -> serde_json::Valu
         "device": selected.device_label(),
         "adapter": selected.name(),
         "backend": selected.backend(),
-        "started_utc": crate::train::run_dir::timestamp(),
+        "started_utc": crate::files::timestamp(),
     });
     match selected {
         Selected::Gpu(ctx) => {

@@ -2,10 +2,30 @@
 //! ([`crate::cpu::CpuEngine`]) or the WGSL kernels ([`crate::gpu::GpuEngine`]).
 
 use ndarray::{Array2, Array3};
+use serde::{Deserialize, Serialize};
 
-use crate::config::AdamConfig;
 use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::{Batch, Network, Readout};
+
+/// Adam's hyperparameters (docs/model.md §6), the `train.adam:` section of an experiment:
+/// the optimiser's own settings, aggregated by `config::TrainConfig`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdamConfig {
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
 
 /// Optimiser settings for one step (the learning rate already follows the schedule).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -64,6 +84,19 @@ pub struct GradientReport {
     pub stats: BatchStats,
     pub grads: Vec<f32>,
     pub spikes: Array3<f32>,
+}
+
+impl GradientReport {
+    /// The report as the gradient file holds it (`model::checkpoint::save_gradients`).
+    pub fn record(&self) -> crate::model::checkpoint::GradientRecord<'_> {
+        crate::model::checkpoint::GradientRecord {
+            loss: self.stats.loss,
+            loss_task: self.stats.loss_task,
+            loss_reg: self.stats.loss_reg,
+            grads: &self.grads,
+            spikes: &self.spikes,
+        }
+    }
 }
 
 pub trait Engine {

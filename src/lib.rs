@@ -16,3 +16,4 @@ pub mod progress;
 pub mod rl;
 pub mod tasks;
 pub mod train;
+pub mod wgsl;

@@ -15,7 +15,7 @@ use lsnn_gpu::model::checkpoint::{
     load_batch, load_checkpoint, save_batch, save_checkpoint, save_gradients,
 };
 use lsnn_gpu::model::init::{constraints, initialise};
-use lsnn_gpu::plot::run_figures::{draw_connectivity_files, draw_learning_curves, draw_raster};
+use lsnn_gpu::plot::run_figures::{draw_connectivity_files, draw_learning_curves, redraw_raster};
 use lsnn_gpu::rl::agent::{LogStd, N_OUTPUTS};
 use lsnn_gpu::rl::trainer::{train_meta_rl, RlStart};
 use lsnn_gpu::tasks::l2l::L2lTask;
@@ -23,6 +23,7 @@ use lsnn_gpu::tasks::smnist::SmnistTask;
 use lsnn_gpu::tasks::synthetic::SyntheticTask;
 use lsnn_gpu::tasks::timit::TimitTask;
 use lsnn_gpu::tasks::{BatchSource, Split};
+use lsnn_gpu::train::raster::draw_raster;
 use lsnn_gpu::train::{evaluate, run_dir, train};
 use lsnn_gpu::train::{provenance, resume, Ending, SessionStart, StopRequest};
 
@@ -176,10 +177,10 @@ fn load_config(path: &Path, set: &[String], device: Option<&DeviceArgs>) -> anyh
 /// put it unless the config names a directory: the directory that holds the run directories.
 fn source_for(cfg: &Config, cache_dir: &Path) -> anyhow::Result<Box<dyn BatchSource>> {
     match cfg.task.kind {
-        TaskKind::Synthetic => Ok(Box::new(SyntheticTask::from_config(cfg))),
-        TaskKind::Smnist => Ok(Box::new(SmnistTask::from_config(cfg)?)),
-        TaskKind::Timit => Ok(Box::new(TimitTask::from_config(cfg, cache_dir)?)),
-        TaskKind::L2lTn | TaskKind::L2lSine => Ok(Box::new(L2lTask::from_config(cfg)?)),
+        TaskKind::Synthetic => Ok(Box::new(SyntheticTask::from_config(&cfg.task_run()))),
+        TaskKind::Smnist => Ok(Box::new(SmnistTask::from_config(&cfg.task_run())?)),
+        TaskKind::Timit => Ok(Box::new(TimitTask::from_config(&cfg.task_run(), cache_dir)?)),
+        TaskKind::L2lTn | TaskKind::L2lSine => Ok(Box::new(L2lTask::from_config(&cfg.task_run())?)),
         TaskKind::MetaRl => bail!(
             "task.kind meta_rl is trained by PPO (`lsnn-gpu run configs/meta_rl.yaml`), not from batches"
         ),
@@ -282,13 +283,13 @@ fn cmd_run(
             );
         }
     }
-    let selected = select_from_config(&cfg)?;
+    let selected = select_from_config(&cfg.device)?;
     let dir = run_dir::create(&dir, how)?;
     // Atomic: a run killed now leaves no half config that `resume` would misread.
     lsnn_gpu::files::write_atomic(&dir.join("config.yaml"), cfg.to_yaml().as_bytes())
         .context("writing the resolved config")?;
     record_session(&selected, &dir, "run", None)?;
-    let mut init = initialise(&cfg, source.n_in(), source.n_out());
+    let mut init = initialise(&cfg.init_settings(), source.n_in(), source.n_out());
     let mut start = SessionStart {
         stop: stop.clone(),
         ..SessionStart::default()
@@ -308,7 +309,7 @@ fn cmd_run(
         );
         init.network = network;
     }
-    let mut engine = build_engine(&selected, init.network, &init.constraints, &cfg)?;
+    let mut engine = build_engine(&selected, init.network, &init.constraints, &cfg.device)?;
     if let Some(d) = init.rewiring {
         engine.set_rewiring(d)?;
     }
@@ -374,12 +375,12 @@ fn cmd_resume(
     }
     let mut source = source_for(&cfg, &parent_of(dir))?;
     let checked = resume::check(dir, &cfg, source.n_in(), source.n_out())?;
-    let selected = select_from_config(&cfg)?;
+    let selected = select_from_config(&cfg.device)?;
     let mut engine = build_engine(
         &selected,
         checked.network.clone(),
         &checked.state.constraints,
-        &cfg,
+        &cfg.device,
     )?;
     checked.restore(engine.as_mut())?;
     // Everything checked: the first writes.
@@ -417,9 +418,9 @@ fn run_meta_rl(
     how: run_dir::NewRun,
     stop: &StopRequest,
 ) -> anyhow::Result<serde_json::Value> {
-    let selected = select_from_config(cfg)?;
+    let selected = select_from_config(&cfg.device)?;
     let n_in = cfg.rl.place_cells.n_channels();
-    let init = initialise(cfg, n_in, N_OUTPUTS);
+    let init = initialise(&cfg.init_settings(), n_in, N_OUTPUTS);
     let dir = &match resume {
         None => run_dir::create(dir, how)?,
         Some(_) => dir.to_path_buf(),
@@ -428,7 +429,7 @@ fn run_meta_rl(
         None => {
             lsnn_gpu::files::write_atomic(&dir.join("config.yaml"), cfg.to_yaml().as_bytes())
                 .context("writing the resolved config")?;
-            let mut engine = build_engine(&selected, init.network, &init.constraints, cfg)?;
+            let mut engine = build_engine(&selected, init.network, &init.constraints, &cfg.device)?;
             if let Some(d) = init.rewiring {
                 engine.set_rewiring(d)?;
             }
@@ -448,7 +449,7 @@ fn run_meta_rl(
                 &selected,
                 checked.network.clone(),
                 &checked.state.constraints,
-                cfg,
+                &cfg.device,
             )?;
             checked.restore(engine.as_mut())?;
             checked.commit()?;
@@ -489,8 +490,8 @@ fn cmd_eval(
     let mut source = source_for(&cfg, &parent_of(run))?;
     let (network, _) = load_checkpoint(checkpoint)?;
     let c = constraints(network.n_in(), network.n_rec(), network.n_out(), None);
-    let selected = select_from_config(&cfg)?;
-    let mut engine = build_engine(&selected, network, &c, &cfg)?;
+    let selected = select_from_config(&cfg.device)?;
+    let mut engine = build_engine(&selected, network, &c, &cfg.device)?;
     let (validation_loss, validation_accuracy) =
         evaluate(engine.as_mut(), source.as_mut(), Split::Validation)?;
     let (test_loss, test_accuracy) = evaluate(engine.as_mut(), source.as_mut(), Split::Test)?;
@@ -533,10 +534,22 @@ fn cmd_plot(dir: &Path) -> anyhow::Result<serde_json::Value> {
     let c = state
         .map(|s| s.constraints)
         .unwrap_or_else(|| constraints(network.n_in(), network.n_rec(), network.n_out(), None));
-    let mut source = source_for(&cfg, &parent_of(dir))?;
-    draw_raster(dir, &network, &source.eval_batch(Split::Test, 0)?, &c)?;
+    // The raster is redrawn from its recorded data; a run directory from before that data was
+    // kept has it recorded once, from the checkpoint and the first test batch.
+    if !redraw_raster(dir)? {
+        let mut source = source_for(&cfg, &parent_of(dir))?;
+        draw_raster(dir, &network, &source.eval_batch(Split::Test, 0)?, &c)?;
+    }
     draw_connectivity_files(dir, &network)?;
-    let figures = ["learning_curves.png", "raster.png", "connectivity.png"].map(|f| dir.join(f));
+    let mut figures = ["learning_curves.png", "raster.png", "connectivity.png"]
+        .map(|f| dir.join(f))
+        .to_vec();
+    // The task's own figures, from the data its final report wrote beside them.
+    figures.extend(match cfg.task.kind {
+        TaskKind::Timit => lsnn_gpu::tasks::timit::redraw_figures(dir)?,
+        TaskKind::L2lTn | TaskKind::L2lSine => lsnn_gpu::tasks::l2l::redraw_figures(dir)?,
+        _ => Vec::new(),
+    });
     for f in &figures {
         eprintln!("wrote {}", f.display());
     }
@@ -544,6 +557,7 @@ fn cmd_plot(dir: &Path) -> anyhow::Result<serde_json::Value> {
         "command": "plot",
         "figures": figures,
         "connectivity": dir.join("connectivity.json"),
+        "raster": dir.join("raster.json"),
         "checkpoint": checkpoint,
     }))
 }
@@ -556,7 +570,7 @@ fn cmd_init(
 ) -> anyhow::Result<serde_json::Value> {
     let cfg = load_config(config, set, None)?;
     let mut source = source_for(&cfg, &parent_of(out))?;
-    let init = initialise(&cfg, source.n_in(), source.n_out());
+    let init = initialise(&cfg.init_settings(), source.n_in(), source.n_out());
     save_checkpoint(out, &init.network, None)?;
     if let Some(b) = batch_out {
         save_batch(b, &source.train_batch(0)?)?;
@@ -590,9 +604,9 @@ fn cmd_grads(
     )?;
     let c = constraints(network.n_in(), network.n_rec(), network.n_out(), None);
     let cfg = Config::default();
-    let mut engine = build_engine(&selected, network.clone(), &c, &cfg)?;
+    let mut engine = build_engine(&selected, network.clone(), &c, &cfg.device)?;
     let report = engine.gradients(&batch, 0)?;
-    save_gradients(out, &network, &report)?;
+    save_gradients(out, &network, &report.record())?;
     eprintln!(
         "loss {:.6} (task {:.6}, reg {:.6}) on {}",
         report.stats.loss,

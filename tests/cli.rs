@@ -191,8 +191,13 @@ fn run_writes_metrics_checkpoint_and_summary() {
         );
         assert_eq!(lines[4]["test_accuracy"], json["summary"]["test_accuracy"]);
         assert!(out.join("best.safetensors").exists());
-        // Figures, written by the run and redrawn by `plot`.
+        // Figures, written by the run with their data beside them, and redrawn by `plot`.
         assert!(out.join("connectivity.json").exists());
+        let raster: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("raster.json")).unwrap())
+                .unwrap();
+        assert_eq!(raster["spike_steps"].as_array().unwrap().len(), 40);
+        let raster_png = std::fs::read(out.join("raster.png")).unwrap();
         for fig in ["learning_curves.png", "raster.png", "connectivity.png"] {
             assert!(out.join(fig).exists(), "{device}: {fig} missing");
             std::fs::remove_file(out.join(fig)).unwrap();
@@ -204,6 +209,11 @@ fn run_writes_metrics_checkpoint_and_summary() {
             let img = image::open(out.join(fig)).unwrap();
             assert!(img.width() >= 800 && img.height() >= 600, "{fig}");
         }
+        // Redrawn from raster.json alone, the raster is the run's, pixel for pixel.
+        assert!(
+            std::fs::read(out.join("raster.png")).unwrap() == raster_png,
+            "{device}: raster.png redrawn from raster.json differs from the run's"
+        );
         let (net, state) = load_checkpoint(&out.join("last.safetensors")).unwrap();
         assert_eq!(state.unwrap().iteration, 4);
         assert_eq!(net.n_rec(), 40);

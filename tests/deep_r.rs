@@ -76,8 +76,8 @@ fn engines(
     ctx: &lsnn_gpu::gpu::GpuContext,
     cfg: &Config,
 ) -> (Initialised, CpuEngine, GpuEngine, SyntheticTask) {
-    let task = SyntheticTask::from_config(cfg);
-    let init = initialise(cfg, task.n_in, task.n_out);
+    let task = SyntheticTask::from_config(&cfg.task_run());
+    let init = initialise(&cfg.init_settings(), task.n_in, task.n_out);
     let d = init.rewiring.clone().expect("rewiring config");
     let mut cpu = CpuEngine::new(init.network.clone(), init.constraints.clone());
     let mut gpu = GpuEngine::new(
@@ -132,8 +132,8 @@ fn rewiring_matches_reference(make: &dyn Fn(&Initialised) -> Box<dyn Engine>) {
     // accumulation).
     for (dale, temperature, dense) in [(true, 0.0, true), (false, 1e-4, true), (true, 0.0, false)] {
         let cfg = config_with(dale, 0.15, 0.05, temperature, dense);
-        let task = SyntheticTask::from_config(&cfg);
-        let init = initialise(&cfg, task.n_in, task.n_out);
+        let task = SyntheticTask::from_config(&cfg.task_run());
+        let init = initialise(&cfg.init_settings(), task.n_in, task.n_out);
         let mut cpu = CpuEngine::new(init.network.clone(), init.constraints.clone());
         let mut gpu = make(&init);
         let name = gpu.describe();

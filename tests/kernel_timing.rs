@@ -48,8 +48,8 @@ fn every_kernel_gets_a_time_and_timing_changes_no_result() {
         return;
     };
     let cfg = config();
-    let task = SyntheticTask::from_config(&cfg);
-    let init = initialise(&cfg, task.n_in, task.n_out);
+    let task = SyntheticTask::from_config(&cfg.task_run());
+    let init = initialise(&cfg.init_settings(), task.n_in, task.n_out);
     let mut timed = engine(ctx.clone(), &init);
     let mut plain = engine(ctx.clone(), &init);
     if let Err(why) = timed.enable_kernel_timing() {
@@ -146,8 +146,8 @@ fn without_timestamps_timing_says_why_and_bench_reports_null() {
         .features()
         .contains(wgpu::Features::TIMESTAMP_QUERY));
     let cfg = config();
-    let task = SyntheticTask::from_config(&cfg);
-    let init = initialise(&cfg, task.n_in, task.n_out);
+    let task = SyntheticTask::from_config(&cfg.task_run());
+    let init = initialise(&cfg.init_settings(), task.n_in, task.n_out);
     let mut e = engine(ctx.clone(), &init);
     let why = e.enable_kernel_timing().unwrap_err();
     assert_eq!(

@@ -41,7 +41,7 @@ fn small_config() -> Config {
 
 fn engines(cfg: &Config) -> (Vec<Box<dyn Engine>>, usize) {
     let n_in = cfg.rl.place_cells.n_channels();
-    let init = initialise(cfg, n_in, N_OUTPUTS);
+    let init = initialise(&cfg.init_settings(), n_in, N_OUTPUTS);
     let mut out: Vec<Box<dyn Engine>> = vec![
         Box::new(CpuEngine::new(
             init.network.clone(),

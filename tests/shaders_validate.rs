@@ -5,7 +5,7 @@
 
 use lsnn_gpu::gpu::layout::{Chunk, Dims, RewireUniform, StepUniform};
 use lsnn_gpu::gpu::shader::{kernel_source, ShaderConstants, ALL_KERNELS};
-use lsnn_gpu::gpu::wgsl::{WgslField, WgslStruct};
+use lsnn_gpu::wgsl::{WgslField, WgslStruct};
 use naga::back::{glsl, hlsl, msl, spv};
 use naga::error::ShaderError;
 use naga::valid::{Capabilities, ModuleInfo, ValidationFlags, Validator};
@@ -296,7 +296,7 @@ fn shared<T: WgslStruct>() -> (&'static str, usize, Vec<WgslField>) {
     (T::NAME, size_of::<T>(), T::fields())
 }
 
-/// The WGSL structs are generated from the Rust ones (`gpu::wgsl`), so names and order agree
+/// The WGSL structs are generated from the Rust ones (`lsnn_gpu::wgsl`), so names and order agree
 /// by construction; what generation cannot promise is that WGSL lays them out as
 /// `#[repr(C)]` does (a vec4 is 16-byte aligned in WGSL). naga's layouter decides.
 #[test]

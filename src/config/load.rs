@@ -852,7 +852,10 @@ mod tests {
         let e = load_str("- a\n- b\n", &["train.iterations=1"]).unwrap_err();
         assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
         let msg = e.to_string();
-        assert!(msg.starts_with("test.yaml: the top level is a list"), "{msg}");
+        assert!(
+            msg.starts_with("test.yaml: the top level is a list"),
+            "{msg}"
+        );
         assert!(!msg.contains("--set"), "{msg}");
     }
 

@@ -1,13 +1,7 @@
 //! Validation of a deserialised [`Config`]: rejects impossible or unsupported values with the
 //! dotted path of the offending field and a message saying what is wrong.
 
-use super::{Config, ReadoutKind, TaskKind};
-
-/// Most recurrent neurons (and input channels) the GPU kernels support: one workgroup holds
-/// a whole layer's state in workgroup memory.
-pub const MAX_NEURONS: usize = 2048;
-/// Most synaptic-delay steps the kernels' delay ring buffers hold.
-pub const MAX_DELAY: u32 = 32;
+use super::{Config, ReadoutKind, TaskKind, MAX_DELAY, MAX_NEURONS};
 
 /// Most readout outputs (classes or regression values). The largest task has 61 (TIMIT's
 /// phones); the readout weights are n_rec × n_out, so an absurd n_out (a typo adding zeros)

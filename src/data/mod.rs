@@ -5,4 +5,5 @@
 //! - [`timit`]: the TIMIT corpus (so far its audio files: NIST SPHERE and RIFF WAV).
 
 pub mod mnist;
+pub mod settings;
 pub mod timit;

@@ -5,7 +5,7 @@
 
 use anyhow::{anyhow, Context as _};
 
-use crate::config::BackendKind;
+use super::settings::BackendKind;
 
 /// Which adapter to open.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -255,10 +255,10 @@ impl GpuEngine {
         chunk_steps: usize,
     ) -> anyhow::Result<GpuEngine> {
         let n = network.n_rec();
-        if n > crate::config::MAX_NEURONS || network.n_in() > crate::config::MAX_NEURONS {
+        if n > super::settings::MAX_NEURONS || network.n_in() > super::settings::MAX_NEURONS {
             bail!(
                 "the GPU kernels support at most {} neurons and inputs",
-                crate::config::MAX_NEURONS
+                super::settings::MAX_NEURONS
             );
         }
         if network.n_out() > 256 {

@@ -4,7 +4,7 @@
 //! own; `tests/shaders_validate.rs` checks the generated structs' offsets against naga's
 //! layouter.
 
-use crate::{wgsl_consts, wgsl_struct};
+use crate::wgsl::{wgsl_consts, wgsl_struct};
 
 wgsl_struct! {
     /// Shapes, offsets and model constants, fixed for a run (and a batch shape).

@@ -6,10 +6,10 @@
 //! GPUs (many).
 
 use super::layout::{self, Chunk, Dims, RewireUniform, StepUniform};
-use super::wgsl::{render_consts, WgslStruct};
-use crate::config::MAX_NEURONS;
+use super::settings::MAX_NEURONS;
 use crate::model::init::Constraint;
 use crate::model::{deep_r, param_layout};
+use crate::wgsl::{render_consts, WgslStruct};
 
 /// The kernels, by file name under `shaders/`.
 pub const KERNELS: [&str; 5] = [

@@ -25,7 +25,6 @@ use super::batch::{Batch, Targets};
 use super::deep_r::DeepR;
 use super::init::rewired_matrices;
 use super::network::{Network, NeuronConstants, Params, Readout, SimConstants};
-use crate::engine::GradientReport;
 use crate::files::write_atomic;
 
 /// The value of the `format` metadata key of every file lsnn-gpu writes.
@@ -454,9 +453,22 @@ pub fn save_batch(path: &Path, batch: &Batch) -> anyhow::Result<()> {
     w.write(path).with_context(ctx)
 }
 
+/// What a gradient file holds: one batch's losses (M9: total, task, regularisation), its
+/// gradients (flat, in the layout of [`Params::to_flat`]) and spikes [T, B, n_rec]. Borrowed
+/// from an engine's `GradientReport` (`GradientReport::record`), so that the model's files do
+/// not depend on the engines.
+#[derive(Clone, Copy, Debug)]
+pub struct GradientRecord<'a> {
+    pub loss: f32,
+    pub loss_task: f32,
+    pub loss_reg: f32,
+    pub grads: &'a [f32],
+    pub spikes: &'a Array3<f32>,
+}
+
 /// Writes one batch's losses, gradients (`report.grads`, flat in the layout of
 /// [`Params::to_flat`]) and spikes to `path` atomically.
-pub fn save_gradients(path: &Path, net: &Network, report: &GradientReport) -> anyhow::Result<()> {
+pub fn save_gradients(path: &Path, net: &Network, report: &GradientRecord) -> anyhow::Result<()> {
     let ctx = || format!("writing gradients {}", path.display());
     let p = &net.params;
     if report.grads.len() != p.len() {
@@ -476,11 +488,11 @@ pub fn save_gradients(path: &Path, net: &Network, report: &GradientReport) -> an
             net.n_rec()
         );
     }
-    let g = Params::from_flat(&report.grads, net.n_in(), net.n_rec(), net.n_out());
+    let g = Params::from_flat(report.grads, net.n_in(), net.n_rec(), net.n_out());
     let mut w = Writer::new();
-    w.f32("loss", &[1], &[report.stats.loss]);
-    w.f32("loss_task", &[1], &[report.stats.loss_task]);
-    w.f32("loss_reg", &[1], &[report.stats.loss_reg]);
+    w.f32("loss", &[1], &[report.loss]);
+    w.f32("loss_task", &[1], &[report.loss_task]);
+    w.f32("loss_reg", &[1], &[report.loss_reg]);
     w.f32("grad_w_in", g.w_in.shape(), &g.w_in);
     w.f32("grad_w_rec", g.w_rec.shape(), &g.w_rec);
     w.f32("grad_w_out", g.w_out.shape(), &g.w_out);
@@ -1222,7 +1234,7 @@ pub fn load_gradients(path: &Path) -> Result<Gradients, CheckpointError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::BatchStats;
+    use crate::engine::{BatchStats, GradientReport};
     use crate::files::tmp_path;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -1920,7 +1932,7 @@ mod tests {
             grads: grads.clone(),
             spikes: spikes.clone(),
         };
-        save_gradients(&path, &net, &report).unwrap();
+        save_gradients(&path, &net, &report.record()).unwrap();
         let g = load_gradients(&path).unwrap();
         assert_eq!((g.loss, g.loss_task, g.loss_reg), (1.5, 1.25, 0.25));
         assert_eq!((g.n_in, g.n_rec, g.n_out), (5, 7, 3));
@@ -1935,7 +1947,7 @@ mod tests {
 
         let mut bad = report.clone();
         bad.grads.pop();
-        assert!(save_gradients(&path, &net, &bad).is_err());
+        assert!(save_gradients(&path, &net, &bad.record()).is_err());
         let mut w = read_writer(&path);
         remove(&mut w, "grad_w_out");
         w.write(&path).unwrap();
@@ -1994,7 +2006,7 @@ mod tests {
             grads: (0..net.params.len()).map(|i| i as f32).collect(),
             spikes: Array3::from_shape_fn((4, 2, 7), |(t, b, j)| ((t + b + j) % 2) as f32),
         };
-        save_gradients(&dir.join("grads.safetensors"), &net, &report).unwrap();
+        save_gradients(&dir.join("grads.safetensors"), &net, &report.record()).unwrap();
     }
 
     /// Reads files written by Python (`safetensors.numpy.save_file`) from `LSNN_FIXTURE_DIR`.

@@ -243,7 +243,7 @@ mod tests {
 
     /// 4 inputs, 4 regular + 2 adaptive neurons, 2 outputs, with a hand-made pattern.
     fn hand_built() -> Network {
-        let mut net = initialise(&small(4, 2, false), 4, 2).network;
+        let mut net = initialise(&small(4, 2, false).init_settings(), 4, 2).network;
         net.params.w_in = arr2(&[
             [1.0, 0.0, 2.0, 0.0, 0.0, 1.0],   // X_E
             [0.0, -1.0, 0.0, 0.0, -3.0, 0.0], // X_I
@@ -376,7 +376,7 @@ mod tests {
 
     #[test]
     fn dense_without_dale_is_x_and_r_at_full_probability() {
-        let net = initialise(&small(6, 4, false), 5, 3).network;
+        let net = initialise(&small(6, 4, false).init_settings(), 5, 3).network;
         let c = connection_probabilities(&net);
         let names: Vec<&str> = c.populations.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["X", "R", "A", "Y"]);
@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn dale_init_splits_by_sign() {
-        let init = initialise(&small(12, 4, true), 8, 2);
+        let init = initialise(&small(12, 4, true).init_settings(), 8, 2);
         let dale = init.dale.as_ref().unwrap();
         let c = connection_probabilities(&init.network);
         let count = |v: &[f32], s: f32| v.iter().filter(|&&x| x == s).count();

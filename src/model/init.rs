@@ -10,7 +10,7 @@ use rand_distr::{Distribution, StandardNormal};
 use super::deep_r::{DeepR, RewiredMatrix};
 use super::network::{Network, NeuronConstants, Params, Readout, SimConstants};
 use super::param_layout::{ParamBlock, ParamLayout};
-use crate::config::{Config, ReadoutKind};
+use super::settings::{ModelConfig, ReadoutKind, RewiringConfig};
 
 /// Sign constraint of one trained scalar, applied after every optimiser step.
 #[repr(u32)]
@@ -191,11 +191,25 @@ fn balance_columns(w: &mut Array2<f32>) {
     }
 }
 
+/// What the initialisation reads from an experiment: the `model:` and `rewiring:` sections,
+/// `train.seed`, the steps per frame of a framewise or regression readout
+/// (`task.steps_per_frame`) and the rate regularisation of M9 (`train.reg_coeff`,
+/// `train.reg_rate_hz`). Built by `config::Config::init_settings`.
+#[derive(Clone, Copy, Debug)]
+pub struct InitSettings<'a> {
+    pub model: &'a ModelConfig,
+    pub rewiring: Option<&'a RewiringConfig>,
+    pub seed: u64,
+    pub steps_per_frame: usize,
+    pub reg_coeff: f32,
+    pub reg_rate_hz: f32,
+}
+
 /// Builds the network of `cfg` with `n_in` inputs and `n_out` classes.
-pub fn initialise(cfg: &Config, n_in: usize, n_out: usize) -> Initialised {
-    let m = &cfg.model;
+pub fn initialise(cfg: &InitSettings, n_in: usize, n_out: usize) -> Initialised {
+    let m = cfg.model;
     let n_rec = m.n_rec();
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.train.seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
 
     let tau_a = Array1::from_shape_fn(n_rec, |j| match (j >= m.n_regular, m.tau_a_range) {
         (true, Some([lo, hi])) => rng.random_range(lo..=hi),
@@ -215,11 +229,11 @@ pub fn initialise(cfg: &Config, n_in: usize, n_out: usize) -> Initialised {
         tau_out: m.readout.tau_out,
         readout: match m.readout.kind {
             ReadoutKind::Window => Readout::Window(m.readout.window),
-            ReadoutKind::Framewise => Readout::Framewise(cfg.task.steps_per_frame),
-            ReadoutKind::Regression => Readout::Regression(cfg.task.steps_per_frame),
+            ReadoutKind::Framewise => Readout::Framewise(cfg.steps_per_frame),
+            ReadoutKind::Regression => Readout::Regression(cfg.steps_per_frame),
         },
-        reg_coeff: cfg.train.reg_coeff,
-        reg_rate_hz: cfg.train.reg_rate_hz,
+        reg_coeff: cfg.reg_coeff,
+        reg_rate_hz: cfg.reg_rate_hz,
         noise_std: m.noise_std,
     };
     let nd = m.n_delay;
@@ -270,7 +284,7 @@ pub fn initialise(cfg: &Config, n_in: usize, n_out: usize) -> Initialised {
     for (w, &c) in flat.iter_mut().zip(&constraints) {
         *w = Constraint::clamp(*w, c);
     }
-    let rewiring = cfg.rewiring.as_ref().map(|rw| {
+    let rewiring = cfg.rewiring.map(|rw| {
         sparsify(
             &mut flat,
             &mut constraints,
@@ -289,7 +303,7 @@ pub fn initialise(cfg: &Config, n_in: usize, n_out: usize) -> Initialised {
             rw.temperature,
             budget,
             rewired_matrices(n_in, n_rec, n_out),
-            cfg.train.seed ^ 0xDEE9_0000_0000_0000,
+            cfg.seed ^ 0xDEE9_0000_0000_0000,
         )
         .with_dense_gradients(rw.dense_gradients)
     });
@@ -421,7 +435,7 @@ fn sparsify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{DaleConfig, RewiringConfig};
+    use crate::config::{Config, DaleConfig, RewiringConfig};
 
     fn config(rewiring: Option<RewiringConfig>) -> Config {
         let mut cfg: Config = serde_yaml_ng::from_str("{}").unwrap();
@@ -450,8 +464,8 @@ mod tests {
     #[test]
     fn sparse_start_is_the_dense_start_masked_to_the_budget() {
         let (n_in, n_out) = (30, 5);
-        let dense = initialise(&config(None), n_in, n_out);
-        let masked = initialise(&config(Some(sparse(false))), n_in, n_out);
+        let dense = initialise(&config(None).init_settings(), n_in, n_out);
+        let masked = initialise(&config(Some(sparse(false))).init_settings(), n_in, n_out);
         let (d, s) = (
             dense.network.params.to_flat(),
             masked.network.params.to_flat(),
@@ -485,7 +499,7 @@ mod tests {
 
     #[test]
     fn rescaled_sparse_start_keeps_spectral_radius_one_and_balanced_columns() {
-        let init = initialise(&config(Some(sparse(true))), 30, 5);
+        let init = initialise(&config(Some(sparse(true))).init_settings(), 30, 5);
         let w_rec = &init.network.params.w_rec;
         let r = spectral_radius(w_rec);
         assert!((r - 1.0).abs() < 1e-3, "spectral radius {r}");
@@ -507,7 +521,7 @@ mod tests {
         assert!(balanced > 50, "only {balanced} columns with both signs");
         // Masked as specified, the same matrix has a radius well below 1 (≈ √p for a random
         // matrix): the two options differ where they should.
-        let plain = initialise(&config(Some(sparse(false))), 30, 5);
+        let plain = initialise(&config(Some(sparse(false))).init_settings(), 30, 5);
         let r_plain = spectral_radius(&plain.network.params.w_rec);
         assert!(r_plain < 0.7, "masked start's spectral radius {r_plain}");
     }

@@ -8,6 +8,7 @@ pub mod deep_r;
 pub mod init;
 pub mod network;
 pub mod param_layout;
+pub mod settings;
 
 pub use batch::{Batch, Targets};
 pub use network::{Network, NeuronConstants, Params, Readout, SimConstants};

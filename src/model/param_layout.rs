@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use crate::wgsl_consts;
+use crate::wgsl::wgsl_consts;
 
 wgsl_consts! {
     /// Blocks of n_rec floats after the P trained scalars in the GPU's model buffer.

@@ -430,7 +430,7 @@ mod tests {
         let mut cfg = crate::config::Config::default();
         cfg.model.n_regular = 5;
         cfg.model.n_adaptive = 1;
-        let net = crate::model::init::initialise(&cfg, 3, 2).network;
+        let net = crate::model::init::initialise(&cfg.init_settings(), 3, 2).network;
         let c = crate::model::connectivity::connection_probabilities(&net);
         // A single adaptive neuron: the A -> A cell is "n/a".
         assert!(c.edge("A", "A").is_none());

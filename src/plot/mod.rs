@@ -7,8 +7,7 @@ pub mod confusion_figure;
 pub mod connectivity_figure;
 pub mod figures;
 pub mod font;
-pub mod l2l_figures;
-pub mod rl_figures;
+pub mod raster;
 pub mod run_figures;
 
 pub use canvas::{color, Align, Axes, Canvas, Corner, LegendEntry, Mark, Rect, Rgb};

@@ -66,7 +66,7 @@ pub fn run_rl_bench(
     let k = cfg.task.steps_per_frame;
     let b = cfg.train.batch_size;
     let n_in = rl.place_cells.n_channels();
-    let init = initialise(cfg, n_in, N_OUTPUTS);
+    let init = initialise(&cfg.init_settings(), n_in, N_OUTPUTS);
     let n = init.network.n_rec();
     let actions = rl.arena.actions_per_episode();
     let mut out = Vec::new();
@@ -140,7 +140,12 @@ pub fn run_rl_bench(
         Ok(())
     };
     if matches!(selected, Selected::Gpu(_)) {
-        let mut engine = build_engine(selected, init.network.clone(), &init.constraints, cfg)?;
+        let mut engine = build_engine(
+            selected,
+            init.network.clone(),
+            &init.constraints,
+            &cfg.device,
+        )?;
         if let Some(d) = init.rewiring.clone() {
             engine.set_rewiring(d)?;
         }
@@ -152,7 +157,7 @@ pub fn run_rl_bench(
             &Selected::Native,
             init.network.clone(),
             &init.constraints,
-            cfg,
+            &cfg.device,
         )?;
         if let Some(d) = init.rewiring.clone() {
             engine.set_rewiring(d)?;
@@ -161,8 +166,12 @@ pub fn run_rl_bench(
         measure("native", name, engine.as_mut(), 1, native_iters)?;
     }
     if cpu_iters > 0 {
-        let mut engine =
-            build_engine(&Selected::Cpu, init.network.clone(), &init.constraints, cfg)?;
+        let mut engine = build_engine(
+            &Selected::Cpu,
+            init.network.clone(),
+            &init.constraints,
+            &cfg.device,
+        )?;
         if let Some(d) = init.rewiring.clone() {
             engine.set_rewiring(d)?;
         }

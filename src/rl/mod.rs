@@ -25,6 +25,7 @@ pub mod agent;
 pub mod arena;
 pub mod baselines;
 pub mod bench;
+pub mod figures;
 pub mod gae;
 pub mod place_cells;
 pub mod ppo_loss;

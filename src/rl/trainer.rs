@@ -11,15 +11,14 @@ use serde_json::json;
 use super::agent::{ppo_update, rollout, LogStd, Rollout, RolloutPlan, N_OUTPUTS};
 use super::arena::PathRecord;
 use super::baselines::run_baselines;
+use super::figures::{draw_goal_curve, draw_path_lengths, draw_paths, CurvePoint, PathLengthStats};
 use super::trace::EpisodeTrace;
 use crate::config::Config;
 use crate::engine::{Engine, StepSettings};
 use crate::files::write_json_atomic;
 use crate::model::{Batch, Targets};
-use crate::plot::rl_figures::{
-    draw_goal_curve, draw_path_lengths, draw_paths, CurvePoint, PathLengthStats,
-};
-use crate::plot::run_figures::{draw_connectivity_files, draw_learning_curves, draw_raster};
+use crate::plot::run_figures::{draw_connectivity_files, draw_learning_curves};
+use crate::train::raster::draw_raster;
 use crate::train::session::{Ending, Session, SessionStart};
 use crate::train::trainer::noise_seed;
 

@@ -7,19 +7,56 @@
 //! episodes come from disjoint index ranges, so every batch is a pure function of the seed and
 //! its index (a resumed run sees the same episodes).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 use ndarray::Array3;
 
 use super::l2l_encoding::{encode_episodes, PopulationSettings};
-use super::l2l_eval::{error_curves, probe_internal_model, L2lEvalSettings};
+use super::l2l_eval::{
+    error_curves, probe_internal_model, ErrorCurves, InternalModel, L2lEvalSettings,
+};
 use super::l2l_family::{FamilyKind, TaskFamily};
+use super::l2l_figures::{draw_error_curves, draw_internal_model};
+use super::settings::{TaskKind, TaskRun};
 use super::{BatchSource, Split};
-use crate::config::{Config, TaskKind};
 use crate::engine::Engine;
 use crate::files::write_atomic;
 use crate::model::{Batch, Targets};
-use crate::plot::l2l_figures::{draw_error_curves, draw_internal_model};
+
+/// The figures of the final evaluation, drawn from its data (`l2l_eval.json`,
+/// `l2l_internal_model.json`).
+fn draw_figures(run_dir: &Path, curves: &ErrorCurves, model: &InternalModel) -> anyhow::Result<()> {
+    draw_error_curves(curves, &run_dir.join("l2l_error_curves.png"))?;
+    draw_internal_model(model, &run_dir.join("l2l_internal_model.png"))
+}
+
+/// Redraws the figures of the final evaluation from the data written beside them
+/// (`lsnn-gpu plot`); none when the run has not reached its final evaluation.
+pub fn redraw_figures(run_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let (eval, probe) = (
+        run_dir.join("l2l_eval.json"),
+        run_dir.join("l2l_internal_model.json"),
+    );
+    if !eval.exists() || !probe.exists() {
+        return Ok(Vec::new());
+    }
+    let read = |path: &Path| -> anyhow::Result<serde_json::Value> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))
+    };
+    let curves: ErrorCurves = serde_json::from_value(read(&eval)?["curves"].take())
+        .with_context(|| format!("{}: field `curves`", eval.display()))?;
+    let model: InternalModel = serde_json::from_value(read(&probe)?)
+        .with_context(|| format!("{}: not an internal model", probe.display()))?;
+    draw_figures(run_dir, &curves, &model)?;
+    Ok(vec![
+        run_dir.join("l2l_error_curves.png"),
+        run_dir.join("l2l_internal_model.png"),
+    ])
+}
 
 /// First episode index of the validation and test episodes (training uses 0, 1, 2, …).
 const VALIDATION_EPISODES: u64 = 1 << 40;
@@ -39,7 +76,7 @@ pub struct L2lTask {
 }
 
 impl L2lTask {
-    pub fn from_config(cfg: &Config) -> anyhow::Result<L2lTask> {
+    pub fn from_config(cfg: &TaskRun) -> anyhow::Result<L2lTask> {
         let kind = match cfg.task.kind {
             TaskKind::L2lTn => FamilyKind::TargetNetworks,
             TaskKind::L2lSine => FamilyKind::Sines,
@@ -69,11 +106,11 @@ impl L2lTask {
             family,
             settings,
             pairs: t.pairs_per_episode,
-            batch_size: cfg.train.batch_size,
-            eval_batch_size: cfg.eval.batch_size.max(1),
+            batch_size: cfg.batch_size,
+            eval_batch_size: cfg.eval_batch_size.max(1),
             eval_episodes: cfg.data.validation_size.max(1),
-            seed: cfg.train.seed,
-            final_eval: cfg.eval.l2l.clone(),
+            seed: cfg.seed,
+            final_eval: cfg.l2l_eval.clone(),
         })
     }
 
@@ -184,8 +221,7 @@ impl BatchSource for L2lTask {
             "l2l_internal_model.json",
             serde_json::to_string_pretty(&model)?,
         )?;
-        draw_error_curves(&curves, &run_dir.join("l2l_error_curves.png"))?;
-        draw_internal_model(&model, &run_dir.join("l2l_internal_model.png"))?;
+        draw_figures(run_dir, &curves, &model)?;
         eprintln!(
             "unseen tasks: LSNN MSE {:.4} over the episode, {:.4} from pair {} on; optimal linear regressor {:.4}",
             summary["lsnn_mse"].as_f64().unwrap_or(f64::NAN),
@@ -200,6 +236,7 @@ impl BatchSource for L2lTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn config(kind: TaskKind) -> Config {
         let mut cfg = Config::default();
@@ -215,7 +252,7 @@ mod tests {
 
     #[test]
     fn batches_score_each_pair_at_the_end_of_its_window() {
-        let mut task = L2lTask::from_config(&config(TaskKind::L2lTn)).unwrap();
+        let mut task = L2lTask::from_config(&config(TaskKind::L2lTn).task_run()).unwrap();
         assert_eq!((task.n_in(), task.n_out()), (30, 1));
         let b = task.train_batch(2).unwrap();
         assert_eq!(b.x.dim(), (120, 3, 30));
@@ -252,11 +289,14 @@ mod tests {
 
     #[test]
     fn sines_and_bad_settings() {
-        let task = L2lTask::from_config(&config(TaskKind::L2lSine)).unwrap();
+        let task = L2lTask::from_config(&config(TaskKind::L2lSine).task_run()).unwrap();
         assert_eq!(task.family(), TaskFamily::SINES);
         let mut cfg = config(TaskKind::L2lTn);
         cfg.task.neurons_per_value = 0;
-        let e = L2lTask::from_config(&cfg).err().unwrap().to_string();
+        let e = L2lTask::from_config(&cfg.task_run())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("neurons_per_value"), "{e}");
     }
 
@@ -264,11 +304,11 @@ mod tests {
     fn the_input_range_comes_from_the_config() {
         let mut cfg = config(TaskKind::L2lTn);
         assert_eq!(
-            L2lTask::from_config(&cfg).unwrap().family(),
+            L2lTask::from_config(&cfg.task_run()).unwrap().family(),
             TaskFamily::TARGET_NETWORKS
         );
         cfg.task.input_range = Some([-5.0, 5.0]);
-        let task = L2lTask::from_config(&cfg).unwrap();
+        let task = L2lTask::from_config(&cfg.task_run()).unwrap();
         assert_eq!(task.family().kind, FamilyKind::TargetNetworks);
         assert_eq!(task.family().input_range(), (-5.0, 5.0));
     }

@@ -112,7 +112,7 @@ impl L2lEvalSettings {
 }
 
 /// Squared errors per pair over the test episodes: the LSNN's and the baselines'.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorCurves {
     pub family: TaskFamily,
     pub episodes: usize,
@@ -341,7 +341,7 @@ pub fn probe_grid(family: TaskFamily, side: usize) -> Vec<[f64; 2]> {
 
 /// One probed episode: the task's true values on the grid and the network's predictions
 /// after each number of pairs.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProbedEpisode {
     pub episode: u64,
     pub truth: Vec<f64>,
@@ -352,7 +352,7 @@ pub struct ProbedEpisode {
 }
 
 /// The network's internal model (Fig. 2H/I).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InternalModel {
     pub family: TaskFamily,
     pub grid_side: usize,

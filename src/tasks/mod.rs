@@ -5,6 +5,8 @@ pub mod l2l_baselines;
 pub mod l2l_encoding;
 pub mod l2l_eval;
 pub mod l2l_family;
+pub mod l2l_figures;
+pub mod settings;
 pub mod smnist;
 pub mod smnist_encoding;
 pub mod synthetic;

@@ -14,11 +14,11 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::settings::TaskRun;
 use super::smnist_encoding::{
     downsample, encode_batch, noise_key, Encoding, PopulationCoding, MNIST_SIDE, N_CHANNELS,
 };
 use super::{BatchSource, Split};
-use crate::config::Config;
 use crate::data::mnist::{load_mnist, split_validation, DataError, MnistSet, NUM_CLASSES};
 use crate::model::{Batch, Targets};
 
@@ -39,7 +39,7 @@ pub struct SmnistTask {
 
 impl SmnistTask {
     /// Loads the IDX files of `data.path` and holds out `data.validation_size` training digits.
-    pub fn from_config(cfg: &Config) -> anyhow::Result<SmnistTask> {
+    pub fn from_config(cfg: &TaskRun) -> anyhow::Result<SmnistTask> {
         let path = PathBuf::from(cfg.data.path.as_deref().context(
             "task.kind smnist needs data.path: a directory with the MNIST IDX files (e.g. assets/mnist-10k)",
         )?);
@@ -52,20 +52,20 @@ impl SmnistTask {
             e => e.into(),
         })?;
         let (train, validation) =
-            split_validation(&data.train, cfg.data.validation_size, cfg.train.seed)?;
+            split_validation(&data.train, cfg.data.validation_size, cfg.seed)?;
         anyhow::ensure!(
-            train.len() >= cfg.train.batch_size,
+            train.len() >= cfg.batch_size,
             "{}: {} training digits after the validation hold-out, fewer than train.batch_size = {}",
             path.display(),
             train.len(),
-            cfg.train.batch_size
+            cfg.batch_size
         );
         Ok(SmnistTask {
             train,
             validation,
             test: data.test,
-            batch_size: cfg.train.batch_size,
-            eval_batch_size: cfg.eval.batch_size,
+            batch_size: cfg.batch_size,
+            eval_batch_size: cfg.eval_batch_size,
             ms_per_pixel: cfg.task.ms_per_pixel,
             pool: MNIST_SIDE / cfg.task.image_side,
             encoding: cfg.task.encoding,
@@ -74,7 +74,7 @@ impl SmnistTask {
                 width: cfg.task.population_width,
             },
             dt: cfg.model.dt,
-            seed: cfg.train.seed,
+            seed: cfg.seed,
         })
     }
 

@@ -12,8 +12,8 @@ use ndarray::{Array1, Array2, Array3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::settings::TaskRun;
 use super::{BatchSource, Split};
-use crate::config::Config;
 use crate::model::{Batch, Targets};
 
 pub struct SyntheticTask {
@@ -34,17 +34,17 @@ const VALIDATION_STREAM: u64 = 1 << 40;
 const TEST_STREAM: u64 = 1 << 41;
 
 impl SyntheticTask {
-    pub fn from_config(cfg: &Config) -> SyntheticTask {
+    pub fn from_config(cfg: &TaskRun) -> SyntheticTask {
         SyntheticTask {
             n_in: cfg.model.n_in.unwrap_or(80),
             n_out: cfg.model.n_out.unwrap_or(10),
             steps: cfg.task.steps,
             rate: cfg.task.input_rate as f64,
-            batch_size: cfg.train.batch_size,
-            eval_batch_size: cfg.eval.batch_size,
-            seed: cfg.train.seed,
+            batch_size: cfg.batch_size,
+            eval_batch_size: cfg.eval_batch_size,
+            seed: cfg.seed,
             dt: cfg.model.dt,
-            framewise: cfg.model.readout.kind == crate::config::ReadoutKind::Framewise,
+            framewise: cfg.model.readout.kind == crate::model::settings::ReadoutKind::Framewise,
         }
     }
 
@@ -109,17 +109,18 @@ impl BatchSource for SyntheticTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     #[test]
     fn framewise_batches_label_every_step_after_the_cue() {
         let mut cfg = Config::default();
         cfg.task.steps = 50;
         cfg.model.readout.kind = crate::config::ReadoutKind::Framewise;
-        let task = SyntheticTask::from_config(&cfg);
+        let task = SyntheticTask::from_config(&cfg.task_run());
         let b = task.batch(3, 4);
         let window = SyntheticTask {
             framewise: false,
-            ..SyntheticTask::from_config(&cfg)
+            ..SyntheticTask::from_config(&cfg.task_run())
         }
         .batch(3, 4);
         assert_eq!(b.x, window.x, "the same inputs either way");

@@ -19,8 +19,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
+use super::settings::TaskRun;
 use super::{BatchSource, Split};
-use crate::config::Config;
 use crate::data::timit::cache::{
     load_or_extract, FeatureRequest, TimitFeatures, UtteranceFeatures,
 };
@@ -81,7 +81,7 @@ pub struct TimitTask {
 }
 
 /// The corpus directory: `data.path`, else `TIMIT_DIR`, else an error that says both.
-pub fn corpus_path(cfg: &Config) -> anyhow::Result<PathBuf> {
+pub fn corpus_path(cfg: &TaskRun) -> anyhow::Result<PathBuf> {
     if let Some(p) = &cfg.data.path {
         return Ok(PathBuf::from(p));
     }
@@ -102,7 +102,7 @@ fn sorted_by_length(list: &[UtteranceFeatures]) -> Vec<usize> {
 impl TimitTask {
     /// Loads (or extracts and caches) the features of the configured corpus. `default_cache_dir`
     /// is used unless `data.cache_dir` is set.
-    pub fn from_config(cfg: &Config, default_cache_dir: &Path) -> anyhow::Result<TimitTask> {
+    pub fn from_config(cfg: &TaskRun, default_cache_dir: &Path) -> anyhow::Result<TimitTask> {
         let defaults = SpeakerLists::default();
         let request = FeatureRequest {
             corpus: corpus_path(cfg)?,
@@ -114,7 +114,7 @@ impl TimitTask {
                     .unwrap_or(defaults.core_test),
                 dev: cfg.data.dev_speakers.clone().unwrap_or(defaults.dev),
             },
-            holdout_seed: cfg.train.seed,
+            holdout_seed: cfg.seed,
             holdout_speakers: cfg.data.holdout_speakers,
             settings: cfg.data.mfcc.clone(),
             cache_dir: cfg
@@ -137,11 +137,11 @@ impl TimitTask {
             features.cache_file.display()
         );
         anyhow::ensure!(
-            features.train.len() >= cfg.train.batch_size,
+            features.train.len() >= cfg.batch_size,
             "{}: {} training utterances, fewer than train.batch_size = {}",
             request.corpus.display(),
             features.train.len(),
-            cfg.train.batch_size
+            cfg.batch_size
         );
         anyhow::ensure!(
             !features.dev.is_empty(),
@@ -153,8 +153,8 @@ impl TimitTask {
             test_order: sorted_by_length(&features.core_test),
             features,
             epoch: None,
-            batch_size: cfg.train.batch_size,
-            eval_batch_size: cfg.eval.batch_size.max(1),
+            batch_size: cfg.batch_size,
+            eval_batch_size: cfg.eval_batch_size.max(1),
             steps_per_frame: cfg.task.steps_per_frame,
             spikes: match cfg.task.frame_input {
                 FrameInput::Analog => None,
@@ -164,7 +164,7 @@ impl TimitTask {
                     value: 1.0 / cfg.model.dt,
                 }),
             },
-            seed: cfg.train.seed,
+            seed: cfg.seed,
         })
     }
 
@@ -371,24 +371,7 @@ impl BatchSource for TimitTask {
     ) -> anyhow::Result<serde_json::Value> {
         let validation = self.frame_errors(engine, Split::Validation)?;
         let test = self.frame_errors(engine, Split::Test)?;
-        draw_confusion(
-            &test.confusion_61,
-            &PHONES_61,
-            "TIMIT core test, 61 phones",
-            &run_dir.join("confusion_61.png"),
-        )?;
-        draw_confusion(
-            &test.confusion_39,
-            &PHONES_39,
-            "TIMIT core test, folded to 39 phones",
-            &run_dir.join("confusion_39.png"),
-        )?;
-        draw_per_class_error(
-            &test.confusion_61,
-            &PHONES_61,
-            "TIMIT core test: frame error per phone (61)",
-            &run_dir.join("per_phone_error.png"),
-        )?;
+        draw_figures(run_dir, &test.confusion_61, &test.confusion_39)?;
         write_per_phone_csv(&test.confusion_61, &run_dir.join("per_phone_error.csv"))?;
         let report = json!({
             "validation_frame_error_61": validation.error_61,
@@ -418,6 +401,58 @@ impl BatchSource for TimitTask {
             "confusion": run_dir.join("confusion_61.png"),
         }))
     }
+}
+
+/// The core test's confusion matrices (61 and 39 phones) and per-phone errors, drawn from
+/// their data (`frame_errors.json`).
+fn draw_figures(
+    run_dir: &Path,
+    confusion_61: &[Vec<u64>],
+    confusion_39: &[Vec<u64>],
+) -> anyhow::Result<()> {
+    draw_confusion(
+        confusion_61,
+        &PHONES_61,
+        "TIMIT core test, 61 phones",
+        &run_dir.join("confusion_61.png"),
+    )?;
+    draw_confusion(
+        confusion_39,
+        &PHONES_39,
+        "TIMIT core test, folded to 39 phones",
+        &run_dir.join("confusion_39.png"),
+    )?;
+    draw_per_class_error(
+        confusion_61,
+        &PHONES_61,
+        "TIMIT core test: frame error per phone (61)",
+        &run_dir.join("per_phone_error.png"),
+    )
+}
+
+/// Redraws the figures of the final report from `frame_errors.json` (`lsnn-gpu plot`); none
+/// when the run has not reached its final report.
+pub fn redraw_figures(run_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let path = run_dir.join("frame_errors.json");
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let report: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let matrix = |key: &str| -> anyhow::Result<Vec<Vec<u64>>> {
+        serde_json::from_value(report[key].clone())
+            .with_context(|| format!("{}: field `{key}`", path.display()))
+    };
+    draw_figures(run_dir, &matrix("confusion_61")?, &matrix("confusion_39")?)?;
+    Ok([
+        "confusion_61.png",
+        "confusion_39.png",
+        "per_phone_error.png",
+    ]
+    .map(|f| run_dir.join(f))
+    .to_vec())
 }
 
 /// phone, frames, correct, error: one line per phone of the 61.

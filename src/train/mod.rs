@@ -4,6 +4,7 @@
 
 pub mod metrics;
 pub mod provenance;
+pub mod raster;
 pub mod resume;
 pub mod run_dir;
 pub mod session;

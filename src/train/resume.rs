@@ -249,7 +249,7 @@ pub fn check(dir: &Path, cfg: &Config, n_in: usize, n_out: usize) -> anyhow::Res
             checkpoint.display()
         )
     };
-    let expected = initialise(cfg, n_in, n_out);
+    let expected = initialise(&cfg.init_settings(), n_in, n_out);
     check_network(&expected, &network, &state).with_context(context)?;
     if iteration > cfg.train.iterations {
         bail!(

@@ -11,8 +11,9 @@ use super::session::{Ending, Session, SessionStart};
 use crate::config::Config;
 use crate::engine::{BatchStats, Engine, StepSettings};
 use crate::model::Readout;
-use crate::plot::run_figures::{draw_connectivity_files, draw_learning_curves, draw_raster};
+use crate::plot::run_figures::{draw_connectivity_files, draw_learning_curves};
 use crate::tasks::{BatchSource, Split};
+use crate::train::raster::draw_raster;
 
 /// What a finished run reports (also the JSON summary line of `lsnn-gpu run`).
 #[derive(Clone, Debug, serde::Serialize)]

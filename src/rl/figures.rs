@@ -8,13 +8,13 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 
-use super::canvas::{
+use super::arena::ArenaSettings;
+use super::trace::EpisodeTrace;
+use crate::plot::canvas::{
     color, data_range, draw_legend, pad_range, text_size, Align, Axes, Canvas, LegendEntry, Mark,
     Rect, Rgb, TEXT_SCALE,
 };
-use super::figures::moving_average;
-use crate::rl::arena::ArenaSettings;
-use crate::rl::trace::EpisodeTrace;
+use crate::plot::figures::moving_average;
 
 // ------------------------------------------------------------------------------------------
 // Paths in the arena (Fig. 3C/D)
@@ -925,7 +925,7 @@ mod tests {
     }
 
     /// Writes example figures to `plot_demo/` in the temporary directory for eyeballing:
-    /// `cargo test --release --lib plot::rl_figures::tests::demo -- --ignored`.
+    /// `cargo test --release --lib rl::figures::tests::demo -- --ignored`.
     #[test]
     #[ignore]
     fn demo() {

@@ -3,6 +3,11 @@
 //! (`shader::prelude`). A struct declared with [`wgsl_struct!`] is both the `#[repr(C)]`
 //! Pod type the host uploads and the WGSL `struct` the kernels read; a constant listed with
 //! [`wgsl_consts!`] is both a Rust `pub const` and a WGSL `const`.
+//!
+//! It depends on nothing else in the crate and sits in the bottom layer (docs/architecture.md
+//! "Layers"): the GPU engine's contract (`gpu::layout`) uses it, and so does the model, whose
+//! parameter layout (`model::param_layout`) declares the neuron-constant blocks the kernels
+//! index.
 
 /// A Rust field type and its WGSL spelling. Only 4-byte scalars and `[u32; 4]` (WGSL
 /// `vec4<u32>`, 16-byte aligned) are offered: with them a `#[repr(C)]` struct and its WGSL
@@ -65,7 +70,6 @@ pub trait WgslStruct: bytemuck::Pod {
 
 /// Declares a `#[repr(C)]` Pod struct and implements [`WgslStruct`] for it from the same
 /// field list. Field types must implement [`WgslType`].
-#[macro_export]
 macro_rules! wgsl_struct {
     (
         $(#[doc = $sdoc:literal])*
@@ -80,14 +84,14 @@ macro_rules! wgsl_struct {
             $( $(#[doc = $fdoc])* pub $field: $ty, )*
         }
 
-        impl $crate::gpu::wgsl::WgslStruct for $name {
+        impl $crate::wgsl::WgslStruct for $name {
             const NAME: &'static str = stringify!($name);
             const DOC: &'static str = concat!($($sdoc, "\n"),*);
-            fn fields() -> Vec<$crate::gpu::wgsl::WgslField> {
+            fn fields() -> Vec<$crate::wgsl::WgslField> {
                 vec![$(
-                    $crate::gpu::wgsl::WgslField {
+                    $crate::wgsl::WgslField {
                         name: stringify!($field),
-                        ty: <$ty as $crate::gpu::wgsl::WgslType>::WGSL,
+                        ty: <$ty as $crate::wgsl::WgslType>::WGSL,
                         offset: std::mem::offset_of!($name, $field),
                         doc: concat!($($fdoc, " "),*),
                     }
@@ -96,10 +100,11 @@ macro_rules! wgsl_struct {
         }
     };
 }
+// Named by path (`crate::wgsl::wgsl_struct`), like every other item of the crate.
+pub(crate) use wgsl_struct;
 
 /// Declares `pub const NAME: u32 = value;` for each entry and a list `$list` of
 /// `(name, value)` pairs that `shader::prelude` renders as WGSL `const NAME: u32 = valueu;`.
-#[macro_export]
 macro_rules! wgsl_consts {
     (
         $(#[doc = $ldoc:literal])*
@@ -112,6 +117,7 @@ macro_rules! wgsl_consts {
         pub const $list: &[(&str, u32)] = &[$( (stringify!($name), $name) ),*];
     };
 }
+pub(crate) use wgsl_consts;
 
 /// WGSL `const` declarations of `(name, value)` pairs.
 pub fn render_consts(consts: &[(&str, u32)]) -> String {

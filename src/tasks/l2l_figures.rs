@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
-use super::canvas::{
+use super::l2l_eval::{ErrorCurves, InternalModel};
+use super::l2l_family::{FamilyKind, TaskFamily};
+use crate::plot::canvas::{
     color, pad_range, Align, Axes, Canvas, LegendEntry, Mark, Rect, Rgb, TEXT_SCALE,
 };
-use super::figures::moving_average;
-use crate::tasks::l2l_eval::{ErrorCurves, InternalModel};
-use crate::tasks::l2l_family::{FamilyKind, TaskFamily};
+use crate::plot::figures::moving_average;
 
 fn family_name(f: TaskFamily) -> &'static str {
     match f.kind {
@@ -152,7 +152,7 @@ pub fn draw_error_curves(curves: &ErrorCurves, out_png: &Path) -> anyhow::Result
     ax.ylabel(&mut c, "MSE (log scale)", color::TEXT);
     // The legend sits beside the plot: with eight curves spread over the whole log range, no
     // corner inside it stays clear.
-    super::canvas::draw_legend(&mut c, plot.right() + 30, plot.y, &entries);
+    crate::plot::canvas::draw_legend(&mut c, plot.right() + 30, plot.y, &entries);
     c.save_png(out_png)
 }
 
@@ -315,7 +315,7 @@ pub fn draw_internal_model(model: &InternalModel, out_png: &Path) -> anyhow::Res
             LegendEntry::new("LSNN prediction", color::ORANGE, Mark::Line { width: 2.5 }),
             LegendEntry::new("pairs shown", color::BLUE, Mark::Dot { radius: 3.5 }),
         ];
-        super::canvas::draw_legend(&mut c, w as i32 / 2 - 300, 40, &entries);
+        crate::plot::canvas::draw_legend(&mut c, w as i32 / 2 - 300, 40, &entries);
     }
     c.save_png(out_png)
 }
