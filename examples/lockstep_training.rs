@@ -77,8 +77,8 @@ fn parse_args() -> anyhow::Result<Args> {
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let cfg = Config::load(std::path::Path::new(&args.config), &args.sets)?;
-    let mut source = SmnistTask::from_config(&cfg)?;
-    let init = initialise(&cfg, source.n_in(), source.n_out());
+    let mut source = SmnistTask::from_config(&cfg.task_run())?;
+    let init = initialise(&cfg.init_settings(), source.n_in(), source.n_out());
     let persistent_device = select(
         args.persistent,
         cfg.device.backend,
@@ -88,7 +88,7 @@ fn main() -> anyhow::Result<()> {
         &persistent_device,
         init.network.clone(),
         &init.constraints,
-        &cfg,
+        &cfg.device,
     )?;
     let other_device = select(args.device, cfg.device.backend, cfg.device.adapter.clone())?;
     let (mut sum_rel, mut sum_along, mut sum_flip) = (0.0f64, 0.0f64, 0.0f64);
@@ -110,7 +110,12 @@ fn main() -> anyhow::Result<()> {
         let (m, v) = native.adam_moments()?;
         let stats_native = native.train_step(&batch, &settings)?;
         let after_native = native.network()?.params.to_flat();
-        let mut other = build_engine(&other_device, before.clone(), &init.constraints, &cfg)?;
+        let mut other = build_engine(
+            &other_device,
+            before.clone(),
+            &init.constraints,
+            &cfg.device,
+        )?;
         other.set_adam_moments(&m, &v)?;
         let stats_other = other.train_step(&batch, &settings)?;
         let after_other = other.network()?.params.to_flat();
