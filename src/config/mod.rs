@@ -29,6 +29,7 @@ pub use crate::model::settings::{
 };
 pub use crate::tasks::settings::{TaskConfig, TaskKind, TaskRun};
 pub use load::{apply_override, ConfigError, SourcePos};
+pub use validate::{MAX_BATCH, MAX_ESTIMATED_BYTES, MAX_OUTPUTS, MAX_STEPS};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -125,12 +125,12 @@ pub enum DataError {
         /// The base names (without `.gz`) found neither plain nor gzipped.
         missing: Vec<String>,
     },
-    /// The file exists but could not be read.
-    #[error("{}: cannot read: {source}", path.display())]
+    /// The file exists but could not be read. (`error` is in the message and not a
+    /// `source()`, so that a printed chain does not repeat it.)
+    #[error("{}: cannot read: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The name ends in `.gz` but the content does not start with the gzip magic bytes.
     #[error(
@@ -139,11 +139,10 @@ pub enum DataError {
     )]
     NotGzip { path: PathBuf, found: String },
     /// The gzip stream is corrupt (bad deflate data, CRC mismatch, cut short, …).
-    #[error("{}: corrupt gzip data: {source}", path.display())]
+    #[error("{}: corrupt gzip data: {error}", path.display())]
     Gzip {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The gzip stream decompresses to more than the size limit.
     #[error(
@@ -326,10 +325,15 @@ fn load_pair(images_path: &Path, labels_path: &Path) -> Result<MnistSet, DataErr
 
 /// The file's bytes, decompressed if its name ends in `.gz`.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
-    let raw = std::fs::read(path).map_err(|source| DataError::Io {
+    let raw = std::fs::read(path).map_err(|error| DataError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
+    decode(path, raw)
+}
+
+/// `raw`, the content of the file `path`, decompressed if the name ends in `.gz`.
+fn decode(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, DataError> {
     let is_gz = path.extension().is_some_and(|e| e == "gz");
     if !is_gz {
         return Ok(raw);
@@ -355,9 +359,9 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
     decoder
         .take(MAX_DECOMPRESSED + 1)
         .read_to_end(&mut out)
-        .map_err(|source| DataError::Gzip {
+        .map_err(|error| DataError::Gzip {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
     if out.len() as u64 > MAX_DECOMPRESSED {
         return Err(DataError::TooLarge {
@@ -447,7 +451,22 @@ fn check_payload(
 
 /// Reads and checks an IDX image file; returns the `n * 784` pixel bytes.
 fn read_images(path: &Path) -> Result<Vec<u8>, DataError> {
-    let mut bytes = read_bytes(path)?;
+    parse_images(path, read_bytes(path)?)
+}
+
+/// Checks the content of an IDX image file as read from `path` (decompressed if the name ends
+/// in `.gz`, which `path` only names in errors); returns the `n * 784` pixel bytes. The sizes
+/// of the header are checked against the bytes there are before anything is allocated.
+pub fn parse_idx_images(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, DataError> {
+    parse_images(path, decode(path, raw)?)
+}
+
+/// As [`parse_idx_images`], for an IDX label file; returns the `n` labels.
+pub fn parse_idx_labels(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, DataError> {
+    parse_labels(path, decode(path, raw)?)
+}
+
+fn parse_images(path: &Path, mut bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
     let dims = check_header(path, &bytes, IMAGES_MAGIC, "image file", 3)?;
     let (n, rows, cols) = (dims[0], dims[1], dims[2]);
     if rows as usize != ROWS || cols as usize != COLS {
@@ -466,7 +485,10 @@ fn read_images(path: &Path) -> Result<Vec<u8>, DataError> {
 
 /// Reads and checks an IDX label file; returns the `n` labels.
 fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
-    let mut bytes = read_bytes(path)?;
+    parse_labels(path, read_bytes(path)?)
+}
+
+fn parse_labels(path: &Path, mut bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
     let dims = check_header(path, &bytes, LABELS_MAGIC, "label file", 1)?;
     let n = dims[0];
     check_payload(path, &bytes, 8, n as u64, format!("{n} labels"))?;

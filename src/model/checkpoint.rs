@@ -1000,7 +1000,15 @@ impl<'a> Reader<'a> {
 /// Reads a checkpoint and, if it holds one, its training state (`train.*`).
 pub fn load_checkpoint(path: &Path) -> Result<(Network, Option<TrainState>), CheckpointError> {
     let bytes = read_bytes(FileKind::Checkpoint, path)?;
-    let r = Reader::new(FileKind::Checkpoint, path, &bytes)?;
+    parse_checkpoint(path, &bytes)
+}
+
+/// [`load_checkpoint`] of `bytes`, the content of the file `path` (only named in errors).
+pub fn parse_checkpoint(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(Network, Option<TrainState>), CheckpointError> {
+    let r = Reader::new(FileKind::Checkpoint, path, bytes)?;
     let net = r.network()?;
     let train = r.train_state(&net)?;
     Ok((net, train))
@@ -1016,7 +1024,12 @@ pub fn load_network(path: &Path) -> Result<Network, CheckpointError> {
 /// `frame_labels` [T, B] i32 for a framewise one.
 pub fn load_batch(path: &Path, readout: Readout) -> Result<Batch, CheckpointError> {
     let bytes = read_bytes(FileKind::Batch, path)?;
-    let r = Reader::new(FileKind::Batch, path, &bytes)?;
+    parse_batch(path, &bytes, readout)
+}
+
+/// [`load_batch`] of `bytes`, the content of the file `path` (only named in errors).
+pub fn parse_batch(path: &Path, bytes: &[u8], readout: Readout) -> Result<Batch, CheckpointError> {
+    let r = Reader::new(FileKind::Batch, path, bytes)?;
     let x = r.f32_3d("x", [Dim::Pos("T"), Dim::Pos("B"), Dim::Pos("n_in")])?;
     let (t, b, _) = x.dim();
     if let Some(((i, j, k), v)) = x

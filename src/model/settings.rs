@@ -110,8 +110,10 @@ impl Default for ModelConfig {
 }
 
 impl ModelConfig {
+    /// Saturating, so that absurd counts in a config reach validation's limit instead of
+    /// overflowing.
     pub fn n_rec(&self) -> usize {
-        self.n_regular + self.n_adaptive
+        self.n_regular.saturating_add(self.n_adaptive)
     }
 }
 

@@ -16,7 +16,12 @@ pub struct Audio {
 pub fn read_audio(path: &Path) -> anyhow::Result<Audio> {
     let bytes = std::fs::read(path)
         .map_err(|e| anyhow::anyhow!("{}: cannot read audio file: {e}", path.display()))?;
-    parse_audio(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    parse_audio_file(path, &bytes)
+}
+
+/// Parses the content of the audio file `path` (only named in errors).
+pub fn parse_audio_file(path: &Path, bytes: &[u8]) -> anyhow::Result<Audio> {
+    parse_audio(bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// Parses SPHERE (`NIST_1A`) or RIFF WAV bytes; the error says what is wrong (without the
@@ -79,7 +84,9 @@ fn parse_sphere(bytes: &[u8]) -> Result<Audio, String> {
             "SPHERE sample_n_bytes {width}: only 16-bit samples are supported"
         ));
     }
-    let sample_rate = int("sample_rate")?.ok_or("SPHERE header has no sample_rate")? as u32;
+    let sample_rate = int("sample_rate")?.ok_or("SPHERE header has no sample_rate")?;
+    let sample_rate = u32::try_from(sample_rate)
+        .map_err(|_| format!("SPHERE sample_rate {sample_rate} is not a sample rate"))?;
     let big_endian = match field("sample_byte_format").as_deref() {
         Some("01") | None => false,
         Some("10") => true,
@@ -87,10 +94,11 @@ fn parse_sphere(bytes: &[u8]) -> Result<Audio, String> {
     };
     let data = &bytes[head_len..];
     let count = match int("sample_count")? {
-        Some(c) => c as usize,
+        // Compared with the bytes there are before `2 * count` is formed (no overflow).
+        Some(c) => usize::try_from(c).unwrap_or(usize::MAX),
         None => data.len() / 2,
     };
-    if data.len() < 2 * count {
+    if data.len() / 2 < count {
         return Err(format!(
             "SPHERE header announces {count} samples but the file holds {}",
             data.len() / 2

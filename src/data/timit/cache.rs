@@ -203,10 +203,7 @@ pub fn load_or_extract(req: &FeatureRequest) -> anyhow::Result<TimitFeatures> {
                 f.cache_file = path;
                 return Ok(f);
             }
-            Err(why) => eprintln!(
-                "feature cache {} cannot be used ({why:#}); extracting the features again",
-                path.display()
-            ),
+            Err(why) => eprintln!("{why:#}: cannot be used, extracting the features again"),
         }
     }
     let features = extract(&splits, &req.settings)?;
@@ -374,9 +371,49 @@ fn write_cache(path: &Path, key: &CacheKey, fp: &str, f: &TimitFeatures) -> anyh
     Ok(())
 }
 
-/// Reads a cache file; any mismatch or damage is an error that says what is wrong.
+/// Reads a cache file; any mismatch or damage is an error that names the file and says what
+/// is wrong.
 fn read_cache(path: &Path, key: &CacheKey, fp: &str) -> anyhow::Result<TimitFeatures> {
-    let mut r = BufReader::new(File::open(path)?);
+    let within = || format!("feature cache {}", path.display());
+    let file = File::open(path).with_context(within)?;
+    let len = file.metadata().with_context(within)?.len();
+    parse_cache(BufReader::new(file), len, path, key, fp).with_context(within)
+}
+
+/// Writes the cache file `path` of `features`, as extracted from the corpus at `root` (whose
+/// files have fingerprint `fp`) for `req`. For tests and tools; runs call [`load_or_extract`].
+pub fn write_cache_file(
+    path: &Path,
+    req: &FeatureRequest,
+    root: &Path,
+    fp: &str,
+    features: &TimitFeatures,
+) -> anyhow::Result<()> {
+    write_cache(path, &cache_key(root, req), fp, features)
+}
+
+/// Parses `bytes`, the content of the cache file `path` (only named in errors), for `req`, the
+/// corpus at `root` and the fingerprint `fp`; every error names the file. Every size in the
+/// file is checked against the bytes there are before anything is allocated.
+pub fn parse_cache_file(
+    path: &Path,
+    bytes: &[u8],
+    req: &FeatureRequest,
+    root: &Path,
+    fp: &str,
+) -> anyhow::Result<TimitFeatures> {
+    parse_cache(bytes, bytes.len() as u64, path, &cache_key(root, req), fp)
+        .with_context(|| format!("feature cache {}", path.display()))
+}
+
+/// The cache in `r`, a file of `file_len` bytes.
+fn parse_cache(
+    mut r: impl Read,
+    file_len: u64,
+    path: &Path,
+    key: &CacheKey,
+    fp: &str,
+) -> anyhow::Result<TimitFeatures> {
     let mut magic = [0u8; 8];
     r.read_exact(&mut magic)
         .context("truncated before its header")?;
@@ -386,8 +423,8 @@ fn read_cache(path: &Path, key: &CacheKey, fp: &str) -> anyhow::Result<TimitFeat
     let mut len = [0u8; 8];
     r.read_exact(&mut len).context("truncated header")?;
     let len = u64::from_le_bytes(len);
-    if len > 1 << 30 {
-        bail!("corrupt: header length {len}");
+    if len > file_len.saturating_sub(16) {
+        bail!("corrupt: header length {len}, but the file has {file_len} bytes");
     }
     let mut header = vec![0u8; len as usize];
     r.read_exact(&mut header).context("truncated header")?;
@@ -405,13 +442,22 @@ fn read_cache(path: &Path, key: &CacheKey, fp: &str) -> anyhow::Result<TimitFeat
     {
         bail!("corrupt: feature count does not match its settings");
     }
-    let expected: u64 = header
+    // In u128: a corrupt frame count cannot overflow, and the payload must be in the file
+    // before a buffer of its size is allocated.
+    let expected: u128 = header
         .utterances
         .iter()
-        .map(|u| (u.frames * (n_feat * 4 + 1)) as u64)
+        .map(|u| u.frames as u128 * (n_feat as u128 * 4 + 1))
         .sum();
-    if expected != header.payload_len {
+    if expected != header.payload_len as u128 {
         bail!("corrupt: the header's utterances do not add up to its payload length");
+    }
+    if header.payload_len != file_len - 16 - len {
+        bail!(
+            "corrupt: the header announces a {}-byte payload, the file holds {} bytes after it",
+            header.payload_len,
+            file_len - 16 - len
+        );
     }
     let mut checksum = Fnv::new();
     let mut out: [Vec<UtteranceFeatures>; 3] = Default::default();
