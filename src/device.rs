@@ -101,7 +101,7 @@ pub fn select(
         DeviceKind::Native => Ok(Selected::Native),
         DeviceKind::Gpu => GpuContext::open(&request)
             .map(|c| Selected::Gpu(Box::new(c)))
-            .map_err(|e| anyhow!("--device gpu: {e:#}").context(NO_ADAPTER_HELP)),
+            .map_err(|e| anyhow!("--device gpu: {e:#}")),
         DeviceKind::Auto => match GpuContext::open(&request) {
             Ok(ctx) if !ctx.is_cpu_adapter() => Ok(Selected::Gpu(Box::new(ctx))),
             Ok(ctx) => {
@@ -114,7 +114,7 @@ pub fn select(
             }
             Err(e) => {
                 eprintln!(
-                    "device: no GPU adapter ({e:#}); using the native engine on {} threads. See `lsnn-gpu devices`.",
+                    "device: no GPU adapter to use ({e:#}); using the native engine on {} threads. See `lsnn-gpu devices`.",
                     NativeEngine::threads()
                 );
                 Ok(Selected::Native)

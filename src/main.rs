@@ -42,12 +42,16 @@ struct Cli {
 /// WGPU_ADAPTER_NAME environment variables work too.
 #[derive(Args, Clone, Debug, Default)]
 struct DeviceArgs {
-    /// auto: a wgpu adapter if one exists, else the CPU reference.
+    /// Where to compute: auto (a hardware GPU if wgpu finds one, else the native engine), gpu
+    /// (a wgpu adapter, software ones included), native (multi-threaded CPU engine) or cpu
+    /// (the readable reference). Overrides the config's device.kind.
     #[arg(long, value_enum)]
     device: Option<DeviceKind>,
+    /// The wgpu backend to look for adapters on (default: every backend, or WGPU_BACKEND).
     #[arg(long, value_enum)]
     backend: Option<BackendKind>,
-    /// Substring of the adapter name (see `lsnn-gpu devices`).
+    /// Case-insensitive substring of the adapter name (see `lsnn-gpu devices`; default: the
+    /// best-ranked adapter, or WGPU_ADAPTER_NAME).
     #[arg(long)]
     adapter: Option<String>,
 }
@@ -70,13 +74,18 @@ impl DeviceArgs {
 enum Command {
     /// List the adapters wgpu finds (name, backend, type, driver, key limits).
     Devices {
+        /// List only the adapters of this wgpu backend (default: every backend, or
+        /// WGPU_BACKEND).
         #[arg(long, value_enum)]
         backend: Option<BackendKind>,
     },
     /// Train the experiment of a config.
     Run {
+        /// The experiment's YAML config (e.g. configs/synthetic.yaml); relative paths in it
+        /// are relative to its directory.
         config: PathBuf,
-        /// Override any config field: --set train.iterations=100
+        /// Override any config field, repeatable: --set train.iterations=100 (a path given
+        /// here is relative to the working directory)
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
         /// Run directory (default runs/<config-name>-<timestamp>/). A directory that already
@@ -97,15 +106,19 @@ enum Command {
     },
     /// Continue an interrupted run from its last checkpoint (same numbers as uninterrupted).
     Resume {
+        /// The run directory to continue (it holds config.yaml and last.safetensors).
         run_dir: PathBuf,
         #[command(flatten)]
         device: DeviceArgs,
     },
     /// Evaluate a checkpoint on the validation and test sets of a config's task.
     Eval {
+        /// The YAML config whose task gives the validation and test sets.
         config: PathBuf,
+        /// The checkpoint (.safetensors) to evaluate, e.g. RUN_DIR/best.safetensors.
         #[arg(long)]
         checkpoint: PathBuf,
+        /// Override any config field, repeatable: --set data.path=DIR
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
         #[command(flatten)]
@@ -113,25 +126,35 @@ enum Command {
     },
     /// Redraw the figures of a run directory (learning curves; raster of one test sequence
     /// with the best checkpoint, else the last).
-    Plot { run_dir: PathBuf },
+    Plot {
+        /// The run directory whose figures to redraw (they are written into it).
+        run_dir: PathBuf,
+    },
     /// Write the initial network of a config as a checkpoint, and optionally one batch of its
     /// task, for `lsnn-gpu grads` or for comparison with another implementation.
     Init {
+        /// The YAML config of the network and task.
         config: PathBuf,
+        /// Override any config field, repeatable: --set model.n_regular=10
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Where to write the initial network (a safetensors checkpoint, docs/formats.md).
         #[arg(long)]
         out: PathBuf,
+        /// Also write training batch 0 of the task here (safetensors, docs/formats.md).
         #[arg(long)]
         batch_out: Option<PathBuf>,
     },
     /// One batch's losses and gradients (with the forward spikes), in the format of
     /// docs/formats.md.
     Grads {
+        /// The network: a checkpoint (.safetensors) as `init` or a run writes it.
         #[arg(long)]
         params: PathBuf,
+        /// The batch (.safetensors: x [T, B, n_in] and its labels, docs/formats.md).
         #[arg(long)]
         batch: PathBuf,
+        /// Where to write the losses, gradients and spikes (safetensors).
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]
@@ -140,24 +163,27 @@ enum Command {
     /// Time one training iteration on the GPU adapter (with --device gpu, or auto on a
     /// hardware GPU), the native engine and the CPU reference, in one run.
     Bench {
+        /// The YAML config giving the network and sequence sizes to time.
         #[arg(long, default_value = "configs/bench_smnist_size.yaml")]
         config: PathBuf,
+        /// Override any config field, repeatable: --set task.steps=200
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
-        /// Batch sizes to measure (default: the config's).
+        /// Batch sizes to measure, in sequences, repeatable (default: the config's).
         #[arg(long = "batch")]
         batches: Vec<usize>,
-        /// DEEP R connectivities to measure side by side (1 = dense, no rewiring; default:
-        /// the config's).
+        /// DEEP R connectivities to measure side by side, as the fraction of connections
+        /// kept, repeatable (1 = dense, no rewiring; default: the config's).
         #[arg(long = "connectivity")]
         connectivities: Vec<f32>,
-        /// Timed GPU iterations (after one warm-up).
+        /// Timed GPU training iterations (after one warm-up iteration).
         #[arg(long, default_value_t = 3)]
         iters: usize,
-        /// Timed native-engine iterations (after one warm-up; 0 = skip the native engine).
+        /// Timed native-engine training iterations (after one warm-up; 0 = skip the native
+        /// engine).
         #[arg(long, default_value_t = 3)]
         native_iters: usize,
-        /// Timed CPU-reference iterations (0 = skip the CPU reference).
+        /// Timed CPU-reference training iterations (0 = skip the CPU reference).
         #[arg(long, default_value_t = 1)]
         cpu_iters: usize,
         #[command(flatten)]
@@ -196,12 +222,13 @@ fn parent_of(run_dir: &Path) -> PathBuf {
 }
 
 fn cmd_devices(backend: Option<BackendKind>) -> anyhow::Result<serde_json::Value> {
-    let adapters = list_adapters(&DeviceRequest {
+    let request = DeviceRequest {
         backend,
         adapter: None,
-    });
+    };
+    let adapters = list_adapters(&request);
     if adapters.is_empty() {
-        eprintln!("{}", lsnn_gpu::gpu::context::NO_ADAPTER_HELP);
+        eprintln!("{}", lsnn_gpu::gpu::context::no_adapter_message(&request));
     }
     for a in &adapters {
         eprintln!(
@@ -646,8 +673,94 @@ fn stop_on_signals() -> anyhow::Result<StopRequest> {
     Ok(stop)
 }
 
+/// The subcommand named on the command line (the first argument that is one), for the JSON
+/// error line of a run that fails before or outside clap's parse.
+fn command_in_args() -> Option<String> {
+    use clap::CommandFactory as _;
+    let cli = Cli::command();
+    let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+    std::env::args()
+        .skip(1)
+        .find(|a| names.contains(&a.as_str()))
+}
+
+/// The stdout contract holds for a panic too: after the default report on stderr, one JSON
+/// error line (`{"command", "error"}`, as for any failed command) ends stdout, once per
+/// process even if several threads panic.
+fn install_panic_hook(command: Option<String>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static REPORTED: AtomicBool = AtomicBool::new(false);
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        if REPORTED.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_string());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        println!(
+            "{}",
+            json!({
+                "command": command,
+                "error": format!("internal error (a bug of lsnn-gpu, please report it): panicked{place}: {message}"),
+            })
+        );
+    }));
+}
+
+/// Parses the command line. `--help` and `--version` print as clap prints them (to stdout,
+/// exit 0; they compute nothing); any other clap error (unknown option, missing or invalid
+/// argument, no subcommand) goes to stderr as clap renders it and ends stdout with the JSON
+/// error line of every failed command.
+fn parse_cli(command: &Option<String>) -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            e.exit()
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            eprint!("{text}");
+            let message = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                // clap printed the help: say what is missing.
+                "no command given (see `lsnn-gpu --help`)".to_string()
+            } else {
+                // The first paragraph of clap's message, without its "error: " prefix.
+                text.split("\n\n")
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_start_matches("error: ")
+                    .to_string()
+            };
+            println!("{}", json!({ "command": command, "error": message }));
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    lsnn_gpu::gpu::context::quiet_headless_vulkan();
+    let command = command_in_args();
+    install_panic_hook(command.clone());
+    // Lets tests/cli_messages.rs check the panic hook's JSON line; lsnn-gpu has no panic
+    // left to reach from its inputs (tests/fuzz_parsers.rs).
+    if std::env::var_os("LSNN_GPU_TEST_PANIC").is_some() {
+        panic!("LSNN_GPU_TEST_PANIC is set");
+    }
+    let cli = match parse_cli(&command) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let result = match &cli.command {
         Command::Devices { backend } => cmd_devices(*backend).map(|v| vec![v]),
         Command::Run {
@@ -746,8 +859,61 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e:#}");
-            println!("{}", json!({ "error": format!("{e:#}") }));
+            println!(
+                "{}",
+                json!({ "command": command, "error": format!("{e:#}") })
+            );
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory as _;
+
+    /// Every positional argument and option of every subcommand has a description in
+    /// `--help`, with its unit where it has one.
+    #[test]
+    fn every_argument_is_described() {
+        let cli = Cli::command();
+        let mut seen = 0;
+        for sub in cli.get_subcommands() {
+            assert!(
+                sub.get_about().is_some(),
+                "{} has no description",
+                sub.get_name()
+            );
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                assert!(
+                    help.len() > 10,
+                    "`lsnn-gpu {} --help`: {id} has no description",
+                    sub.get_name()
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen >= 30, "only {seen} arguments found");
+        let help_of = |sub: &str, id: &str| {
+            let c = cli.find_subcommand(sub).unwrap();
+            let a = c.get_arguments().find(|a| a.get_id() == id).unwrap();
+            a.get_help().unwrap().to_string()
+        };
+        for (sub, id, unit) in [
+            ("bench", "iters", "iterations"),
+            ("bench", "native_iters", "iterations"),
+            ("bench", "cpu_iters", "iterations"),
+            ("bench", "batches", "sequences"),
+            ("bench", "connectivities", "fraction"),
+        ] {
+            let help = help_of(sub, id);
+            assert!(help.contains(unit), "{sub} {id}: {help}");
         }
     }
 }

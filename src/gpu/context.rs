@@ -40,6 +40,70 @@ software adapter: `apt-get install -y mesa-vulkan-drivers libvulkan1` (lavapipe,
 `libegl-mesa0` (llvmpipe, OpenGL); then `lsnn-gpu devices` lists it. Or run on the CPU \
 reference with `--device cpu`.";
 
+/// Why no adapter matches `request`, truthfully: a backend this platform does not have, a
+/// backend (from `--backend` or `WGPU_BACKEND`) with no adapter while others have some, or no
+/// adapter at all ([`NO_ADAPTER_HELP`]).
+pub fn no_adapter_message(request: &DeviceRequest) -> String {
+    let everywhere = list_adapters_on(wgpu::Backends::all());
+    let chosen = match (request.backend, wgpu::Backends::from_env()) {
+        (Some(b), _) => format!("--backend {}", backend_name(b)),
+        (None, Some(_)) => format!(
+            "WGPU_BACKEND={}",
+            std::env::var("WGPU_BACKEND").unwrap_or_default()
+        ),
+        (None, None) => return NO_ADAPTER_HELP.to_string(),
+    };
+    let platform = match request.backend {
+        Some(BackendKind::Metal) if !cfg!(any(target_os = "macos", target_os = "ios")) => {
+            " (Metal exists only on macOS and iOS)"
+        }
+        Some(BackendKind::Dx12) if !cfg!(windows) => " (DX12 exists only on Windows)",
+        _ => "",
+    };
+    if everywhere.is_empty() {
+        return format!("{chosen}: no adapter{platform}; {NO_ADAPTER_HELP}");
+    }
+    let names: Vec<String> = everywhere
+        .iter()
+        .map(|a| format!("{} ({})", a.name, a.backend))
+        .collect();
+    format!(
+        "{chosen}: no adapter on this backend{platform}; the other backends have: {} \
+         (choose one with --backend, or leave it out)",
+        names.join(", ")
+    )
+}
+
+fn backend_name(b: BackendKind) -> &'static str {
+    match b {
+        BackendKind::Vulkan => "vulkan",
+        BackendKind::Metal => "metal",
+        BackendKind::Dx12 => "dx12",
+        BackendKind::Gl => "gl",
+    }
+}
+
+/// Mesa's implicit Vulkan layer `VK_LAYER_MESA_device_select` looks for a Wayland session to
+/// order the GPUs for a display, and its probe (`wl_display_connect`) prints "error:
+/// XDG_RUNTIME_DIR is invalid or not set in the environment." twice on every headless run,
+/// which reads like a failure. lsnn-gpu draws nothing and ranks the adapters itself
+/// (discrete first, `--adapter`), so where there is no session (no `XDG_RUNTIME_DIR`) and the
+/// user asked nothing of the layer (`MESA_VK_DEVICE_SELECT`, `DRI_PRIME`, `NODEVICE_SELECT`
+/// unset), the layer is switched off with its own variable, `NODEVICE_SELECT=1`.
+///
+/// Call it first thing in `main`, before any thread starts (it sets an environment variable).
+pub fn quiet_headless_vulkan() {
+    let unset = |v: &str| std::env::var_os(v).is_none();
+    if cfg!(all(unix, not(target_os = "macos")))
+        && unset("XDG_RUNTIME_DIR")
+        && unset("MESA_VK_DEVICE_SELECT")
+        && unset("DRI_PRIME")
+        && unset("NODEVICE_SELECT")
+    {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
 fn backends_of(request: &DeviceRequest) -> wgpu::Backends {
     match request.backend {
         Some(BackendKind::Vulkan) => wgpu::Backends::VULKAN,
@@ -77,8 +141,14 @@ fn summary(adapter: &wgpu::Adapter) -> AdapterSummary {
 
 /// Every adapter the request's backends expose, GPUs first.
 pub fn list_adapters(request: &DeviceRequest) -> Vec<AdapterSummary> {
-    let inst = instance(request);
-    let mut adapters = pollster::block_on(inst.enumerate_adapters(backends_of(request)));
+    list_adapters_on(backends_of(request))
+}
+
+fn list_adapters_on(backends: wgpu::Backends) -> Vec<AdapterSummary> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = backends;
+    let inst = wgpu::Instance::new(desc);
+    let mut adapters = pollster::block_on(inst.enumerate_adapters(backends));
     adapters.sort_by_key(|a| rank(&a.get_info()));
     adapters.iter().map(summary).collect()
 }
@@ -138,7 +208,7 @@ impl GpuContext {
         adapters.sort_by_key(|a| rank(&a.get_info()));
         let adapter = match adapters.into_iter().next() {
             Some(a) => a,
-            None if total == 0 => return Err(anyhow!(NO_ADAPTER_HELP)),
+            None if total == 0 => return Err(anyhow!(no_adapter_message(request))),
             None => {
                 let names: Vec<String> = list_adapters(request)
                     .into_iter()
