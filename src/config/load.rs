@@ -146,8 +146,9 @@ impl Config {
     }
 
     /// The pipeline of the module docs; `base_dir` (the config file's directory) resolves
-    /// the relative paths of [`PATH_FIELDS`] written in the text, before `--set` applies (a
-    /// path given with `--set` is relative to the working directory, as on any command line).
+    /// the relative paths of [`PATH_FIELDS`] written in the text, before `--set` applies; a
+    /// path given with `--set` is relative to the working directory, as on any command line.
+    /// Both end absolute, for the run directory's copy.
     fn parse(
         text: &str,
         source_name: &str,
@@ -203,6 +204,13 @@ impl Config {
                 .unwrap_or("")
                 .to_string();
             keys.push((key, a.clone()));
+        }
+        // A path given with --set is relative to the working directory; made absolute too, so
+        // that the run directory's copy of the config finds it again.
+        if base_dir.is_some() && !overrides.is_empty() {
+            if let Ok(cwd) = std::env::current_dir() {
+                resolve_paths(&mut value, &cwd);
+            }
         }
         let blame = |field: &str| -> Option<String> {
             // The last override wins, so blame the last one that touches `field`.
@@ -872,7 +880,7 @@ mod tests {
         let again = Config::load(&run.path().join("config.yaml"), &[]).unwrap();
         assert_eq!(again, c);
         // A relative path in another file is from that file's directory; one given with --set
-        // is left for the working directory; absolute ones are kept.
+        // from the working directory; absolute ones are kept.
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("c.yaml");
         std::fs::write(&cfg, "data: {path: d/x, cache_dir: /abs/cache}\n").unwrap();
@@ -881,7 +889,8 @@ mod tests {
         assert_eq!(c.data.path.as_deref(), Some(expected.to_str().unwrap()));
         assert_eq!(c.data.cache_dir.as_deref(), Some("/abs/cache"));
         let c = Config::load(&cfg, &["data.path=rel/y".to_string()]).unwrap();
-        assert_eq!(c.data.path.as_deref(), Some("rel/y"));
+        let expected = std::env::current_dir().unwrap().join("rel/y");
+        assert_eq!(c.data.path.as_deref(), Some(expected.to_str().unwrap()));
     }
 
     #[test]
