@@ -539,6 +539,30 @@ fn noted(mut e: CheckpointError, note: &str) -> CheckpointError {
     e
 }
 
+/// The rank of a tensor that votes on a size in [`Reader::agreed_size`].
+fn rank_of(name: &str) -> usize {
+    match name.trim_start_matches("grad_") {
+        "w_in" | "w_rec" | "w_out" | "delay_in" | "delay_rec" => 2,
+        "z" => 3,
+        _ => 1,
+    }
+}
+
+/// [`noted`] for a [rows, cols] matrix: the note of the rows when they are not `rows`, else
+/// the note of the columns.
+fn noted_rows_or_columns(
+    e: CheckpointError,
+    rows: usize,
+    rows_note: &str,
+    cols_note: &str,
+) -> CheckpointError {
+    let rows_wrong = match &e.problem {
+        Problem::Shape { found, .. } => found.first() != Some(&rows),
+        _ => true,
+    };
+    noted(e, if rows_wrong { rows_note } else { cols_note })
+}
+
 /// A parsed safetensors file and where it came from.
 struct Reader<'a> {
     kind: FileKind,
@@ -659,6 +683,8 @@ impl<'a> Reader<'a> {
             .iter()
             .filter_map(|&(name, axis)| {
                 let v = self.st.tensor(name).ok()?;
+                // Only a tensor of its own rank votes (a [1, 3] bias says nothing of n_out).
+                (v.shape().len() == rank_of(name)).then_some(())?;
                 Some((*v.shape().get(axis)?, name))
             })
             .collect();
@@ -686,6 +712,24 @@ impl<'a> Reader<'a> {
             Some((n, note)) if n > 0 => (Dim::Is(n), note),
             _ => (Dim::Pos(what), String::new()),
         }
+    }
+
+    /// The voters for n_out: the bias first (it has no other axis to get wrong), and the
+    /// readout matrix's columns only when its rows are `rec` (a transposed matrix's columns
+    /// are n_rec, not n_out).
+    fn out_sources<'n>(&self, w_out: &'n str, b_out: &'n str, rec: Dim) -> Vec<(&'n str, usize)> {
+        let mut sources = vec![(b_out, 0)];
+        let rows = self
+            .st
+            .tensor(w_out)
+            .ok()
+            .and_then(|v| v.shape().first().copied());
+        if let (Some(rows), Dim::Is(n_rec)) = (rows, rec) {
+            if rows == n_rec {
+                sources.push((w_out, 1));
+            }
+        }
+        sources
     }
 
     fn f32s(&self, name: &str, dims: &[Dim]) -> Result<(Vec<usize>, Vec<f32>), CheckpointError> {
@@ -853,7 +897,7 @@ impl<'a> Reader<'a> {
                 ("delay_rec", 0),
             ],
         );
-        let (out, out_note) = self.sizes("n_out", &[("w_out", 1), ("b_out", 0)]);
+        let (out, out_note) = self.sizes("n_out", &self.out_sources("w_out", "b_out", rec));
         let w_in = self
             .f32_2d("w_in", [Dim::Pos("n_in"), rec])
             .map_err(|e| noted(e, &rec_note))?;
@@ -863,7 +907,7 @@ impl<'a> Reader<'a> {
             .map_err(|e| noted(e, &rec_note))?;
         let w_out = self
             .f32_2d("w_out", [Dim::Is(n_rec), out])
-            .map_err(|e| noted(e, &rec_note))?;
+            .map_err(|e| noted_rows_or_columns(e, n_rec, &rec_note, &out_note))?;
         let n_out = w_out.ncols();
         let b_out = self
             .f32_1d("b_out", Dim::Is(n_out))
@@ -1207,7 +1251,7 @@ pub fn load_gradients(path: &Path) -> Result<Gradients, CheckpointError> {
             ("z", 2),
         ],
     );
-    let (out, out_note) = r.sizes("n_out", &[("grad_w_out", 1), ("grad_b_out", 0)]);
+    let (out, out_note) = r.sizes("n_out", &r.out_sources("grad_w_out", "grad_b_out", rec));
     let g_in = r
         .f32_2d("grad_w_in", [Dim::Pos("n_in"), rec])
         .map_err(|e| noted(e, &rec_note))?;
@@ -1217,7 +1261,7 @@ pub fn load_gradients(path: &Path) -> Result<Gradients, CheckpointError> {
         .map_err(|e| noted(e, &rec_note))?;
     let g_out = r
         .f32_2d("grad_w_out", [Dim::Is(n_rec), out])
-        .map_err(|e| noted(e, &rec_note))?;
+        .map_err(|e| noted_rows_or_columns(e, n_rec, &rec_note, &out_note))?;
     let n_out = g_out.ncols();
     let g_b = r
         .f32_1d("grad_b_out", Dim::Is(n_out))
@@ -1677,12 +1721,19 @@ mod tests {
                 "tensor `w_in`: expected shape [n_in, 7], found [7, {n_in}] (n_rec = 7"
             )],
         );
+        // A transposed w_out is blamed itself, with n_out from b_out (not [7, 7]).
+        check(
+            broken(dir.path(), &net, |w| {
+                replace_f32(w, "w_out", &[3, 7], &[0.0; 21])
+            }),
+            &["tensor `w_out`: expected shape [7, 3], found [3, 7] (n_rec = 7"],
+        );
         // w_out and b_out disagree on n_out: the message says which tensor gave the size.
         check(
             broken(dir.path(), &net, |w| {
                 replace_f32(w, "w_out", &[7, 4], &[0.0; 28])
             }),
-            &["tensor `b_out`: expected shape [4], found [3] (n_out = 4, as in `w_out`)"],
+            &["tensor `w_out`: expected shape [7, 3], found [7, 4] (n_out = 3, as in `b_out`)"],
         );
         check(
             broken(dir.path(), &net, |w| {
