@@ -63,6 +63,8 @@ fn top_level_list_blames_the_file_not_the_set() {
 
 #[test]
 fn absurd_sizes_are_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never-written.safetensors");
     for (set, field) in [
         ("model.n_out=999999999999", "model.n_out"),
         ("task.steps=1000000000000", "task.steps"),
@@ -74,9 +76,10 @@ fn absurd_sizes_are_refused_naming_the_field() {
             "--set",
             set,
             "--out",
-            "never-written.safetensors",
+            out.to_str().unwrap(),
         ]));
         assert!(!ok, "{set}");
+        assert!(!out.exists(), "{set}");
         let e = error_of(&json);
         assert!(
             e.contains(field) && e.contains(&format!("--set {set}")),
