@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::cpu::CpuEngine;
 use crate::engine::Engine;
-use crate::gpu::context::NO_ADAPTER_HELP;
 use crate::gpu::settings::BackendKind;
 use crate::gpu::{DeviceRequest, GpuContext, GpuEngine};
 use crate::model::Network;

@@ -297,8 +297,8 @@ fn config_yaml() {
                 if cfg.task.kind == lsnn_gpu::config::TaskKind::Synthetic
                     && cfg.estimated_bytes() < (16 << 20) as f64
                 {
-                    let mut source = SyntheticTask::from_config(&cfg);
-                    let init = initialise(&cfg, source.n_in(), source.n_out());
+                    let mut source = SyntheticTask::from_config(&cfg.task_run());
+                    let init = initialise(&cfg.init_settings(), source.n_in(), source.n_out());
                     assert_eq!(init.network.n_rec(), cfg.model.n_rec());
                     source.train_batch(0).unwrap();
                     initialised += 1;
@@ -511,6 +511,8 @@ fn small_config() -> Config {
         "task.steps=12",
         "train.batch_size=2",
         "model.readout.window=4",
+        // DEEP R, so that its checkpoint metadata is among the mutated bytes.
+        "rewiring.connectivity=0.5",
     ]
     .map(String::from)
     .to_vec();
@@ -521,8 +523,8 @@ fn small_config() -> Config {
 fn safetensors_checkpoints_and_batches() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = small_config();
-    let mut source = SyntheticTask::from_config(&cfg);
-    let init = initialise(&cfg, source.n_in(), source.n_out());
+    let mut source = SyntheticTask::from_config(&cfg.task_run());
+    let init = initialise(&cfg.init_settings(), source.n_in(), source.n_out());
     let n_params = init.network.params.len();
     let state = TrainState {
         iteration: 3,
@@ -530,6 +532,9 @@ fn safetensors_checkpoints_and_batches() {
         adam_v: vec![0.2; n_params],
         constraints: init.constraints.clone(),
         rng_state: vec![1, 2, 3],
+        // The metadata resume reads too, so that the mutations reach its parsers.
+        deep_r: init.rewiring.clone(),
+        init_from: Some("earlier/best.safetensors".to_string()),
     };
     let ckpt = dir.path().join("last.safetensors");
     save_checkpoint(&ckpt, &init.network, Some(&state)).unwrap();
