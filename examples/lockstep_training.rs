@@ -6,9 +6,10 @@
 //! where a difference that grows with training (or a bias in one direction) would show. With
 //! the same device on both sides it finds state that an engine carries from one call to the
 //! next (the updates must then be bit-identical); `--eval-every N` adds the trainer's
-//! validation pass on the persistent engine every N iterations.
+//! validation pass on the persistent engine every N iterations; `--from N` compares only from
+//! iteration N on (the persistent engine trains alone before).
 //!
-//! `cargo run --release --example lockstep_training -- CONFIG ITERATIONS [--device gpu|cpu|native] [--persistent gpu|cpu|native] [--eval-every N] [--every N] [--set KEY=VALUE ...]`
+//! `cargo run --release --example lockstep_training -- CONFIG ITERATIONS [--device gpu|cpu|native] [--persistent gpu|cpu|native] [--eval-every N] [--from N] [--every N] [--set KEY=VALUE ...]`
 //!
 //! Per iteration (on stderr, every `--every` iterations): the relative size of the
 //! difference of the updates ‖Δother − Δnative‖ / ‖Δnative‖, the relative component of the
@@ -31,6 +32,7 @@ struct Args {
     device: DeviceKind,
     persistent: DeviceKind,
     eval_every: usize,
+    from: usize,
     every: usize,
     sets: Vec<String>,
 }
@@ -53,6 +55,7 @@ fn parse_args() -> anyhow::Result<Args> {
         device: DeviceKind::Gpu,
         persistent: DeviceKind::Native,
         eval_every: 0,
+        from: 0,
         every: 10,
         sets: Vec::new(),
     };
@@ -61,6 +64,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--device" => args.device = device_kind(it.next())?,
             "--persistent" => args.persistent = device_kind(it.next())?,
             "--eval-every" => args.eval_every = it.next().context("--eval-every N")?.parse()?,
+            "--from" => args.from = it.next().context("--from N")?.parse()?,
             "--every" => args.every = it.next().context("--every N")?.parse()?,
             "--set" => args.sets.push(it.next().context("--set KEY=VALUE")?),
             _ => positional.push(a),
@@ -106,6 +110,10 @@ fn main() -> anyhow::Result<()> {
             let val = source.eval_batch(lsnn_gpu::tasks::Split::Validation, 0)?;
             native.evaluate(&val, 0)?;
         }
+        if it < args.from {
+            native.train_step(&batch, &settings)?;
+            continue;
+        }
         let before = native.network()?;
         let (m, v) = native.adam_moments()?;
         let stats_native = native.train_step(&batch, &settings)?;
@@ -150,7 +158,7 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
-    let n = args.iterations.max(1) as f64;
+    let n = args.iterations.saturating_sub(args.from).max(1) as f64;
     println!(
         "{}",
         json!({
