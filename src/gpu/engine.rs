@@ -14,11 +14,12 @@ use wgpu::util::DeviceExt;
 
 use super::budget;
 use super::context::{map_read, GpuContext};
+use super::kernels::{self, Kernel};
 use super::layout::{
     Chunk, Dims, RewireUniform, StepUniform, BSTATE_HEAD, READOUT_TOTALS, REWIRE_STATS_LEN,
     STATE_HEAD, STAT_NONFINITE_GRADS, STAT_NONFINITE_WEIGHTS,
 };
-use super::shader::{kernel_source, ShaderConstants};
+use super::shader::ShaderConstants;
 use super::timing::{KernelTimer, KernelTimes};
 use crate::engine::{check_stream_shape, BatchStats, Engine, GradientReport, StepSettings};
 use crate::model::deep_r::{DeepR, RewireStats};
@@ -27,16 +28,16 @@ use crate::model::{Batch, Network, Params, Readout, Targets};
 
 const F32: u64 = 4;
 
-/// Compute pipelines of all kernels.
+/// The compiled kernels (pipelines and bind-group layouts, `kernels/`).
 struct Pipelines {
-    forward: wgpu::ComputePipeline,
-    readout: wgpu::ComputePipeline,
-    loss_reduce: wgpu::ComputePipeline,
-    backward: wgpu::ComputePipeline,
-    batch_reduce: wgpu::ComputePipeline,
-    adam: wgpu::ComputePipeline,
-    deep_r_refill: wgpu::ComputePipeline,
-    sparse_rows: wgpu::ComputePipeline,
+    forward: Kernel,
+    readout: Kernel,
+    loss_reduce: Kernel,
+    backward: Kernel,
+    batch_reduce: Kernel,
+    adam: Kernel,
+    deep_r_refill: Kernel,
+    sparse_rows: Kernel,
 }
 
 /// Buffers that depend on the batch shape (B, T), rebuilt when it changes.
@@ -140,37 +141,6 @@ fn uniform_init<T: bytemuck::Pod>(device: &wgpu::Device, label: &str, data: &T) 
     })
 }
 
-fn bind_group(
-    device: &wgpu::Device,
-    label: &str,
-    pipeline: &wgpu::ComputePipeline,
-    buffers: &[&wgpu::Buffer],
-) -> wgpu::BindGroup {
-    let entries: Vec<wgpu::BindGroupEntry> = buffers
-        .iter()
-        .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry {
-            binding: i as u32,
-            resource: b.as_entire_binding(),
-        })
-        .collect();
-    device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some(label),
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &entries,
-    })
-}
-
-/// Workgroups for an elementwise kernel over `n` items: 2-D when over the per-dimension limit.
-fn elementwise_groups(n: u32, size: u32, max_per_dim: u32) -> (u32, u32) {
-    let groups = n.div_ceil(size).max(1);
-    if groups <= max_per_dim {
-        (groups, 1)
-    } else {
-        (max_per_dim, groups.div_ceil(max_per_dim))
-    }
-}
-
 /// One kernel of an iteration: its pipeline, a bind group per dispatch (one per time chunk
 /// for the sweeps) and the workgroup grid.
 struct Stage<'a> {
@@ -181,15 +151,10 @@ struct Stage<'a> {
 }
 
 impl<'a> Stage<'a> {
-    fn new(
-        name: &'static str,
-        pipeline: &'a wgpu::ComputePipeline,
-        groups: Vec<&'a wgpu::BindGroup>,
-        grid: (u32, u32),
-    ) -> Self {
+    fn new(kernel: &'a Kernel, groups: Vec<&'a wgpu::BindGroup>, grid: (u32, u32)) -> Self {
         Stage {
-            name,
-            pipeline,
+            name: kernel.name,
+            pipeline: &kernel.pipeline,
             groups,
             grid,
         }
@@ -271,29 +236,16 @@ impl GpuEngine {
             .min(max_wg);
         let constants = ShaderConstants::new(wg);
         let device = &ctx.device;
-        let make = |name: &str| {
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(name),
-                source: wgpu::ShaderSource::Wgsl(kernel_source(name, &constants).into()),
-            });
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(name),
-                layout: None,
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
+        let make = |name| Kernel::new(device, name, &constants);
         let pipelines = Pipelines {
-            forward: make("alif_forward"),
-            readout: make("readout_loss"),
-            loss_reduce: make("loss_reduce"),
-            backward: make("alif_backward"),
-            batch_reduce: make("batch_reduce"),
-            adam: make("adam"),
-            deep_r_refill: make("deep_r_refill"),
-            sparse_rows: make("sparse_rows"),
+            forward: make(kernels::alif_forward::NAME),
+            readout: make(kernels::readout_loss::NAME),
+            loss_reduce: make(kernels::loss_reduce::NAME),
+            backward: make(kernels::alif_backward::NAME),
+            batch_reduce: make(kernels::batch_reduce::NAME),
+            adam: make(kernels::adam::NAME),
+            deep_r_refill: make(kernels::deep_r_refill::NAME),
+            sparse_rows: make(kernels::sparse_rows::NAME),
         };
         let p = network.params.len();
         let model = storage_init(device, "model", &Self::model_data(&network));
@@ -551,39 +503,43 @@ impl GpuEngine {
                     ..Chunk::default()
                 },
             );
-            forward_groups.push(bind_group(
-                device,
-                &format!("alif_forward chunk {c}"),
-                &self.pipelines.forward,
-                &[
-                    &dims_buf,
-                    &chunk_buf,
-                    &self.step_buf,
-                    &self.model,
-                    &self.delays,
-                    &x,
-                    &state,
-                    &records,
-                    &bits,
-                ],
-            ));
-            backward_groups.push(bind_group(
-                device,
-                &format!("alif_backward chunk {c}"),
-                &self.pipelines.backward,
-                &[
-                    &dims_buf,
-                    &chunk_buf,
-                    &self.model,
-                    &self.delays,
-                    &x,
-                    &records,
-                    &bits,
-                    &readout,
-                    &bstate,
-                    &partials,
-                ],
-            ));
+            forward_groups.push(
+                kernels::alif_forward::Bindings {
+                    dims: &dims_buf,
+                    chunk: &chunk_buf,
+                    step: &self.step_buf,
+                    model: &self.model,
+                    delays: &self.delays,
+                    x: &x,
+                    state: &state,
+                    records: &records,
+                    bits: &bits,
+                }
+                .bind_group(
+                    device,
+                    &self.pipelines.forward,
+                    &format!("alif_forward chunk {c}"),
+                ),
+            );
+            backward_groups.push(
+                kernels::alif_backward::Bindings {
+                    dims: &dims_buf,
+                    chunk: &chunk_buf,
+                    model: &self.model,
+                    delays: &self.delays,
+                    x: &x,
+                    records: &records,
+                    bits: &bits,
+                    readout: &readout,
+                    bstate: &bstate,
+                    partials: &partials,
+                }
+                .bind_group(
+                    device,
+                    &self.pipelines.backward,
+                    &format!("alif_backward chunk {c}"),
+                ),
+            );
             x_chunks.push(x);
         }
         let readout_groups = readout_chunks
@@ -599,75 +555,63 @@ impl GpuEngine {
                         ..Chunk::default()
                     },
                 );
-                bind_group(
+                kernels::readout_loss::Bindings {
+                    dims: &dims_buf,
+                    chunk: &chunk_buf,
+                    step: &self.step_buf,
+                    model: &self.model,
+                    bits: &bits,
+                    labels: &labels,
+                    readout: &readout,
+                    partials: &partials,
+                    pstate: &pstate,
+                }
+                .bind_group(
                     device,
-                    &format!("readout_loss chunk {c}"),
                     &self.pipelines.readout,
-                    &[
-                        &dims_buf,
-                        &chunk_buf,
-                        &self.step_buf,
-                        &self.model,
-                        &bits,
-                        &labels,
-                        &readout,
-                        &partials,
-                        &pstate,
-                    ],
+                    &format!("readout_loss chunk {c}"),
                 )
             })
             .collect();
-        let loss_reduce_group = bind_group(
-            device,
-            "loss_reduce",
-            &self.pipelines.loss_reduce,
-            &[&dims_buf, &state, &readout],
-        );
-        let batch_reduce_group = bind_group(
-            device,
-            "batch_reduce",
-            &self.pipelines.batch_reduce,
-            &[
-                &dims_buf,
-                &partials,
-                &self.constraints,
-                &self.grads,
-                &self.model,
-            ],
-        );
-        let adam_group = bind_group(
-            device,
-            "adam",
-            &self.pipelines.adam,
-            &[
-                &dims_buf,
-                &self.step_buf,
-                &self.grads,
-                &self.constraints,
-                &self.model,
-                &self.moments,
-                &self.rewire_buf,
-                &self.rewire_stats_buf,
-            ],
-        );
-        let refill_group = bind_group(
-            device,
-            "deep_r_refill",
-            &self.pipelines.deep_r_refill,
-            &[
-                &dims_buf,
-                &self.rewire_buf,
-                &self.constraints,
-                &self.model,
-                &self.rewire_stats_buf,
-            ],
-        );
-        let sparse_rows_group = bind_group(
-            device,
-            "sparse_rows",
-            &self.pipelines.sparse_rows,
-            &[&dims_buf, &self.model, &self.delays],
-        );
+        let loss_reduce_group = kernels::loss_reduce::Bindings {
+            dims: &dims_buf,
+            state: &state,
+            readout: &readout,
+        }
+        .bind_group(device, &self.pipelines.loss_reduce, "loss_reduce");
+        let batch_reduce_group = kernels::batch_reduce::Bindings {
+            dims: &dims_buf,
+            partials: &partials,
+            constraints: &self.constraints,
+            grads: &self.grads,
+            model: &self.model,
+        }
+        .bind_group(device, &self.pipelines.batch_reduce, "batch_reduce");
+        let adam_group = kernels::adam::Bindings {
+            dims: &dims_buf,
+            step: &self.step_buf,
+            grads: &self.grads,
+            constraints: &self.constraints,
+            model: &self.model,
+            moments: &self.moments,
+            rewire: &self.rewire_buf,
+            stats: &self.rewire_stats_buf,
+        }
+        .bind_group(device, &self.pipelines.adam, "adam");
+        let refill_group = kernels::deep_r_refill::Bindings {
+            dims: &dims_buf,
+            rewire: &self.rewire_buf,
+            constraints: &self.constraints,
+            model: &self.model,
+            stats: &self.rewire_stats_buf,
+        }
+        .bind_group(device, &self.pipelines.deep_r_refill, "deep_r_refill");
+        let sparse_rows_group = kernels::sparse_rows::Bindings {
+            dims: &dims_buf,
+            model: &self.model,
+            delays: &self.delays,
+        }
+        .bind_group(device, &self.pipelines.sparse_rows, "sparse_rows");
         // Room for the totals and rates followed by the optimiser's counters (`run`).
         let counters_len = ((READOUT_TOTALS as usize + n + REWIRE_STATS_LEN) * 4) as u64;
         let staging_len = readout_len
@@ -811,59 +755,49 @@ impl GpuEngine {
         let b = r.batch as u32;
         let p = self.network.params.len() as u32;
         let max_dim = device.limits().max_compute_workgroups_per_dimension;
-        let (gx, gy) = elementwise_groups(p, self.constants.elementwise_size, max_dim);
+        let k = &self.pipelines;
+        let c = &self.constants;
+        let (n_in, n) = (self.network.n_in() as u32, self.network.n_rec() as u32);
         // The kernels of this iteration, in order (each kernel's header gives its equations).
         let mut stages: Vec<Stage> = vec![
             Stage::new(
-                "alif_forward",
-                &self.pipelines.forward,
+                &k.forward,
                 r.forward_groups.iter().collect(),
-                (b, 1),
+                kernels::alif_forward::grid(b),
             ),
             Stage::new(
-                "readout_loss",
-                &self.pipelines.readout,
+                &k.readout,
                 r.readout_groups.iter().collect(),
-                (b, 1),
+                kernels::readout_loss::grid(b),
             ),
             Stage::new(
-                "loss_reduce",
-                &self.pipelines.loss_reduce,
+                &k.loss_reduce,
                 vec![&r.loss_reduce_group],
-                (1, 1),
+                kernels::loss_reduce::grid(),
             ),
         ];
         if backward {
             stages.push(Stage::new(
-                "sparse_rows",
-                &self.pipelines.sparse_rows,
+                &k.sparse_rows,
                 vec![&r.sparse_rows_group],
-                (
-                    (self.network.n_in() + self.network.n_rec())
-                        .div_ceil(self.constants.elementwise_size as usize)
-                        as u32,
-                    1,
-                ),
+                kernels::sparse_rows::grid(n_in, n, c),
             ));
             stages.push(Stage::new(
-                "alif_backward",
-                &self.pipelines.backward,
+                &k.backward,
                 r.backward_groups.iter().rev().collect(),
-                (b, 1),
+                kernels::alif_backward::grid(b),
             ));
             stages.push(Stage::new(
-                "batch_reduce",
-                &self.pipelines.batch_reduce,
+                &k.batch_reduce,
                 vec![&r.batch_reduce_group],
-                (gx, gy),
+                kernels::batch_reduce::grid(p, c, max_dim),
             ));
         }
         if adam {
             stages.push(Stage::new(
-                "adam",
-                &self.pipelines.adam,
+                &k.adam,
                 vec![&r.adam_group],
-                (gx, gy),
+                kernels::adam::grid(p, c, max_dim),
             ));
             // Counters from zero: written before this submit, so ordered before adam.
             self.ctx.queue.write_buffer(
@@ -873,10 +807,9 @@ impl GpuEngine {
             );
             if self.deep_r.is_some() {
                 stages.push(Stage::new(
-                    "deep_r_refill",
-                    &self.pipelines.deep_r_refill,
+                    &k.deep_r_refill,
                     vec![&r.refill_group],
-                    (1, 1),
+                    kernels::deep_r_refill::grid(),
                 ));
             }
         }
@@ -1124,10 +1057,9 @@ impl GpuEngine {
                     label: Some("deep_r_refill (continued)"),
                 });
             Stage::new(
-                "deep_r_refill",
                 &self.pipelines.deep_r_refill,
                 vec![&r.refill_group],
-                (1, 1),
+                kernels::deep_r_refill::grid(),
             )
             .encode(&mut enc);
             self.ctx.queue.submit([enc.finish()]);
