@@ -8,19 +8,19 @@
 //! (`enable_kernel_timing`, for `bench`), a training iteration runs each kernel in a pass of
 //! its own with timestamps at both ends (`timing.rs`), still one submit.
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use ndarray::{Array2, Array3};
 
 use super::context::GpuContext;
 use super::kernels::{self, Kernel};
 use super::layout::{RewireUniform, StepUniform, READOUT_TOTALS, REWIRE_STATS_LEN};
 use super::shader::ShaderConstants;
-use super::timing::{KernelTimer, KernelTimes};
-use crate::engine::{check_stream_shape, BatchStats, Engine, GradientReport, StepSettings};
+use super::timing::KernelTimer;
+use crate::engine::{BatchStats, Engine, GradientReport, StepSettings};
 use crate::model::deep_r::{DeepR, RewireStats};
-use crate::model::param_layout::{NEURON_ALPHA, NEURON_BETA, NEURON_RHO, NEURON_THR};
 use crate::model::{Batch, Network, Params, Readout};
 
+mod profiling;
 mod readback;
 mod resources;
 mod rewiring;
@@ -28,8 +28,9 @@ mod stage;
 mod stream;
 mod upload;
 
-use resources::{storage, storage_init, uniform_init, BatchResources, GpuStream};
-use stage::Stage;
+use profiling::profile_stages;
+use resources::{storage, storage_init, uniform_init, BatchResources};
+use stage::{encode_stages, Stage};
 
 const F32: u64 = 4;
 
@@ -77,37 +78,6 @@ pub struct GpuEngine {
 }
 
 impl GpuEngine {
-    /// Times each kernel separately from now on (one submit per kernel: slower, for
-    /// `lsnn-gpu bench --profile`). Milliseconds accumulate per kernel name.
-    pub fn enable_profiling(&mut self) {
-        self.profile = Some(std::collections::BTreeMap::new());
-    }
-
-    /// Accumulated milliseconds per kernel since profiling was enabled.
-    pub fn profile(&self) -> Option<&std::collections::BTreeMap<&'static str, f64>> {
-        self.profile.as_ref()
-    }
-
-    /// Times each kernel of every training iteration (`train_step`) from now on, on the GPU,
-    /// with timestamp queries: each kernel then runs in a compute pass of its own, in the same
-    /// single submit, and the timestamps are read back after it. Starts from zero when already
-    /// on. Returns why not when the device lacks `TIMESTAMP_QUERY` (then nothing changes).
-    /// Training runs leave it off and pay nothing.
-    pub fn enable_kernel_timing(&mut self) -> Result<(), String> {
-        self.timer = Some(KernelTimer::new(&self.ctx)?);
-        Ok(())
-    }
-
-    /// Stops kernel timing; returns what it measured.
-    pub fn disable_kernel_timing(&mut self) -> Option<KernelTimes> {
-        self.timer.take().map(|t| t.times().clone())
-    }
-
-    /// Per-kernel times of the training iterations since `enable_kernel_timing`, if on.
-    pub fn kernel_times(&self) -> Option<&KernelTimes> {
-        self.timer.as_ref().map(|t| t.times())
-    }
-
     /// Uploads the network and builds the pipelines. `workgroup_size` None = by adapter type.
     pub fn new(
         ctx: GpuContext,
@@ -197,25 +167,6 @@ impl GpuEngine {
         self.constants.workgroup_size
     }
 
-    /// The model buffer: the trained parameters, then the per-neuron constants in the
-    /// blocks of `param_layout::NEURON_CONSTANTS`.
-    fn model_data(net: &Network) -> Vec<f32> {
-        let layout = net.params.layout();
-        let mut data = net.params.to_flat();
-        data.resize(layout.model_len(), 0.0);
-        let dt = net.sim.dt;
-        for (k, values) in [
-            (NEURON_ALPHA, net.neurons.alpha(dt)),
-            (NEURON_RHO, net.neurons.rho(dt)),
-            (NEURON_BETA, net.neurons.beta.clone()),
-            (NEURON_THR, net.neurons.thr.clone()),
-        ] {
-            let at = layout.neuron_offset(k);
-            data[at..at + layout.n_rec].copy_from_slice(values.as_slice().expect("contiguous"));
-        }
-        data
-    }
-
     /// Encodes forward, loss and (optionally) backward, reduction and Adam; submits once;
     /// reads back the totals, and the gradients and spikes when `want_grads`.
     fn run(
@@ -287,26 +238,8 @@ impl GpuEngine {
                 ));
             }
         }
-        if self.profile.is_some() {
-            // Profiling: one submit per kernel, timed on the host after the GPU is idle.
-            for stage in &stages {
-                let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some(stage.name),
-                });
-                stage.encode(&mut enc);
-                let start = std::time::Instant::now();
-                self.ctx.queue.submit([enc.finish()]);
-                device
-                    .poll(wgpu::PollType::Wait {
-                        submission_index: None,
-                        timeout: None,
-                    })
-                    .context("waiting for the GPU")?;
-                let ms = start.elapsed().as_secs_f64() * 1e3;
-                if let Some(p) = self.profile.as_mut() {
-                    *p.entry(stage.name).or_insert(0.0) += ms;
-                }
-            }
+        if let Some(profile) = self.profile.as_mut() {
+            profile_stages(&self.ctx, profile, &stages)?;
         }
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("iteration"),
@@ -317,35 +250,12 @@ impl GpuEngine {
             enc.copy_buffer_to_buffer(&self.model, 0, &self.backup, 0, pb);
             enc.copy_buffer_to_buffer(&self.moments, 0, &self.backup, pb, 2 * pb);
         }
-        // Kernel timing (opt-in) times training iterations: a pass per kernel, each with a
-        // timestamp at its start and end, resolved in the same submit.
+        // Kernel timing (opt-in) times training iterations only.
         let timer = self
             .timer
             .as_ref()
             .filter(|_| adam && self.profile.is_none());
-        let timed: Vec<&'static str> = match timer {
-            Some(_) => stages.iter().map(|s| s.name).collect(),
-            None => Vec::new(),
-        };
-        if let Some(timer) = timer {
-            for (i, stage) in stages.iter().enumerate() {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some(stage.name),
-                    timestamp_writes: Some(timer.pass_writes(i)),
-                });
-                stage.record(&mut pass);
-            }
-            timer.encode_resolve(&mut enc, stages.len());
-        } else if self.profile.is_none() {
-            // One compute pass, one submit.
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("iteration"),
-                timestamp_writes: None,
-            });
-            for stage in &stages {
-                stage.record(&mut pass);
-            }
-        }
+        let timed = encode_stages(&mut enc, &stages, timer, self.profile.is_some());
         let n = self.network.n_rec() as u64;
         let totals_len = (READOUT_TOTALS as u64 + n) * F32;
         enc.copy_buffer_to_buffer(&r.readout, 0, &r.staging, 0, totals_len);
@@ -466,91 +376,23 @@ impl Engine for GpuEngine {
     }
 
     fn stream_start(&mut self, batch: usize, steps: usize) -> anyhow::Result<()> {
-        check_stream_shape(&self.network, batch, steps)?;
-        self.ensure_batch(batch, steps)?;
-        let r = self.batch_res.as_mut().expect("batch resources");
-        // A stream's passes score nothing: every target is "not scored" (−1, as
-        // `upload_batch` writes a NaN), written once here. Every other use of the labels
-        // buffer ends the stream first.
-        let unscored = vec![-1i32; steps * batch * self.network.n_out()];
-        self.ctx
-            .queue
-            .write_buffer(&r.labels, 0, bytemuck::cast_slice(&unscored));
-        r.stream = Some(GpuStream {
-            resume: false,
-            saved: None,
-        });
-        Ok(())
+        self.start_stream(batch, steps)
     }
 
     fn stream_advance(&mut self, x: &Array3<f32>, noise_seed: u32) -> anyhow::Result<Array3<f32>> {
-        let Readout::Regression(k) = self.network.sim.readout else {
-            bail!("a stream of forward passes needs the regression readout");
-        };
-        let (steps, batch, _) = x.dim();
-        let resume = {
-            let r = self.stream_resources()?;
-            if (steps, batch) != (r.steps, r.batch) {
-                bail!(
-                    "a pass of the stream has {} steps of {} sequences, not {steps} of {batch}",
-                    r.steps,
-                    r.batch
-                );
-            }
-            r.stream.as_ref().expect("a stream").resume
-        };
-        self.upload_inputs(x)?;
-        self.write_step(&StepUniform {
-            noise_seed,
-            resume: u32::from(resume),
-            ..StepUniform::default()
-        });
-        self.run(false, false, false)?;
-        let r = self.batch_res.as_mut().expect("batch resources");
-        r.stream.as_mut().expect("a stream").resume = true;
-        self.read_frame_outputs(k)
+        self.advance_stream(x, noise_seed)
     }
 
     fn stream_save(&mut self) -> anyhow::Result<()> {
-        let r = self.stream_resources()?;
-        let sources = [&r.state, &r.pstate, &r.bits];
-        let saved = match &r.stream.as_ref().expect("a stream").saved {
-            Some(saved) => saved.clone(),
-            None => sources.map(|b| storage(&self.ctx.device, "saved stream state", b.size())),
-        };
-        self.copy_buffers(&sources, &saved.each_ref());
-        let r = self.batch_res.as_mut().expect("batch resources");
-        r.stream.as_mut().expect("a stream").saved = Some(saved);
-        Ok(())
+        self.save_stream()
     }
 
     fn stream_restore(&mut self) -> anyhow::Result<()> {
-        let r = self.stream_resources()?;
-        let stream = r.stream.as_ref().expect("a stream");
-        let saved = stream
-            .saved
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("the stream has no saved state to restore"))?;
-        // A restored state is one a pass has left: the next pass resumes from it.
-        anyhow::ensure!(stream.resume, "the stream has not run a pass yet");
-        self.copy_buffers(&saved.each_ref(), &[&r.state, &r.pstate, &r.bits]);
-        Ok(())
+        self.restore_stream()
     }
 
     fn stream_state(&self) -> anyhow::Result<Vec<u32>> {
-        let r = self.stream_resources()?;
-        let mut words: Vec<u32> =
-            bytemuck::pod_collect_to_vec(&self.read_buffer_bytes(&r.state, r.state.size())?);
-        words.extend(bytemuck::pod_collect_to_vec::<u8, u32>(
-            &self.read_buffer_bytes(&r.pstate, r.pstate.size())?,
-        ));
-        // The last row of the spike bits (z_T and its pseudo-derivative mask): the next pass
-        // starts from it.
-        let row = (r.batch * 2 * r.dims.rec_words as usize) as u64 * F32;
-        words.extend(bytemuck::pod_collect_to_vec::<u8, u32>(
-            &self.read_buffer_range(&r.bits, r.steps as u64 * row, row)?,
-        ));
-        Ok(words)
+        self.read_stream_state()
     }
 
     fn gradients(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<GradientReport> {

@@ -7,7 +7,8 @@ use super::{GpuEngine, F32};
 use crate::gpu::budget;
 use crate::gpu::kernels;
 use crate::gpu::layout::{Chunk, Dims, BSTATE_HEAD, READOUT_TOTALS, REWIRE_STATS_LEN, STATE_HEAD};
-use crate::model::param_layout::NEURON_ALPHA;
+use crate::model::param_layout::{NEURON_ALPHA, NEURON_BETA, NEURON_RHO, NEURON_THR};
+use crate::model::Network;
 use crate::model::Readout;
 
 /// Buffers that depend on the batch shape (B, T), rebuilt when it changes.
@@ -421,5 +422,24 @@ impl GpuEngine {
             stream: None,
         });
         Ok(())
+    }
+
+    /// The model buffer: the trained parameters, then the per-neuron constants in the
+    /// blocks of `param_layout::NEURON_CONSTANTS`.
+    pub(super) fn model_data(net: &Network) -> Vec<f32> {
+        let layout = net.params.layout();
+        let mut data = net.params.to_flat();
+        data.resize(layout.model_len(), 0.0);
+        let dt = net.sim.dt;
+        for (k, values) in [
+            (NEURON_ALPHA, net.neurons.alpha(dt)),
+            (NEURON_RHO, net.neurons.rho(dt)),
+            (NEURON_BETA, net.neurons.beta.clone()),
+            (NEURON_THR, net.neurons.thr.clone()),
+        ] {
+            let at = layout.neuron_offset(k);
+            data[at..at + layout.n_rec].copy_from_slice(values.as_slice().expect("contiguous"));
+        }
+        data
     }
 }

@@ -1,6 +1,7 @@
 //! One kernel's dispatches in an iteration, recorded into a compute pass.
 
 use crate::gpu::kernels::Kernel;
+use crate::gpu::timing::KernelTimer;
 
 /// One kernel of an iteration: its pipeline, a bind group per dispatch (one per time chunk
 /// for the sweeps) and the workgroup grid.
@@ -40,4 +41,38 @@ impl<'a> Stage<'a> {
         });
         self.record(&mut pass);
     }
+}
+
+/// Records the stages of an iteration into `enc`: with `timer`, a pass per kernel with a
+/// timestamp at its start and end, resolved in the same submit (returns the timed names);
+/// otherwise one compute pass for all, unless `profiled` (the stages already ran one submit
+/// each).
+pub(super) fn encode_stages(
+    enc: &mut wgpu::CommandEncoder,
+    stages: &[Stage],
+    timer: Option<&KernelTimer>,
+    profiled: bool,
+) -> Vec<&'static str> {
+    if let Some(timer) = timer {
+        for (i, stage) in stages.iter().enumerate() {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(stage.name),
+                timestamp_writes: Some(timer.pass_writes(i)),
+            });
+            stage.record(&mut pass);
+        }
+        timer.encode_resolve(enc, stages.len());
+        return stages.iter().map(|s| s.name).collect();
+    }
+    if !profiled {
+        // One compute pass, one submit.
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("iteration"),
+            timestamp_writes: None,
+        });
+        for stage in stages {
+            stage.record(&mut pass);
+        }
+    }
+    Vec::new()
 }
