@@ -9,19 +9,10 @@
 // updated weights are counted too (STAT_NONFINITE_*): the host then refuses the step and
 // restores the weights, as `cpu::engine::optimiser_step` does (the NaN guard).
 // Reference: src/cpu/adam.rs (adam_step, apply_constraints),
-// src/cpu/deep_r.rs (rewire_entries). Host: src/gpu/engine.rs.
+// src/cpu/deep_r.rs (rewire_entries). Host: src/gpu/kernels/adam.rs.
 //
-// One invocation per parameter e. Bindings: dims, step, rewire (uniform); grads (read);
+// One invocation per parameter e. Bindings (declared in src/gpu/kernels/adam.rs): dims, step, rewire (uniform); grads (read);
 // constraints (read); model (rw: the first P entries); moments (rw: m | v); stats (rw).
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<uniform> step: StepUniform;
-@group(0) @binding(2) var<storage, read> grads: array<f32>;
-@group(0) @binding(3) var<storage, read> constraints: array<u32>;
-@group(0) @binding(4) var<storage, read_write> model: array<f32>;
-@group(0) @binding(5) var<storage, read_write> moments: array<f32>;
-@group(0) @binding(6) var<uniform> rewire: RewireUniform;
-@group(0) @binding(7) var<storage, read_write> stats: array<atomic<u32>>;
 
 // Counts of this workgroup in the slots of `stats` (STATS_LAYOUT), added to `stats` once.
 var<workgroup> counts: array<atomic<u32>, STATS_LEN>;

@@ -1,6 +1,6 @@
 // alif_backward.wgsl: the reverse-time BPTT sweep, B1-B7 of docs/model.md section 3b, with the
 // pseudo-derivative M6 and the weight-gradient accumulation of W_in and W_rec.
-// Reference: src/cpu/alif_backward.rs (alif_backward). Host: src/gpu/engine.rs.
+// Reference: src/cpu/alif_backward.rs (alif_backward). Host: src/gpu/kernels/alif_backward.rs.
 //
 // One workgroup per sequence b; invocation lid owns neurons j = lid + k*WG. One dispatch
 // sweeps one time chunk backwards (t = t0+len-1 down to t0); chunks are dispatched in reverse
@@ -18,20 +18,9 @@
 // bstate per (b, j): the slots BSTATE_DV.. of `gpu::layout::BSTATE_LAYOUT` (generated
 // constants), then from BSTATE_HEAD the dI ring.
 //
-// Bindings: dims, chunk (uniform); model (read); delays (read); x = this chunk's input (read);
+// Bindings (declared in src/gpu/kernels/alif_backward.rs): dims, chunk (uniform); model (read); delays (read); x = this chunk's input (read);
 // records = this chunk's (v_{t-1}, b_t) (read); bits (read); readout (read: rates, dy);
 // bstate (rw); partials [B, P] (rw: this sequence's W_in, W_rec gradients).
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<uniform> chunk: Chunk;
-@group(0) @binding(2) var<storage, read> model: array<f32>;
-@group(0) @binding(3) var<storage, read> delays: array<u32>;
-@group(0) @binding(4) var<storage, read> x: array<f32>;
-@group(0) @binding(5) var<storage, read> records: array<vec2<f32>>;
-@group(0) @binding(6) var<storage, read> bits: array<u32>;
-@group(0) @binding(7) var<storage, read> readout: array<f32>;
-@group(0) @binding(8) var<storage, read_write> bstate: array<f32>;
-@group(0) @binding(9) var<storage, read_write> partials: array<f32>;
 
 var<workgroup> inmask: array<atomic<u32>, 3u * MAX_IN_WORDS>;
 // Spike words of z_{t-1} for step t, double-buffered by t % 2.

@@ -1,5 +1,5 @@
 // alif_forward.wgsl: the batched forward time loop of the LSNN, M1-M5.
-// Reference: src/cpu/alif_forward.rs (alif_forward). Host: src/gpu/engine.rs.
+// Reference: src/cpu/alif_forward.rs (alif_forward). Host: src/gpu/kernels/alif_forward.rs.
 //
 // One workgroup per sequence b (workgroup_id.x); invocation lid owns neurons j = lid + k*WG.
 // One dispatch simulates one time chunk [t0, t0+len); all state lives in storage buffers
@@ -14,21 +14,11 @@
 // clear the one for t+2), so that no mask is cleared or built while another invocation
 // reads it.
 //
-// Bindings: dims, chunk, step (uniform); model = trained params | neuron constants (read);
+// Bindings (declared in src/gpu/kernels/alif_forward.rs): dims, chunk, step (uniform); model = trained params | neuron constants (read);
 // delays (read); x = this chunk's input [len, B, n_in] (read); state [B, N, state_stride]
 // (rw: v, b, refractory countdown, spike count, delay ring); records [len, B, N] (rw:
 // (v_{t-1}, b_t) per step for BPTT); bits [T+1, B, 2, rec_words] (rw: spike bitmask of z_t
 // and mask of non-zero pseudo-derivatives, see common.wgsl; row 0 = z_0 = 0).
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<uniform> chunk: Chunk;
-@group(0) @binding(2) var<uniform> step: StepUniform;
-@group(0) @binding(3) var<storage, read> model: array<f32>;
-@group(0) @binding(4) var<storage, read> delays: array<u32>;
-@group(0) @binding(5) var<storage, read> x: array<f32>;
-@group(0) @binding(6) var<storage, read_write> state: array<f32>;
-@group(0) @binding(7) var<storage, read_write> records: array<vec2<f32>>;
-@group(0) @binding(8) var<storage, read_write> bits: array<u32>;
 
 var<workgroup> zmask: array<atomic<u32>, 3u * MAX_REC_WORDS>;
 var<workgroup> inmask: array<atomic<u32>, 3u * MAX_IN_WORDS>;

@@ -3,17 +3,11 @@
 // (the recurrent diagonal: CONSTRAINT_ZERO) and, with DEEP R's `dense_gradients: false`, the
 // inactive rewired entries (CONSTRAINT_REWIRED_* with w = 0). Reference: the sums over b in
 // src/cpu/alif_backward.rs, src/cpu/deep_r.rs (zero_inactive_gradients). Host:
-// src/gpu/engine.rs.
+// src/gpu/kernels/batch_reduce.rs.
 //
 // One invocation per parameter e (2-D dispatch for more than 65535 workgroups).
-// Bindings: dims (uniform); partials [B, P] (read); constraints [P] (read); grads [P] (rw);
+// Bindings (declared in src/gpu/kernels/batch_reduce.rs): dims (uniform); partials [B, P] (read); constraints [P] (read); grads [P] (rw);
 // model (read).
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> partials: array<f32>;
-@group(0) @binding(2) var<storage, read> constraints: array<u32>;
-@group(0) @binding(3) var<storage, read_write> grads: array<f32>;
-@group(0) @binding(4) var<storage, read> model: array<f32>;
 
 @compute @workgroup_size(WG_ELEMENTWISE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

@@ -7,16 +7,10 @@
 // Sequential in one invocation, so the placements are the same run after run; the draw
 // counter lives in `stats`, so a refill cut short by `max_attempts` (llvmpipe's loop cap)
 // continues exactly where it stopped when the host dispatches it again.
-// Reference: src/cpu/deep_r.rs (refill). Host: src/gpu/engine.rs.
+// Reference: src/cpu/deep_r.rs (refill). Host: src/gpu/kernels/deep_r_refill.rs.
 //
-// Bindings: dims, rewire (uniform); constraints (read); model (rw); stats (rw: active per
+// Bindings (declared in src/gpu/kernels/deep_r_refill.rs): dims, rewire (uniform); constraints (read); model (rw); stats (rw: active per
 // matrix counted by adam.wgsl, STAT_PLACED, STAT_DRAWS: the slots of `gpu::layout::STATS_LAYOUT`).
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<uniform> rewire: RewireUniform;
-@group(0) @binding(2) var<storage, read> constraints: array<u32>;
-@group(0) @binding(3) var<storage, read_write> model: array<f32>;
-@group(0) @binding(4) var<storage, read_write> stats: array<atomic<u32>>;
 
 @compute @workgroup_size(1)
 fn main() {

@@ -1,6 +1,6 @@
 // loss_reduce.wgsl: batch totals of the loss and the firing rates (M9), in a fixed order so
 // that results are reproducible bit for bit. Reference: src/cpu/readout_loss.rs
-// (readout_loss: rates, loss_reg, loss). Host: src/gpu/engine.rs.
+// (readout_loss: rates, loss_reg, loss). Host: src/gpu/kernels/loss_reduce.rs.
 //
 // A single workgroup. Invocations own neurons j for the rates; invocation 0 then sums the
 // per-neuron regulariser terms and the per-sequence losses sequentially (B and N are small).
@@ -8,11 +8,7 @@
 //
 // Readout buffer totals: [0] loss, [1] loss_task, [2] loss_reg, [3] correct, [4] scored.
 //
-// Bindings: dims (uniform); state (read: spike counts); readout (rw).
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> state: array<f32>;
-@group(0) @binding(2) var<storage, read_write> readout: array<f32>;
+// Bindings (declared in src/gpu/kernels/loss_reduce.rs): dims (uniform); state (read: spike counts); readout (rw).
 
 var<workgroup> reg_terms: array<f32, MAX_NEURONS>;
 

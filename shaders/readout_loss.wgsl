@@ -1,7 +1,7 @@
 // readout_loss.wgsl: readout trace, output and softmax cross-entropy per sequence (M7, M8,
 // docs/model.md section 4), the output errors dy that BPTT needs, and this sequence's share of the
 // readout gradients. Reference: src/cpu/readout_loss.rs (readout_loss) and the readout part
-// of src/cpu/alif_backward.rs. Host: src/gpu/engine.rs.
+// of src/cpu/alif_backward.rs. Host: src/gpu/kernels/readout_loss.rs.
 //
 // One workgroup per sequence b; p_t is recomputed from the spike bitmasks (cheaper than
 // storing it). Invocations own neurons j (trace p) and then classes o (output y). One
@@ -20,19 +20,9 @@
 // Barriers: workgroupBarrier between writing p (or pbar) and reading it for y, and between
 // writing the softmax errors and using them for the W_out gradient.
 //
-// Bindings: dims, chunk, step (uniform); model (read); bits (read); labels (read, i32: [B] or
+// Bindings (declared in src/gpu/kernels/readout_loss.rs): dims, chunk, step (uniform); model (read); bits (read); labels (read, i32: [B] or
 // [T, B]); readout (rw); partials [B, P] (rw: this sequence's W_out, b_out gradient);
 // pstate [B, N, 2] (rw: p, pbar).
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<uniform> chunk: Chunk;
-@group(0) @binding(2) var<uniform> step: StepUniform;
-@group(0) @binding(3) var<storage, read> model: array<f32>;
-@group(0) @binding(4) var<storage, read> bits: array<u32>;
-@group(0) @binding(5) var<storage, read> labels: array<i32>;
-@group(0) @binding(6) var<storage, read_write> readout: array<f32>;
-@group(0) @binding(7) var<storage, read_write> partials: array<f32>;
-@group(0) @binding(8) var<storage, read_write> pstate: array<f32>;
 
 // Window readout: the trace p (then its window mean). Frame readouts: the running sum of p
 // over the frame (then its mean); p itself is private to its owner and stays in pstate, so

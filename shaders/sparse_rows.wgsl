@@ -5,14 +5,10 @@
 // weight adds nothing; under DEEP R at connectivity p it visits p of the row), the weight
 // gradients with DEEP R's `dense_gradients: false`. Rebuilt before every backward sweep,
 // after the weights changed.
-// Reference: src/cpu/sparse_rows.rs. Host: src/gpu/engine.rs.
+// Reference: src/cpu/sparse_rows.rs. Host: src/gpu/kernels/sparse_rows.rs.
 //
 // One invocation per row: r < n_in is W_in row r, then W_rec row r - n_in.
-// Bindings: dims (uniform); model (read); delays (rw).
-
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> model: array<f32>;
-@group(0) @binding(2) var<storage, read_write> delays: array<u32>;
+// Bindings (declared in src/gpu/kernels/sparse_rows.rs): dims (uniform); model (read); delays (rw).
 
 @compute @workgroup_size(WG_ELEMENTWISE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -1,10 +1,12 @@
 //! Reference DEEP R (docs/model.md §7): R1–R4 after the Adam step (the twin of the rewired branch
-//! of `shaders/adam.wgsl`) and the R5 refill (the twin of `shaders/deep_r_refill.wgsl`).
+//! of `shaders/adam.wgsl`); the R5 refill is `deep_r_refill.rs`, the twin of
+//! `shaders/deep_r_refill.wgsl`.
 //! Random numbers come from Philox under the run's key, so both engines place the same
 //! connections.
 
-use super::philox::{below, key_of, normal, philox4x32_10};
-use crate::model::deep_r::{DeepR, RewireStats, REFILL_THETA, STREAM_NOISE, STREAM_REFILL};
+pub use super::deep_r_refill::refill;
+use super::philox::{key_of, normal, philox4x32_10};
+use crate::model::deep_r::{DeepR, RewireStats, STREAM_NOISE};
 use crate::model::init::Constraint;
 
 /// The fixed sign of a rewired parameter's constraint code, or None if not rewired.
@@ -71,48 +73,10 @@ pub fn rewire_entries(
     stats
 }
 
-/// R5: places `budget − Σ active` connections at uniformly random inactive positions with
-/// θ = 1e-12. Draw a (from 0) is Philox(step, STREAM_REFILL, a): word 0 picks the matrix
-/// ∝ capacity, word 1 the position in it; a draw that hits a full matrix, a diagonal or an
-/// active position is rejected (rejection keeps the placement uniform over the free
-/// positions). Updates `stats.active`; returns the number of draws made.
-pub fn refill(
-    params: &mut [f32],
-    constraints: &[u32],
-    d: &DeepR,
-    step: u32,
-    stats: &mut RewireStats,
-) -> u32 {
-    let key = key_of(d.seed);
-    let total: u32 = stats.active.iter().sum();
-    let missing = d.budget.saturating_sub(total);
-    let (mut placed, mut draws) = (0u32, 0u32);
-    while placed < missing {
-        let r = philox4x32_10([step, STREAM_REFILL, draws, 0], key);
-        draws += 1;
-        let k = d.matrix_of_word(r[0]);
-        let m = &d.matrices[k];
-        if stats.active[k] >= m.capacity {
-            continue;
-        }
-        let e = (m.offset + below(r[1], m.rows * m.cols)) as usize;
-        let Some(s) = rewired_sign(constraints[e]) else {
-            continue;
-        };
-        if params[e] != 0.0 {
-            continue;
-        }
-        params[e] = s * REFILL_THETA;
-        stats.active[k] += 1;
-        placed += 1;
-    }
-    draws
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::deep_r::RewiredMatrix;
+    use crate::model::deep_r::{RewiredMatrix, REFILL_THETA};
 
     /// One 2 × 3 "W_rec-like" matrix whose diagonal (0, 0), (1, 1) is not rewired.
     fn setup(l1: f32, temperature: f32, budget: u32) -> (DeepR, Vec<u32>) {

@@ -11,8 +11,11 @@
 pub mod adam;
 pub mod alif_backward;
 pub mod alif_forward;
+pub mod batch_reduce;
 pub mod deep_r;
+pub mod deep_r_refill;
 pub mod engine;
+pub mod loss_reduce;
 pub mod noise;
 pub mod philox;
 pub mod readout_loss;

@@ -1,9 +1,10 @@
-//! Reference readout and losses, M7–M9: the twin of `shaders/readout_loss.wgsl` and
-//! `shaders/loss_reduce.wgsl`.
+//! Reference readout and losses, M7–M9: the twin of `shaders/readout_loss.wgsl`, with the
+//! batch totals of M9 in `loss_reduce.rs` (the twin of `shaders/loss_reduce.wgsl`).
 
 use ndarray::{Array1, Array2, Array3};
 
 use super::alif_forward::{ForwardTrace, ParamsOf};
+use super::loss_reduce::rates_and_regulariser;
 use super::real::Real;
 use crate::model::{Network, Readout, Targets};
 
@@ -208,23 +209,7 @@ pub fn readout_loss_from<S: Real>(
         (readout, _) => panic!("targets do not match the {readout:?} readout"),
     };
 
-    // M9: r̄_j = mean of z over batch and time; L_reg = c·Σ_j (r̄_j − f0)².
-    let f0 = S::from_f64(net.sim.reg_rate_per_ms() as f64);
-    let inv_bt = S::from_f64(1.0 / (batch * t_len) as f64);
-    let mut rates = Array1::from_elem(n, S::zero());
-    let mut loss_reg = S::zero();
-    for j in 0..n {
-        let mut sum = S::zero();
-        for ti in 0..t_len {
-            for bi in 0..batch {
-                sum += trace.z[[ti, bi, j]];
-            }
-        }
-        rates[j] = sum * inv_bt;
-        let e = rates[j] - f0;
-        loss_reg += e * e;
-    }
-    loss_reg = S::from_f64(net.sim.reg_coeff as f64) * loss_reg;
+    let (rates, loss_reg) = rates_and_regulariser(&trace.z, net);
 
     LossOutput {
         loss: loss_task + loss_reg,

@@ -9,6 +9,7 @@
 pub mod budget;
 pub mod context;
 pub mod engine;
+pub mod kernels;
 pub mod layout;
 pub mod settings;
 pub mod shader;

@@ -5,6 +5,7 @@
 //! (not literals in the shaders), so one source serves CPU adapters (few invocations) and
 //! GPUs (many).
 
+use super::kernels;
 use super::layout::{self, Chunk, Dims, RewireUniform, StepUniform};
 use super::settings::MAX_NEURONS;
 use crate::model::init::Constraint;
@@ -121,8 +122,8 @@ pub fn prelude(c: &ShaderConstants) -> String {
     s
 }
 
-/// The full WGSL source of a kernel: the generated prelude, `shaders/common.wgsl`, its
-/// includes and the kernel file.
+/// The full WGSL source of a kernel: the generated prelude, its generated bindings
+/// (`kernels/<name>.rs`), `shaders/common.wgsl`, its includes and the kernel file.
 pub fn kernel_source(name: &str, c: &ShaderConstants) -> String {
     let includes = match name {
         "alif_forward" | "alif_backward" => INPUT_EVENTS,
@@ -130,8 +131,9 @@ pub fn kernel_source(name: &str, c: &ShaderConstants) -> String {
         _ => "",
     };
     format!(
-        "{}\n{}\n{}\n{}",
+        "{}\n{}\n{}\n{}\n{}",
         prelude(c),
+        kernels::wgsl_bindings(kernels::bindings(name)),
         COMMON,
         includes,
         kernel_text(name)

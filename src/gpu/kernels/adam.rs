@@ -1,0 +1,26 @@
+//! Host twin of `shaders/adam.wgsl` (Adam, the sign constraints, DEEP R's R1-R4 and the
+//! NaN guard's counters); CPU twin: `src/cpu/adam.rs` (with `src/cpu/deep_r.rs`).
+
+use crate::gpu::shader::ShaderConstants;
+use crate::kernel_bindings;
+
+pub const NAME: &str = "adam";
+
+kernel_bindings! {
+    /// Bindings of adam.wgsl.
+    Bindings {
+        dims: Uniform "Dims",
+        step: Uniform "StepUniform",
+        grads: Read "array<f32>",
+        constraints: Read "array<u32>",
+        model: ReadWrite "array<f32>",
+        moments: ReadWrite "array<f32>",
+        rewire: Uniform "RewireUniform",
+        stats: ReadWrite "array<atomic<u32>>",
+    }
+}
+
+/// One invocation per trained parameter.
+pub fn grid(n_params: u32, c: &ShaderConstants, max_per_dim: u32) -> (u32, u32) {
+    super::elementwise_grid(n_params, c.elementwise_size, max_per_dim)
+}

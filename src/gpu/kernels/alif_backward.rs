@@ -1,0 +1,27 @@
+//! Host twin of `shaders/alif_backward.wgsl` (B1-B7, one time chunk per dispatch, in
+//! reverse); CPU twin: `src/cpu/alif_backward.rs`.
+
+use crate::kernel_bindings;
+
+pub const NAME: &str = "alif_backward";
+
+kernel_bindings! {
+    /// Bindings of alif_backward.wgsl: `x` and `records` are the time chunk's.
+    Bindings {
+        dims: Uniform "Dims",
+        chunk: Uniform "Chunk",
+        model: Read "array<f32>",
+        delays: Read "array<u32>",
+        x: Read "array<f32>",
+        records: Read "array<vec2<f32>>",
+        bits: Read "array<u32>",
+        readout: Read "array<f32>",
+        bstate: ReadWrite "array<f32>",
+        partials: ReadWrite "array<f32>",
+    }
+}
+
+/// One workgroup per sequence.
+pub fn grid(batch: u32) -> (u32, u32) {
+    (batch, 1)
+}

@@ -1,0 +1,26 @@
+//! Host twin of `shaders/alif_forward.wgsl` (M1-M5, one time chunk per dispatch); CPU
+//! twin: `src/cpu/alif_forward.rs`.
+
+use crate::kernel_bindings;
+
+pub const NAME: &str = "alif_forward";
+
+kernel_bindings! {
+    /// Bindings of alif_forward.wgsl: `x` and `records` are the time chunk's.
+    Bindings {
+        dims: Uniform "Dims",
+        chunk: Uniform "Chunk",
+        step: Uniform "StepUniform",
+        model: Read "array<f32>",
+        delays: Read "array<u32>",
+        x: Read "array<f32>",
+        state: ReadWrite "array<f32>",
+        records: ReadWrite "array<vec2<f32>>",
+        bits: ReadWrite "array<u32>",
+    }
+}
+
+/// One workgroup per sequence.
+pub fn grid(batch: u32) -> (u32, u32) {
+    (batch, 1)
+}

@@ -1,0 +1,20 @@
+//! Host twin of `shaders/loss_reduce.wgsl` (fixed-order sums of the losses and rates, M9);
+//! CPU twin: `src/cpu/loss_reduce.rs`.
+
+use crate::kernel_bindings;
+
+pub const NAME: &str = "loss_reduce";
+
+kernel_bindings! {
+    /// Bindings of loss_reduce.wgsl.
+    Bindings {
+        dims: Uniform "Dims",
+        state: Read "array<f32>",
+        readout: ReadWrite "array<f32>",
+    }
+}
+
+/// One workgroup: the sums run in a fixed order.
+pub fn grid() -> (u32, u32) {
+    (1, 1)
+}

@@ -1,0 +1,26 @@
+//! Host twin of `shaders/readout_loss.wgsl` (M7-M8: readout, loss, output errors); CPU
+//! twin: `src/cpu/readout_loss.rs`.
+
+use crate::kernel_bindings;
+
+pub const NAME: &str = "readout_loss";
+
+kernel_bindings! {
+    /// Bindings of readout_loss.wgsl.
+    Bindings {
+        dims: Uniform "Dims",
+        chunk: Uniform "Chunk",
+        step: Uniform "StepUniform",
+        model: Read "array<f32>",
+        bits: Read "array<u32>",
+        labels: Read "array<i32>",
+        readout: ReadWrite "array<f32>",
+        partials: ReadWrite "array<f32>",
+        pstate: ReadWrite "array<f32>",
+    }
+}
+
+/// One workgroup per sequence.
+pub fn grid(batch: u32) -> (u32, u32) {
+    (batch, 1)
+}
