@@ -1,8 +1,8 @@
 //! Host twin of `shaders/adam.wgsl` (Adam, the sign constraints, DEEP R's R1-R4 and the
 //! NaN guard's counters); CPU twin: `src/cpu/adam.rs` (with `src/cpu/deep_r.rs`).
 
+use crate::gpu::kernels::kernel_bindings;
 use crate::gpu::shader::ShaderConstants;
-use crate::kernel_bindings;
 
 pub const NAME: &str = "adam";
 

@@ -1,7 +1,7 @@
 //! Host twin of `shaders/alif_backward.wgsl` (B1-B7, one time chunk per dispatch, in
 //! reverse); CPU twin: `src/cpu/alif_backward.rs`.
 
-use crate::kernel_bindings;
+use crate::gpu::kernels::kernel_bindings;
 
 pub const NAME: &str = "alif_backward";
 

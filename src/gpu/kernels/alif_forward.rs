@@ -1,7 +1,7 @@
 //! Host twin of `shaders/alif_forward.wgsl` (M1-M5, one time chunk per dispatch); CPU
 //! twin: `src/cpu/alif_forward.rs`.
 
-use crate::kernel_bindings;
+use crate::gpu::kernels::kernel_bindings;
 
 pub const NAME: &str = "alif_forward";
 

@@ -1,8 +1,8 @@
 //! Host twin of `shaders/batch_reduce.wgsl` (per-sequence gradients summed over the batch
 //! in a fixed order); CPU twin: `src/cpu/batch_reduce.rs`.
 
+use crate::gpu::kernels::kernel_bindings;
 use crate::gpu::shader::ShaderConstants;
-use crate::kernel_bindings;
 
 pub const NAME: &str = "batch_reduce";
 

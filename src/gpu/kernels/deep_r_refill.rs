@@ -1,7 +1,7 @@
 //! Host twin of `shaders/deep_r_refill.wgsl` (DEEP R's refill, R5); CPU twin:
 //! `src/cpu/deep_r_refill.rs`.
 
-use crate::kernel_bindings;
+use crate::gpu::kernels::kernel_bindings;
 
 pub const NAME: &str = "deep_r_refill";
 

@@ -1,7 +1,7 @@
 //! Host twin of `shaders/loss_reduce.wgsl` (fixed-order sums of the losses and rates, M9);
 //! CPU twin: `src/cpu/loss_reduce.rs`.
 
-use crate::kernel_bindings;
+use crate::gpu::kernels::kernel_bindings;
 
 pub const NAME: &str = "loss_reduce";
 

@@ -33,7 +33,6 @@ pub struct Binding {
 
 /// Declares `pub struct $name<'a>` with one `&wgpu::Buffer` per binding, in binding order,
 /// and `$name::BINDINGS`, the list the WGSL declarations and the layout are generated from.
-#[macro_export]
 macro_rules! kernel_bindings {
     (
         $(#[doc = $doc:literal])*
@@ -65,6 +64,8 @@ macro_rules! kernel_bindings {
         }
     };
 }
+// Named by path (`crate::gpu::kernels::kernel_bindings`), like every other item of the crate.
+pub(crate) use kernel_bindings;
 
 /// The bindings of kernel `name` (a name of `shader::ALL_KERNELS`).
 pub fn bindings(name: &str) -> &'static [Binding] {

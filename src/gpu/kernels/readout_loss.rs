@@ -1,7 +1,7 @@
 //! Host twin of `shaders/readout_loss.wgsl` (M7-M8: readout, loss, output errors); CPU
 //! twin: `src/cpu/readout_loss.rs`.
 
-use crate::kernel_bindings;
+use crate::gpu::kernels::kernel_bindings;
 
 pub const NAME: &str = "readout_loss";
 

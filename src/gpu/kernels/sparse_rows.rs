@@ -1,8 +1,8 @@
 //! Host twin of `shaders/sparse_rows.wgsl` (the lists of the non-zero weights of each row of
 //! W_in and W_rec that the backward sweep walks); CPU twin: `src/cpu/sparse_rows.rs`.
 
+use crate::gpu::kernels::kernel_bindings;
 use crate::gpu::shader::ShaderConstants;
-use crate::kernel_bindings;
 
 pub const NAME: &str = "sparse_rows";
 
