@@ -516,6 +516,19 @@ fn cmd_eval(
     let run = checkpoint.parent().unwrap_or(Path::new("."));
     let mut source = source_for(&cfg, &parent_of(run))?;
     let (network, _) = load_checkpoint(checkpoint)?;
+    // The network's sizes come from the checkpoint, its inputs and classes from the task: a
+    // mismatch is named here rather than by the first batch the engine refuses.
+    for (field, has, task) in [
+        ("n_in", network.n_in(), source.n_in()),
+        ("n_out", network.n_out(), source.n_out()),
+    ] {
+        anyhow::ensure!(
+            has == task,
+            "{} has {field} = {has}, but the task of {} gives {task} (model.{field}): the checkpoint was trained on another task",
+            checkpoint.display(),
+            config.display()
+        );
+    }
     let c = constraints(network.n_in(), network.n_rec(), network.n_out(), None);
     let selected = select_from_config(&cfg.device)?;
     let mut engine = build_engine(&selected, network, &c, &cfg.device)?;

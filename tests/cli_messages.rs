@@ -320,3 +320,33 @@ fn headless_vulkan_and_gl_print_no_windowing_probe_noise() {
         assert!(found_any > 0, "no adapter listed on vulkan or gl");
     }
 }
+
+#[test]
+fn eval_of_a_checkpoint_from_another_task_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("smnist.safetensors");
+    let (ok, _, _, _) = run(bin().args([
+        "init",
+        repo("configs/smnist_quick.yaml").to_str().unwrap(),
+        "--out",
+        ckpt.to_str().unwrap(),
+    ]));
+    assert!(ok);
+    for device in ["cpu", "native"] {
+        let (ok, _, _, json) = run(bin().args([
+            "eval",
+            repo("configs/synthetic.yaml").to_str().unwrap(),
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--device",
+            device,
+        ]));
+        assert!(!ok);
+        let e = error_of(&json);
+        assert!(
+            e.contains("smnist.safetensors has n_in = 80")
+                && e.contains("synthetic.yaml gives 20 (model.n_in)"),
+            "{device}: {e}"
+        );
+    }
+}
