@@ -275,7 +275,9 @@ impl Config {
 /// The config fields that hold a path. A relative path written in a config file is relative
 /// to the directory of that file (so `configs/smnist_quick.yaml` names the bundled digits as
 /// `../assets/mnist-10k` and works from any working directory); one given with `--set` is
-/// relative to the working directory.
+/// relative to the working directory. When nothing exists at the config-relative path but
+/// the path exists from the working directory, that one is used with a warning (run
+/// directories written before this rule).
 pub const PATH_FIELDS: [(&str, &str); 2] = [("data", "path"), ("data", "cache_dir")];
 
 /// Replace the relative paths of [`PATH_FIELDS`] in `value` by `dir` joined with them
@@ -288,6 +290,18 @@ fn resolve_paths(value: &mut Value, dir: &Path) {
         let p = Path::new(s.as_str());
         if p.is_relative() && !s.is_empty() {
             let joined = dir.join(p);
+            let joined = if !joined.exists() && p.exists() {
+                // Run directories written before paths were resolved (before 2026-12-03) hold
+                // the path as given, relative to the working directory of their `run`: keep
+                // them resumable from there, and say so.
+                eprintln!(
+                    "warning: {section}.{key}: {} does not exist; using {s} from the working directory (a run directory from before config-relative paths?)",
+                    joined.display()
+                );
+                p.to_path_buf()
+            } else {
+                joined
+            };
             let joined = joined.canonicalize().unwrap_or(joined);
             *s = joined.to_string_lossy().into_owned();
         }
@@ -890,6 +904,22 @@ mod tests {
         assert_eq!(c.data.cache_dir.as_deref(), Some("/abs/cache"));
         let c = Config::load(&cfg, &["data.path=rel/y".to_string()]).unwrap();
         let expected = std::env::current_dir().unwrap().join("rel/y");
+        assert_eq!(c.data.path.as_deref(), Some(expected.to_str().unwrap()));
+    }
+
+    #[test]
+    fn a_path_only_found_from_the_working_directory_is_kept_for_old_run_directories() {
+        // Tests run in the package root, where `src` exists; the temporary directory has none.
+        let run = tempfile::tempdir().unwrap();
+        let cfg = run.path().join("config.yaml");
+        std::fs::write(&cfg, "data: {path: src}\n").unwrap();
+        let c = Config::load(&cfg, &[]).unwrap();
+        let expected = Path::new("src").canonicalize().unwrap();
+        assert_eq!(c.data.path.as_deref(), Some(expected.to_str().unwrap()));
+        // Where the config-relative path exists, it wins.
+        std::fs::create_dir(run.path().join("src")).unwrap();
+        let c = Config::load(&cfg, &[]).unwrap();
+        let expected = run.path().join("src").canonicalize().unwrap();
         assert_eq!(c.data.path.as_deref(), Some(expected.to_str().unwrap()));
     }
 
