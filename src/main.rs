@@ -403,13 +403,7 @@ fn cmd_resume(
     let mut source = source_for(&cfg, &parent_of(dir))?;
     let checked = resume::check(dir, &cfg, source.n_in(), source.n_out())?;
     let selected = select_from_config(&cfg.device)?;
-    let mut engine = build_engine(
-        &selected,
-        checked.network.clone(),
-        &checked.state.constraints,
-        &cfg.device,
-    )?;
-    checked.restore(engine.as_mut())?;
+    let mut engine = checked.engine(&selected, &cfg.device)?;
     // Everything checked: the first writes.
     checked.commit()?;
     let iteration = checked.iteration;
@@ -472,13 +466,7 @@ fn run_meta_rl(
         Some(checked) => {
             let log_std = LogStd::from_bytes(&checked.state.rng_state)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("last.safetensors").display()))?;
-            let mut engine = build_engine(
-                &selected,
-                checked.network.clone(),
-                &checked.state.constraints,
-                &cfg.device,
-            )?;
-            checked.restore(engine.as_mut())?;
+            let engine = checked.engine(&selected, &cfg.device)?;
             checked.commit()?;
             let start = RlStart {
                 session: checked.session_start(stop),

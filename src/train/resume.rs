@@ -15,6 +15,7 @@ use super::session::SessionStart;
 use super::stop::StopRequest;
 use super::trainer::validation_score;
 use crate::config::Config;
+use crate::device::{build_engine, DeviceConfig, Selected};
 use crate::engine::Engine;
 use crate::files::{split_json_lines, write_atomic};
 use crate::model::checkpoint::{load_checkpoint, TrainState};
@@ -41,14 +42,24 @@ pub struct Resumable {
 }
 
 impl Resumable {
-    /// Puts the checkpoint's training state into an engine built from [`Resumable::network`]
-    /// and the constraint codes: the Adam moments and the DEEP R settings.
-    pub fn restore(&self, engine: &mut dyn Engine) -> anyhow::Result<()> {
+    /// The engine that continues the run on `selected`: built from [`Resumable::network`] and
+    /// the checkpoint's constraint codes, with its Adam moments and DEEP R settings restored.
+    pub fn engine(
+        &self,
+        selected: &Selected,
+        device: &DeviceConfig,
+    ) -> anyhow::Result<Box<dyn Engine>> {
+        let mut engine = build_engine(
+            selected,
+            self.network.clone(),
+            &self.state.constraints,
+            device,
+        )?;
         engine.set_adam_moments(&self.state.adam_m, &self.state.adam_v)?;
         if let Some(d) = &self.state.deep_r {
             engine.set_rewiring(d.clone())?;
         }
-        Ok(())
+        Ok(engine)
     }
 
     /// Where the resumed session starts.
