@@ -100,24 +100,13 @@ fn l2l_outer_loop_lowers_the_mse_on_unseen_tasks() {
     let csv = std::fs::read_to_string(out.join("l2l_error_curves.csv")).unwrap();
     assert_eq!(csv.lines().count(), 41, "{csv}");
     // `plot` redraws both figures from their JSON alone, pixel for pixel the run's.
-    let figures = ["l2l_error_curves.png", "l2l_internal_model.png"];
-    let drawn: Vec<Vec<u8>> = figures
-        .iter()
-        .map(|f| std::fs::read(out.join(f)).unwrap())
-        .collect();
-    for f in figures {
-        std::fs::remove_file(out.join(f)).unwrap();
-    }
     let mut plot = Command::new(env!("CARGO_BIN_EXE_lsnn-gpu"));
     plot.args(["plot", out.to_str().unwrap()]);
-    let (ok, _, stderr, json) = common::cli::run_command(&mut plot);
-    assert!(ok, "{json}\n{stderr}");
-    for (f, before) in figures.iter().zip(&drawn) {
-        assert!(
-            std::fs::read(out.join(f)).unwrap() == *before,
-            "{f} redrawn from its data differs from the run's"
-        );
-    }
+    common::cli::assert_plot_redraws(
+        &mut plot,
+        &out,
+        &["l2l_error_curves.png", "l2l_internal_model.png"],
+    );
     let model: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("l2l_internal_model.json")).unwrap(),
     )

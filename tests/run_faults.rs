@@ -127,6 +127,15 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         .collect()
 }
 
+/// Resumes `dir`, which must be refused without changing any file of it; returns the error.
+fn refused_resume(dir: &Path) -> String {
+    let before = snapshot(dir);
+    let (ok, _, json) = resume(dir);
+    assert!(!ok, "resume of {} was not refused", dir.display());
+    assert!(before == snapshot(dir), "a refused resume changed a file");
+    json["error"].as_str().unwrap().to_string()
+}
+
 #[test]
 #[cfg(unix)]
 fn kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run() {
@@ -272,15 +281,11 @@ fn a_checkpoint_of_another_size_is_refused_naming_the_field_and_nothing_changes(
     let (ok, stderr, _) = run(&run_args(&other, 6, 3, &["--set", "model.n_in=8"]));
     assert!(ok, "{stderr}");
     std::fs::copy(other.join("last.safetensors"), dir.join("last.safetensors")).unwrap();
-    let before = snapshot(&dir);
-    let (ok, _, json) = resume(&dir);
-    assert!(!ok);
-    let e = json["error"].as_str().unwrap();
+    let e = refused_resume(&dir);
     assert!(
         e.contains("model.n_in: config.yaml says 20, last.safetensors has 8"),
         "{e}"
     );
-    assert!(before == snapshot(&dir), "a refused resume changed a file");
 
     // A config.yaml edited to another size: refused the same way.
     let (ok, stderr, _) = run(&run_args(&dir, 6, 3, &["--overwrite"]));
@@ -292,15 +297,11 @@ fn a_checkpoint_of_another_size_is_refused_naming_the_field_and_nothing_changes(
         yaml.replace("n_adaptive: 4", "n_adaptive: 5"),
     )
     .unwrap();
-    let before = snapshot(&dir);
-    let (ok, _, json) = resume(&dir);
-    assert!(!ok);
-    let e = json["error"].as_str().unwrap();
+    let e = refused_resume(&dir);
     assert!(
         e.contains("model.n_adaptive: config.yaml says 5, last.safetensors has 4"),
         "{e}"
     );
-    assert!(before == snapshot(&dir), "a refused resume changed a file");
 }
 
 #[test]
@@ -344,15 +345,11 @@ fn resume_before_the_first_checkpoint_says_so_and_changes_nothing() {
     let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
     let two: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
     std::fs::write(dir.join("metrics.jsonl"), two).unwrap();
-    let before = snapshot(&dir);
-    let (ok, _, json) = resume(&dir);
-    assert!(!ok);
-    let e = json["error"].as_str().unwrap();
+    let e = refused_resume(&dir);
     assert!(
         e.contains("no checkpoint yet") && e.contains("run") && e.contains("--overwrite"),
         "{e}"
     );
-    assert!(before == snapshot(&dir));
     // Killed before even its config was written: an empty directory.
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
@@ -429,9 +426,7 @@ fn deep_r_settings_edited_in_config_yaml_are_refused_naming_the_field() {
     ] {
         assert_ne!(edit, yaml, "the edit for {field} found nothing to replace");
         std::fs::write(dir.join("config.yaml"), &edit).unwrap();
-        let (ok, _, json) = resume(&dir);
-        assert!(!ok);
-        let e = json["error"].as_str().unwrap();
+        let e = refused_resume(&dir);
         assert!(e.contains(field), "{e}");
         std::fs::write(dir.join("config.yaml"), &yaml).unwrap();
         assert!(before == snapshot(&dir), "a refused resume changed a file");

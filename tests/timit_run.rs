@@ -158,28 +158,18 @@ fn timit_run_on_generated_corpus_learns_the_phones() {
     let csv = std::fs::read_to_string(out.join("per_phone_error.csv")).unwrap();
     assert_eq!(csv.lines().count(), 62, "header + 61 phones");
     // `plot` redraws the confusion figures from frame_errors.json alone, pixel for pixel.
-    let figures = [
-        "confusion_61.png",
-        "confusion_39.png",
-        "per_phone_error.png",
-    ];
-    let drawn: Vec<Vec<u8>> = figures
-        .iter()
-        .map(|f| std::fs::read(out.join(f)).unwrap())
-        .collect();
-    for f in figures {
-        std::fs::remove_file(out.join(f)).unwrap();
-    }
-    let (ok, stderr, json) = run(bin()
-        .args(["plot", out.to_str().unwrap()])
-        .env("TIMIT_DIR", &corpus));
-    assert!(ok, "{json}\n{stderr}");
-    for (f, before) in figures.iter().zip(&drawn) {
-        assert!(
-            std::fs::read(out.join(f)).unwrap() == *before,
-            "{f} redrawn from frame_errors.json differs from the run's"
-        );
-    }
+    let mut plot = bin();
+    plot.args(["plot", out.to_str().unwrap()])
+        .env("TIMIT_DIR", &corpus);
+    common::cli::assert_plot_redraws(
+        &mut plot,
+        &out,
+        &[
+            "confusion_61.png",
+            "confusion_39.png",
+            "per_phone_error.png",
+        ],
+    );
 
     // Second run: the corpus named by TIMIT_DIR, the features loaded from the cache, and
     // spike-encoded input (78 channels) instead of analog.

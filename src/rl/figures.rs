@@ -821,11 +821,9 @@ mod tests {
         assert!(gray > 300 && gray < 700, "{gray}");
     }
 
-    #[test]
-    fn path_lengths_png_with_nan_bars() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("lengths.png");
-        let stats = vec![
+    /// Three agents' path lengths, one with NaN bars (no second or last exploitation phase).
+    fn path_lengths_with_a_nan_bar() -> Vec<PathLengthStats> {
+        vec![
             PathLengthStats {
                 name: "LSNN agent".into(),
                 first: 61.5,
@@ -844,7 +842,14 @@ mod tests {
                 second: 25.2,
                 last: 25.9,
             },
-        ];
+        ]
+    }
+
+    #[test]
+    fn path_lengths_png_with_nan_bars() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("lengths.png");
+        let stats = path_lengths_with_a_nan_bar();
         draw_path_lengths(&stats, &out).unwrap();
         let (w, h) = path_lengths_size(3);
         assert_eq!((w, h), (880, 560));
@@ -954,26 +959,7 @@ mod tests {
         draw_paths(&s, &oracle_traces(1), "One", &dir.join("rl_paths_one.png")).unwrap();
         draw_goal_curve(&curve(300), 0.35, 7.2, &dir.join("rl_goals.png")).unwrap();
         draw_goal_curve(&curve(8), 0.35, 7.2, &dir.join("rl_goals_few.png")).unwrap();
-        let stats = vec![
-            PathLengthStats {
-                name: "LSNN agent".into(),
-                first: 61.5,
-                second: 24.0,
-                last: 22.1,
-            },
-            PathLengthStats {
-                name: "random walk".into(),
-                first: 120.0,
-                second: f64::NAN,
-                last: f64::NAN,
-            },
-            PathLengthStats {
-                name: "oracle".into(),
-                first: 26.0,
-                second: 25.2,
-                last: 25.9,
-            },
-        ];
+        let stats = path_lengths_with_a_nan_bar();
         draw_path_lengths(&stats, &dir.join("rl_path_lengths.png")).unwrap();
     }
 }

@@ -27,3 +27,24 @@ pub fn run_device(what: &str) -> &'static str {
         "gpu"
     }
 }
+
+/// Removes `figures` from the run directory `dir`, runs `plot` (a prepared `lsnn-gpu plot DIR`
+/// command, with whatever environment the task needs) and asserts that each figure is drawn
+/// again from the data beside it, byte for byte the run's.
+pub fn assert_plot_redraws(plot: &mut Command, dir: &std::path::Path, figures: &[&str]) {
+    let drawn: Vec<Vec<u8>> = figures
+        .iter()
+        .map(|f| std::fs::read(dir.join(f)).unwrap())
+        .collect();
+    for f in figures {
+        std::fs::remove_file(dir.join(f)).unwrap();
+    }
+    let (ok, _, stderr, json) = run_command(plot);
+    assert!(ok, "{json}\n{stderr}");
+    for (f, before) in figures.iter().zip(&drawn) {
+        assert!(
+            std::fs::read(dir.join(f)).unwrap() == *before,
+            "{f} redrawn from its data differs from the run's"
+        );
+    }
+}
