@@ -96,6 +96,7 @@ fn main() -> anyhow::Result<()> {
     )?;
     let other_device = select(args.device, cfg.device.backend, cfg.device.adapter.clone())?;
     let (mut sum_rel, mut sum_along, mut sum_flip) = (0.0f64, 0.0f64, 0.0f64);
+    let (mut max_block, mut max_moment) = ([0.0f64; 4], 0.0f64);
     for it in 0..args.iterations {
         let batch = source.train_batch(it)?;
         let t = &cfg.train;
@@ -143,6 +144,40 @@ fn main() -> anyhow::Result<()> {
             }
         }
         let rel = (diff2 / norm2).sqrt();
+        // Per block: the largest difference of one parameter's update relative to the size
+        // of that block's largest native update (a small block that differs a lot would hide
+        // in the global norm), and the Adam moments the two engines stored after the step
+        // (the steps can agree while what is carried to the next step differs).
+        let layout = before.params.layout();
+        let block_max = layout.blocks().map(|block| {
+            let r = block.range();
+            let scale = r
+                .clone()
+                .map(|e| (after_native[e] - w0[e]).abs())
+                .fold(0.0f32, f32::max);
+            let worst = r
+                .map(|e| ((after_other[e] - w0[e]) - (after_native[e] - w0[e])).abs())
+                .fold(0.0f32, f32::max);
+            worst / scale.max(f32::MIN_POSITIVE)
+        });
+        let (m_native, v_native) = native.adam_moments()?;
+        let (m_other, v_other) = other.adam_moments()?;
+        let moment_rel = |a: &[f32], b: &[f32]| {
+            let (mut d, mut n) = (0.0f64, 0.0f64);
+            for (x, y) in a.iter().zip(b) {
+                d += f64::from(x - y).powi(2);
+                n += f64::from(*x).powi(2);
+            }
+            (d / n.max(f64::MIN_POSITIVE)).sqrt()
+        };
+        let (m_rel, v_rel) = (
+            moment_rel(&m_native, &m_other),
+            moment_rel(&v_native, &v_other),
+        );
+        for (worst, b) in max_block.iter_mut().zip(block_max) {
+            *worst = worst.max(f64::from(b));
+        }
+        max_moment = max_moment.max(m_rel).max(v_rel);
         let along = along / norm2;
         let flip = flips as f64 / moved.max(1) as f64;
         sum_rel += rel;
@@ -150,11 +185,15 @@ fn main() -> anyhow::Result<()> {
         sum_flip += flip;
         if (it + 1) % args.every == 0 || it == 0 {
             eprintln!(
-                "it {:5}  rel diff {rel:.3e}  along {along:+.3e}  sign flips {:.4} %  loss native {:.6} other {:.6}",
+                "it {:5}  rel diff {rel:.3e}  along {along:+.3e}  sign flips {:.4} %  loss native {:.6} other {:.6}  per block max (w_in w_rec w_out b_out) {:.1e} {:.1e} {:.1e} {:.1e}  moments m {m_rel:.1e} v {v_rel:.1e}",
                 it + 1,
                 100.0 * flip,
                 stats_native.loss,
-                stats_other.loss
+                stats_other.loss,
+                block_max[0],
+                block_max[1],
+                block_max[2],
+                block_max[3],
             );
         }
     }
@@ -170,6 +209,8 @@ fn main() -> anyhow::Result<()> {
             "mean_relative_difference": sum_rel / n,
             "mean_along": sum_along / n,
             "mean_sign_flip_fraction": sum_flip / n,
+            "max_block_relative_difference": {"w_in": max_block[0], "w_rec": max_block[1], "w_out": max_block[2], "b_out": max_block[3]},
+            "max_moment_relative_difference": max_moment,
         })
     );
     Ok(())
