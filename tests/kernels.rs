@@ -1,47 +1,94 @@
 //! Per-kernel entry points: one kernel, run alone through its room (`src/gpu/kernels/`) on
 //! random buffers, against its CPU twin (`src/cpu/<kernel>.rs`). The engine-level tests
 //! (gpu_matches_reference, deep_r) hold whole iterations; these localise a difference to one
-//! kernel.
+//! kernel. Where a kernel reads another kernel's output (records, spike bits, output errors,
+//! row lists, counters), the CPU twin of that other kernel makes it, never the GPU.
+//!
+//! Buffers are made by `storage`, `uniform` and `staging` only (one place to change when the
+//! bindings' types change).
 
 mod common;
 
+use common::cases::{min_margin, ATOL, MIN_MARGIN, RTOL};
+use common::{random_batch, random_network, Case};
+use lsnn_gpu::cpu::alif_backward::output_errors;
+use lsnn_gpu::cpu::alif_forward::{alif_forward, ForwardTrace, ParamsOf};
 use lsnn_gpu::cpu::batch_reduce::batch_reduce;
+use lsnn_gpu::cpu::loss_reduce::rates_and_regulariser;
+use lsnn_gpu::cpu::readout_loss::{predictions, readout_loss};
+use lsnn_gpu::cpu::{alif_backward, LossOutput};
+use lsnn_gpu::gpu::budget;
 use lsnn_gpu::gpu::context::map_read;
 use lsnn_gpu::gpu::kernels::{self, Kernel};
-use lsnn_gpu::gpu::layout::Dims;
+use lsnn_gpu::gpu::layout::{
+    Chunk, Dims, StepUniform, STATE_B, STATE_COUNT, STATE_HEAD, STATE_REFRACTORY, STATE_V,
+};
 use lsnn_gpu::gpu::shader::ShaderConstants;
-use lsnn_gpu::gpu::GpuContext;
+use lsnn_gpu::gpu::{GpuContext, GpuEngine};
 use lsnn_gpu::model::init::Constraint;
+use lsnn_gpu::model::{Batch, Network, Readout, Targets};
+use ndarray::Array3;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use wgpu::util::DeviceExt;
 
+/// Invocations per workgroup of the per-sequence kernels: fewer than the 37 neurons of the
+/// cases, so every invocation owns several neurons (j = lid + k·WG) as in the engine.
+const WG: u32 = 16;
+/// The noise seed of the forward pass (the one `common::cases::min_margin` checks).
+const NOISE_SEED: u32 = 9;
+
+// ---- buffers ---------------------------------------------------------------------------
+
+/// A storage buffer holding `data` (padded to 16 bytes, the smallest binding).
 fn storage<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, data: &[T]) -> wgpu::Buffer {
+    let mut bytes: Vec<u8> = bytemuck::cast_slice(data).to_vec();
+    bytes.resize(bytes.len().max(16).next_multiple_of(4), 0);
     ctx.device
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(label),
-            contents: bytemuck::cast_slice(data),
+            contents: &bytes,
             usage: wgpu::BufferUsages::STORAGE
                 | wgpu::BufferUsages::COPY_SRC
                 | wgpu::BufferUsages::COPY_DST,
         })
 }
 
-/// Dispatches `group` of `kernel` on a `grid` in one submit and reads `len` bytes of `out`.
-fn run_once(
-    ctx: &GpuContext,
-    kernel: &Kernel,
-    group: &wgpu::BindGroup,
-    grid: (u32, u32),
-    out: &wgpu::Buffer,
-    len: u64,
-) -> Vec<u8> {
-    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+/// A uniform buffer holding `value`.
+fn uniform<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, value: &T) -> wgpu::Buffer {
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::bytes_of(value),
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
+}
+
+/// An empty buffer of `len` bytes that a storage buffer is copied into to be read.
+fn staging(ctx: &GpuContext, len: u64) -> wgpu::Buffer {
+    ctx.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("read back"),
         size: len,
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
-    });
+    })
+}
+
+/// The first `len` elements of `buf`.
+fn read<T: bytemuck::Pod>(ctx: &GpuContext, buf: &wgpu::Buffer, len: usize) -> Vec<T> {
+    let bytes = (len * std::mem::size_of::<T>()) as u64;
+    let out = staging(ctx, bytes);
+    let mut enc = ctx
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+    enc.copy_buffer_to_buffer(buf, 0, &out, 0, bytes);
+    ctx.queue.submit([enc.finish()]);
+    bytemuck::pod_collect_to_vec(&map_read(&ctx.device, &out, bytes).expect("read back"))
+}
+
+/// Dispatches `kernel` once per bind group of `groups`, in order, on a `grid`, in one
+/// compute pass and one submit (as `GpuEngine::run` records a stage).
+fn dispatch(ctx: &GpuContext, kernel: &Kernel, groups: &[wgpu::BindGroup], grid: (u32, u32)) {
     let mut enc = ctx
         .device
         .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
@@ -51,12 +98,582 @@ fn run_once(
             timestamp_writes: None,
         });
         pass.set_pipeline(&kernel.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(grid.0, grid.1, 1);
+        for group in groups {
+            pass.set_bind_group(0, group, &[]);
+            pass.dispatch_workgroups(grid.0, grid.1, 1);
+        }
     }
-    enc.copy_buffer_to_buffer(out, 0, &staging, 0, len);
     ctx.queue.submit([enc.finish()]);
-    map_read(&ctx.device, &staging, len).expect("read back")
+}
+
+// ---- comparisons -----------------------------------------------------------------------
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// |gpu − cpu| ≤ rtol·|cpu| + atol·max|cpu| for every entry (the form of the engine tests'
+/// gradient tolerance); returns the largest |cpu|, which the caller checks is not zero.
+fn assert_close(what: &str, gpu: &[f32], cpu: &[f32], rtol: f64, atol: f64) -> f64 {
+    assert_eq!(gpu.len(), cpu.len(), "{what}: lengths");
+    let scale = cpu.iter().fold(0.0f64, |m, &x| m.max((x as f64).abs()));
+    let mut worst = 0.0f64;
+    for (e, (&g, &c)) in gpu.iter().zip(cpu).enumerate() {
+        let err = (g as f64 - c as f64).abs();
+        let tol = rtol * (c as f64).abs() + atol * scale;
+        assert!(
+            err <= tol,
+            "{what}[{e}]: GPU {g:e}, CPU twin {c:e}, |diff| {err:e} > {tol:e}"
+        );
+        if err > 0.0 {
+            worst = worst.max(err / tol);
+        }
+    }
+    eprintln!("{what}: worst difference {worst:.2e} of the tolerance");
+    scale
+}
+
+// ---- inputs made by the CPU twins ----------------------------------------------------
+
+/// A case of the sweeps: 21 inputs, 37 neurons (14 adaptive), 5 classes, 40 steps of 3
+/// sequences, in chunks of 7 steps (the last one shorter; frames of 5 steps straddle them).
+fn sweep_case(readout: Readout, seed: u64) -> Case {
+    Case {
+        n_in: 21,
+        n_regular: 23,
+        n_adaptive: 14,
+        n_out: 5,
+        steps: 40,
+        batch: 3,
+        n_delay: 4,
+        n_ref: 2,
+        readout,
+        noise_std: 0.02,
+        seed,
+        ..Case::default()
+    }
+}
+
+/// Time chunks of 7 steps, shorter where the adapter caps the loop iterations of a dispatch
+/// (the engine's rule: `GpuEngine::ensure_batch`).
+fn chunks(ctx: &GpuContext, dims: &Dims, steps: usize) -> Vec<(usize, usize)> {
+    let mut len = 7;
+    if let Some(limit) = ctx.loop_limit {
+        let cap = limit * 9 / 10;
+        for cost in [
+            budget::forward(dims, WG),
+            budget::backward(dims, WG),
+            budget::readout(dims, WG),
+        ] {
+            len = len.min(cost.max_steps(cap).expect("one step fits the loop cap"));
+        }
+    }
+    budget::chunks(steps, len)
+}
+
+fn chunk_uniforms(ctx: &GpuContext, chunks: &[(usize, usize)]) -> Vec<wgpu::Buffer> {
+    chunks
+        .iter()
+        .map(|&(t0, len)| {
+            let c = Chunk {
+                t0: t0 as u32,
+                len: len as u32,
+                ..Chunk::default()
+            };
+            uniform(ctx, "chunk", &c)
+        })
+        .collect()
+}
+
+/// This chunk's rows of x [T, B, n_in].
+fn x_chunk(x: &Array3<f32>, (t0, len): (usize, usize)) -> Vec<f32> {
+    x.slice(ndarray::s![t0 - 1..t0 - 1 + len, .., ..])
+        .iter()
+        .copied()
+        .collect()
+}
+
+/// u_t = (v_{t−1} − A_t)/A_t of the twin (M5).
+fn u_of(trace: &ForwardTrace<f32>, idx: [usize; 3]) -> f32 {
+    let a = trace.thr_adaptive[idx];
+    (trace.v_prev[idx] - a) / a
+}
+
+/// The spike bits alif_forward.wgsl writes, from the twin's trace (common.wgsl's layout): per
+/// step t (row 0 = before step 1, zero) and sequence b, the mask of z_t, then the mask of
+/// the neurons whose pseudo-derivative is non-zero (M6: not refractory and |u_t| < 1).
+fn pack_bits(trace: &ForwardTrace<f32>, dims: &Dims) -> Vec<u32> {
+    let (steps, batch, n) = trace.z.dim();
+    let rw = dims.rec_words as usize;
+    let mut out = vec![0u32; dims.bits_len()];
+    for ti in 0..steps {
+        for b in 0..batch {
+            let row = ((ti + 1) * batch + b) * 2 * rw;
+            for j in 0..n {
+                let bit = 1u32 << (j % 32);
+                if trace.z[[ti, b, j]] != 0.0 {
+                    out[row + j / 32] |= bit;
+                }
+                if !trace.refractory[[ti, b, j]] && u_of(trace, [ti, b, j]).abs() < 1.0 {
+                    out[row + rw + j / 32] |= bit;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The chunk's records (v_{t−1}, b_t) [len, B, N] as alif_forward.wgsl writes them.
+fn records_of(trace: &ForwardTrace<f32>, (t0, len): (usize, usize)) -> Vec<f32> {
+    let (_, batch, n) = trace.z.dim();
+    let mut out = Vec::with_capacity(len * batch * n * 2);
+    for ti in t0 - 1..t0 - 1 + len {
+        for b in 0..batch {
+            for j in 0..n {
+                out.push(trace.v_prev[[ti, b, j]]);
+                out.push(trace.b[[ti, b, j]]);
+            }
+        }
+    }
+    out
+}
+
+/// The labels buffer of the batch's targets as the engine uploads them (`upload_batch`) and
+/// the loss's normaliser n_scored of the step uniform.
+fn labels_of(batch: &Batch, net: &Network) -> (Vec<i32>, u32) {
+    match (&batch.targets, net.sim.readout) {
+        (Targets::Labels(l), _) => (l.to_vec(), l.len() as u32),
+        (Targets::FrameLabels(l), Readout::Framewise(k)) => {
+            let scored = (k - 1..l.nrows())
+                .step_by(k)
+                .map(|t| l.row(t).iter().filter(|&&v| v >= 0).count())
+                .sum::<usize>();
+            (l.iter().copied().collect(), scored as u32)
+        }
+        (Targets::FrameValues(v), Readout::Regression(k)) => {
+            let scored = (k - 1..v.dim().0)
+                .step_by(k)
+                .map(|t| (0..v.dim().1).filter(|&b| v[[t, b, 0]].is_finite()).count())
+                .sum::<usize>();
+            // An unscored step is the bit pattern of −1 (readout_loss.wgsl).
+            let bits = v
+                .iter()
+                .map(|x| if x.is_nan() { -1 } else { x.to_bits() as i32 })
+                .collect();
+            (bits, (scored * net.n_out()) as u32)
+        }
+        _ => panic!("targets do not match the readout"),
+    }
+}
+
+/// The forward pass and losses of the twin on a sweep case, in f32.
+struct Twin {
+    net: Network,
+    batch: Batch,
+    params: ParamsOf<f32>,
+    trace: ForwardTrace<f32>,
+    loss: LossOutput<f32>,
+}
+
+fn twin(case: &Case) -> Twin {
+    let net = random_network(case);
+    // Spikes are compared exactly only where no voltage sits within rounding of its
+    // threshold (the engine tests' rule).
+    let margin = min_margin(&net, case);
+    assert!(
+        margin >= MIN_MARGIN,
+        "ill-conditioned case: margin {margin}"
+    );
+    let batch = random_batch(case);
+    let params = ParamsOf::<f32>::from_params(&net.params);
+    let trace = alif_forward(&net, &params, &batch.x, NOISE_SEED);
+    let loss = readout_loss(&net, &params, &trace, &batch.targets);
+    Twin {
+        net,
+        batch,
+        params,
+        trace,
+        loss,
+    }
+}
+
+fn step_uniform(n_scored: u32) -> StepUniform {
+    StepUniform {
+        noise_seed: NOISE_SEED,
+        n_scored,
+        ..StepUniform::default()
+    }
+}
+
+// ---- the kernels -----------------------------------------------------------------------
+
+/// alif_forward.wgsl against cpu::alif_forward (M1–M5, with M1's noise) over six chunks in
+/// order: the spikes and the pseudo-derivative mask exactly (the case keeps every u_t at
+/// least MIN_MARGIN from 0 and from ±1); the records (v_{t−1}, b_t) and the state left after
+/// the last step (v, b, the delay ring) within f32 rounding; refractory countdowns and spike
+/// counts exactly.
+#[test]
+fn alif_forward_matches_its_cpu_twin() {
+    let Some((ctx, _guard)) = require_gpu!() else {
+        return;
+    };
+    let case = sweep_case(Readout::Window(8), 31);
+    let t = twin(&case);
+    let (steps, batch, n) = t.trace.z.dim();
+    // The mask of M6 flips where |u| crosses 1: keep the case away from it too (v = 0
+    // exactly gives u = −1 exactly on both sides).
+    let near_one = t
+        .trace
+        .v_prev
+        .indexed_iter()
+        .filter(|&(i, &v)| v != 0.0 && !t.trace.refractory[i])
+        .map(|(i, _)| (u_of(&t.trace, [i.0, i.1, i.2]).abs() - 1.0).abs())
+        .fold(f32::INFINITY, f32::min);
+    assert!(near_one as f64 >= MIN_MARGIN, "|u| within {near_one} of 1");
+    let dims = Dims::for_batch(&t.net, batch, steps, false).unwrap();
+    let chunks = chunks(&ctx, &dims, steps);
+    assert!(chunks.len() >= 6, "{} chunks", chunks.len());
+    let kernel = Kernel::new(
+        &ctx.device,
+        kernels::alif_forward::NAME,
+        &ShaderConstants::new(WG),
+    );
+    let dims_buf = uniform(&ctx, "dims", &dims);
+    let step = uniform(&ctx, "step", &step_uniform(0));
+    let model = storage(&ctx, "model", &GpuEngine::model_data(&t.net));
+    let delays = storage(&ctx, "delays", &GpuEngine::delay_data(&t.net));
+    // NaN state and garbage bits: the kernel must write everything it reads.
+    let stride = dims.state_stride as usize;
+    let state = storage(&ctx, "state", &vec![f32::NAN; batch * n * stride]);
+    let bits_buf = storage(&ctx, "bits", &vec![0xDEAD_BEEFu32; dims.bits_len()]);
+    let chunk_bufs = chunk_uniforms(&ctx, &chunks);
+    let xs: Vec<_> = chunks
+        .iter()
+        .map(|&c| storage(&ctx, "x", &x_chunk(&t.batch.x, c)))
+        .collect();
+    let records: Vec<_> = chunks
+        .iter()
+        .map(|&(_, len)| storage(&ctx, "records", &vec![f32::NAN; len * batch * n * 2]))
+        .collect();
+    let groups: Vec<_> = (0..chunks.len())
+        .map(|c| {
+            kernels::alif_forward::Bindings {
+                dims: &dims_buf,
+                chunk: &chunk_bufs[c],
+                step: &step,
+                model: &model,
+                delays: &delays,
+                x: &xs[c],
+                state: &state,
+                records: &records[c],
+                bits: &bits_buf,
+            }
+            .bind_group(&ctx.device, &kernel, "alif_forward")
+        })
+        .collect();
+    dispatch(
+        &ctx,
+        &kernel,
+        &groups,
+        kernels::alif_forward::grid(batch as u32),
+    );
+
+    // Spikes and the pseudo-derivative mask, every step and sequence.
+    let gpu_bits: Vec<u32> = read(&ctx, &bits_buf, dims.bits_len());
+    let cpu_bits = pack_bits(&t.trace, &dims);
+    let words = 2 * dims.rec_words as usize;
+    if let Some(w) = (0..cpu_bits.len()).find(|&w| gpu_bits[w] != cpu_bits[w]) {
+        let (row, word) = (w / words, w % words);
+        panic!(
+            "step {}, sequence {}: {} word {}: GPU {:#034b}, CPU twin {:#034b}",
+            row / batch,
+            row % batch,
+            ["spike", "pseudo-derivative"][word / dims.rec_words as usize],
+            word % dims.rec_words as usize,
+            gpu_bits[w],
+            cpu_bits[w]
+        );
+    }
+    let spikes: u32 = t.trace.z.iter().map(|&z| u32::from(z != 0.0)).sum();
+    let active = cpu_bits.iter().map(|w| w.count_ones()).sum::<u32>() - spikes;
+    let cells = (steps * batch * n) as u32;
+    assert!(spikes > 100 && spikes < cells / 2, "{spikes} spikes");
+    assert!(active > 100 && active + 100 < cells, "{active} active");
+    assert!(t.trace.refractory.iter().any(|&r| r), "no refractory step");
+
+    // Records: f32 on both sides, the same operations (M2–M4) in the same order and the ring
+    // summed in the same order, but a GPU compiler may contract a·b + c into a fused
+    // multiply-add (and noise_normal's log and cos differ by a few ulp): each step adds a few
+    // roundings of ~6e-8 relative that the leak α < 1 damps over at most τ_m/dt = 30 steps,
+    // so 1e-5 of the largest voltage (10× that) is the bound; a wrong term moves v by far
+    // more (a weight is ~1, the thresholds 0.02–0.08).
+    let mut gpu_rec = Vec::new();
+    let mut cpu_rec = Vec::new();
+    for (c, &chunk) in chunks.iter().enumerate() {
+        gpu_rec.extend(read::<f32>(&ctx, &records[c], chunk.1 * batch * n * 2));
+        cpu_rec.extend(records_of(&t.trace, chunk));
+    }
+    let scale = assert_close("records (v_{t-1}, b_t)", &gpu_rec, &cpu_rec, 1e-5, 1e-5);
+    assert!(scale > 0.1, "voltages {scale}");
+
+    // The state after the last step: what the next pass of a stream starts from.
+    let gpu_state: Vec<f32> = read(&ctx, &state, batch * n * stride);
+    let end = &t.trace.end;
+    let slot = |b: usize, j: usize, q: usize| gpu_state[(b * n + j) * stride + q];
+    let (mut gv, mut cv, mut gring, mut cring) = (vec![], vec![], vec![], vec![]);
+    for b in 0..batch {
+        for j in 0..n {
+            gv.extend([slot(b, j, STATE_V as usize), slot(b, j, STATE_B as usize)]);
+            cv.extend([end.v[[b, j]], end.b[[b, j]]]);
+            assert_eq!(
+                slot(b, j, STATE_REFRACTORY as usize),
+                end.refractory_left[[b, j]] as f32,
+                "refractory steps left of ({b}, {j})"
+            );
+            let count = (0..steps)
+                .filter(|&ti| t.trace.z[[ti, b, j]] != 0.0)
+                .count();
+            assert_eq!(
+                slot(b, j, STATE_COUNT as usize),
+                count as f32,
+                "spike count"
+            );
+            for d in 0..case.n_delay as usize {
+                gring.push(slot(b, j, STATE_HEAD as usize + d));
+                cring.push(end.ring[[b, d, j]]);
+            }
+        }
+    }
+    assert_close("state v, b after step T", &gv, &cv, 1e-5, 1e-5);
+    let ring_scale = assert_close("delay ring after step T", &gring, &cring, 1e-5, 1e-5);
+    assert!(ring_scale > 0.0, "empty delay ring");
+}
+
+/// readout_loss.wgsl against cpu::readout_loss (M7, M8, the losses) and the readout part of
+/// cpu::alif_backward (the output errors, the W_out and b_out gradients), for the window,
+/// framewise and regression readouts over chunks of 7 steps (frames of 5 straddle them),
+/// from the spike bits of the twin's forward pass.
+#[test]
+fn readout_loss_matches_its_cpu_twin() {
+    let Some((ctx, _guard)) = require_gpu!() else {
+        return;
+    };
+    let kernel = Kernel::new(
+        &ctx.device,
+        kernels::readout_loss::NAME,
+        &ShaderConstants::new(WG),
+    );
+    for (readout, seed) in [
+        (Readout::Window(8), 41),
+        (Readout::Framewise(5), 42),
+        (Readout::Regression(5), 43),
+    ] {
+        let case = Case {
+            analog: true,
+            input_density: 0.5,
+            ..sweep_case(readout, seed)
+        };
+        let t = twin(&case);
+        let (steps, batch, n) = t.trace.z.dim();
+        let p = t.net.params.len();
+        let dims = Dims::for_batch(&t.net, batch, steps, false).unwrap();
+        let chunks = chunks(&ctx, &dims, steps);
+        let (labels, n_scored) = labels_of(&t.batch, &t.net);
+        let dims_buf = uniform(&ctx, "dims", &dims);
+        let step = uniform(&ctx, "step", &step_uniform(n_scored));
+        let model = storage(&ctx, "model", &GpuEngine::model_data(&t.net));
+        let bits_buf = storage(&ctx, "bits", &pack_bits(&t.trace, &dims));
+        let labels_buf = storage(&ctx, "labels", &labels);
+        let readout_buf = storage(&ctx, "readout", &vec![f32::NAN; dims.readout_len()]);
+        let partials = storage(&ctx, "partials", &vec![f32::NAN; batch * p]);
+        let pstate = storage(&ctx, "pstate", &vec![f32::NAN; batch * n * 2]);
+        let chunk_bufs = chunk_uniforms(&ctx, &chunks);
+        let groups: Vec<_> = chunk_bufs
+            .iter()
+            .map(|chunk| {
+                kernels::readout_loss::Bindings {
+                    dims: &dims_buf,
+                    chunk,
+                    step: &step,
+                    model: &model,
+                    bits: &bits_buf,
+                    labels: &labels_buf,
+                    readout: &readout_buf,
+                    partials: &partials,
+                    pstate: &pstate,
+                }
+                .bind_group(&ctx.device, &kernel, "readout_loss")
+            })
+            .collect();
+        dispatch(
+            &ctx,
+            &kernel,
+            &groups,
+            kernels::readout_loss::grid(batch as u32),
+        );
+        let r: Vec<f32> = read(&ctx, &readout_buf, dims.readout_len());
+        let name = format!("{readout:?}");
+
+        // Per-sequence (loss share, correct, scored), summed over the batch as loss_reduce does.
+        let per_seq = &r[dims.off_per_seq as usize..][..3 * batch];
+        let total = |k: usize| (0..batch).map(|b| per_seq[3 * b + k]).sum::<f32>();
+        // The loss: f32 sums of a few hundred terms in another association (the mean of a
+        // frame's p as a sum then ×1/k here, a sum of p·1/k there), then softmax: 1e-5.
+        let (task, cpu_task) = (total(0) as f64, t.loss.loss_task as f64);
+        assert!(
+            (task - cpu_task).abs() <= 1e-5 * cpu_task.abs(),
+            "{name}: task loss {task} vs {cpu_task}"
+        );
+        assert_eq!(total(1) as usize, t.loss.correct, "{name}: correct");
+        assert_eq!(total(2) as usize, t.loss.scored, "{name}: scored");
+        assert!(
+            t.loss.scored > 0 && cpu_task > 0.0,
+            "{name}: nothing scored"
+        );
+        // The predicted class of every decision, exactly (as the engine tests).
+        let pred = predictions(&t.loss.probs);
+        let gpu_pred: Vec<i32> = r[dims.off_pred as usize..][..pred.len()]
+            .iter()
+            .map(|&c| c as i32)
+            .collect();
+        assert_eq!(gpu_pred, pred.iter().copied().collect::<Vec<_>>(), "{name}");
+        if let Readout::Regression(_) = readout {
+            let outputs = t.loss.probs.as_slice().unwrap();
+            let gpu_out = &r[dims.off_out as usize..][..outputs.len()];
+            assert_close(
+                &format!("{name}: frame outputs"),
+                gpu_out,
+                outputs,
+                1e-5,
+                1e-6,
+            );
+        }
+        // Output errors dy: [B, n_out] for the window (the same at each of its K steps),
+        // [T, B, n_out] for frames. (softmax − onehot)·(1/B)·(1/K) here, ·(1/(B·K)) there:
+        // a few ulp apart; 1e-5 relative, with a floor of 1e-6 of the largest for entries
+        // that are tiny differences.
+        let dy = output_errors(&t.net, &t.loss, &t.batch.targets, steps, batch);
+        let cpu_dy: Vec<f32> = match readout {
+            Readout::Window(_) => dy
+                .index_axis(ndarray::Axis(0), steps - 1)
+                .iter()
+                .copied()
+                .collect(),
+            _ => dy.iter().copied().collect(),
+        };
+        let gpu_dy = &r[dims.off_dy as usize..][..cpu_dy.len()];
+        let scale = assert_close(&format!("{name}: dy"), gpu_dy, &cpu_dy, 1e-5, 1e-6);
+        assert!(scale > 0.0, "{name}: dy all zero");
+
+        // The readout's gradients of each sequence, summed over the batch by the reduction's
+        // twin, against the reference's W_out and b_out gradients (the engine tests'
+        // gradient tolerance: f32 sums in another order).
+        let gpu_partials: Vec<f32> = read(&ctx, &partials, batch * p);
+        let free = vec![Constraint::Free as u32; p];
+        let sums = batch_reduce(&gpu_partials, &vec![1.0; p], &free, false);
+        let g = alif_backward(
+            &t.net,
+            &t.params,
+            &t.batch.x,
+            &t.trace,
+            &t.loss,
+            &t.batch.targets,
+        )
+        .to_flat();
+        let off = dims.off_w_out as usize;
+        let grad_scale = assert_close(
+            &format!("{name}: W_out, b_out gradients"),
+            &sums[off..],
+            &g[off..],
+            RTOL,
+            ATOL,
+        );
+        assert!(grad_scale > 0.0, "{name}: zero readout gradients");
+    }
+}
+
+/// loss_reduce.wgsl against cpu::loss_reduce (M9: the rates and L_reg) on random spike
+/// counts, with dt = 0.5 (a spike is z = 2): the rates within a few ulp (count/dt·1/(BT)
+/// there, Σz·1/(BT) here, and a GPU's division need not round correctly), L_reg within
+/// f32 rounding of a sum of N squares (1e-5); the batch sums of the per-sequence losses,
+/// correct and scored counts in order b = 0..B, exactly.
+#[test]
+fn loss_reduce_matches_its_cpu_twin() {
+    let Some((ctx, _guard)) = require_gpu!() else {
+        return;
+    };
+    let case = Case {
+        dt: 0.5,
+        batch: 5,
+        ..sweep_case(Readout::Window(8), 51)
+    };
+    let net = random_network(&case);
+    let (steps, batch, n) = (case.steps, case.batch, net.n_rec());
+    let dims = Dims::for_batch(&net, batch, steps, false).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(52);
+    // Each neuron its own rate, from silent to half the steps (the regulariser's target,
+    // 10 Hz, is 0.01 spikes per ms: both signs of r̄ − f0 occur).
+    let density: Vec<f64> = (0..n).map(|j| [0.0, 0.005, 0.02, 0.5][j % 4]).collect();
+    let z = Array3::from_shape_fn((steps, batch, n), |(_, _, j)| {
+        if rng.random_bool(density[j]) {
+            1.0 / case.dt
+        } else {
+            0.0
+        }
+    });
+    let stride = dims.state_stride as usize;
+    // Only the spike counts are read: every other slot NaN.
+    let mut state = vec![f32::NAN; batch * n * stride];
+    for b in 0..batch {
+        for j in 0..n {
+            let count = (0..steps).filter(|&t| z[[t, b, j]] != 0.0).count();
+            state[(b * n + j) * stride + STATE_COUNT as usize] = count as f32;
+        }
+    }
+    let mut readout = vec![f32::NAN; dims.readout_len()];
+    let per_seq: Vec<f32> = (0..3 * batch)
+        .map(|i| match i % 3 {
+            0 => rng.random_range(0.0..2.0),
+            1 => rng.random_range(0..2) as f32,
+            _ => 1.0,
+        })
+        .collect();
+    readout[dims.off_per_seq as usize..][..3 * batch].copy_from_slice(&per_seq);
+    let kernel = Kernel::new(
+        &ctx.device,
+        kernels::loss_reduce::NAME,
+        &ShaderConstants::new(WG),
+    );
+    let dims_buf = uniform(&ctx, "dims", &dims);
+    let state_buf = storage(&ctx, "state", &state);
+    let readout_buf = storage(&ctx, "readout", &readout);
+    let group = kernels::loss_reduce::Bindings {
+        dims: &dims_buf,
+        state: &state_buf,
+        readout: &readout_buf,
+    }
+    .bind_group(&ctx.device, &kernel, "loss_reduce");
+    dispatch(&ctx, &kernel, &[group], kernels::loss_reduce::grid());
+    let r: Vec<f32> = read(&ctx, &readout_buf, dims.readout_len());
+
+    let (rates, loss_reg) = rates_and_regulariser(&z, &net);
+    let gpu_rates = &r[dims.off_rates as usize..][..n];
+    assert_close("rates", gpu_rates, rates.as_slice().unwrap(), 1e-6, 0.0);
+    let f0 = net.sim.reg_rate_per_ms();
+    assert!(rates.iter().any(|&r| r > f0) && rates.iter().any(|&r| r < f0));
+    assert!(
+        (r[2] - loss_reg).abs() <= 1e-5 * loss_reg.abs() && loss_reg > 0.0,
+        "L_reg {} vs {loss_reg}",
+        r[2]
+    );
+    let sum = |k: usize| (0..batch).fold(0.0f32, |s, b| s + per_seq[3 * b + k]);
+    assert_eq!(r[1].to_bits(), sum(0).to_bits(), "task loss");
+    assert_eq!(
+        r[0].to_bits(),
+        (sum(0) + r[2]).to_bits(),
+        "loss = task + L_reg"
+    );
+    assert_eq!((r[3], r[4]), (sum(1), sum(2)), "correct, scored");
 }
 
 /// batch_reduce.wgsl against cpu::batch_reduce: the same sums in the same order (b = 0..B)
@@ -95,13 +712,7 @@ fn batch_reduce_matches_its_cpu_twin_exactly() {
             sparse_gradients: sparse as u32,
             ..Dims::default()
         };
-        let dims_buf = ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("dims"),
-                contents: bytemuck::bytes_of(&dims),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        let dims_buf = uniform(&ctx, "dims", &dims);
         let partials_buf = storage(&ctx, "partials", &partials);
         let constraints_buf = storage(&ctx, "constraints", &constraints);
         let model = storage(&ctx, "model", &params);
@@ -116,18 +727,13 @@ fn batch_reduce_matches_its_cpu_twin_exactly() {
         .bind_group(&ctx.device, &kernel, "batch_reduce");
         let max_dim = ctx.device.limits().max_compute_workgroups_per_dimension;
         let grid = kernels::batch_reduce::grid(p as u32, &constants, max_dim);
-        let gpu: Vec<f32> = bytemuck::pod_collect_to_vec(&run_once(
-            &ctx,
-            &kernel,
-            &group,
-            grid,
-            &grads,
-            (p * 4) as u64,
-        ));
+        dispatch(&ctx, &kernel, &[group], grid);
+        let gpu: Vec<f32> = read(&ctx, &grads, p);
         let cpu = batch_reduce(&partials, &params, &constraints, sparse);
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&gpu), bits(&cpu), "sparse_gradients = {sparse}");
         // Both outcomes occur: the mask and the sums are both exercised.
         assert!(cpu.contains(&0.0) && cpu.iter().any(|&g| g != 0.0));
     }
 }
+
+//END
