@@ -14,8 +14,10 @@ use common::{random_batch, random_network, Case};
 use lsnn_gpu::cpu::alif_backward::output_errors;
 use lsnn_gpu::cpu::alif_forward::{alif_forward, ForwardTrace, ParamsOf};
 use lsnn_gpu::cpu::batch_reduce::batch_reduce;
+use lsnn_gpu::cpu::deep_r::zero_inactive_gradients;
 use lsnn_gpu::cpu::loss_reduce::rates_and_regulariser;
 use lsnn_gpu::cpu::readout_loss::{predictions, readout_loss};
+use lsnn_gpu::cpu::sparse_rows::sparse_rows;
 use lsnn_gpu::cpu::{alif_backward, LossOutput};
 use lsnn_gpu::gpu::budget;
 use lsnn_gpu::gpu::context::map_read;
@@ -26,7 +28,7 @@ use lsnn_gpu::gpu::layout::{
 use lsnn_gpu::gpu::shader::ShaderConstants;
 use lsnn_gpu::gpu::{GpuContext, GpuEngine};
 use lsnn_gpu::model::init::Constraint;
-use lsnn_gpu::model::{Batch, Network, Readout, Targets};
+use lsnn_gpu::model::{Batch, Network, Params, Readout, Targets};
 use ndarray::Array3;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -674,6 +676,262 @@ fn loss_reduce_matches_its_cpu_twin() {
         "loss = task + L_reg"
     );
     assert_eq!((r[3], r[4]), (sum(1), sum(2)), "correct, scored");
+}
+
+/// sparse_rows.wgsl against cpu::sparse_rows: the lists of the non-zero weights of every row
+/// of W_in and W_rec with their delays, and the counts, exactly (integers). About half the
+/// weights are zero and one row of each matrix is empty.
+#[test]
+fn sparse_rows_matches_its_cpu_twin_exactly() {
+    let Some((ctx, _guard)) = require_gpu!() else {
+        return;
+    };
+    let case = sweep_case(Readout::Window(8), 61);
+    let mut net = random_network(&case);
+    let mut rng = ChaCha8Rng::seed_from_u64(62);
+    for w in net
+        .params
+        .w_in
+        .iter_mut()
+        .chain(net.params.w_rec.iter_mut())
+    {
+        if rng.random_bool(0.5) {
+            *w = 0.0;
+        }
+    }
+    net.params.w_in.row_mut(3).fill(0.0);
+    net.params.w_rec.row_mut(5).fill(0.0);
+    let dims = Dims::for_batch(&net, 1, case.steps, false).unwrap();
+    let constants = ShaderConstants::new(WG);
+    let kernel = Kernel::new(&ctx.device, kernels::sparse_rows::NAME, &constants);
+    let mut delay_data = GpuEngine::delay_data(&net);
+    // Garbage where the lists go: every valid entry must be written.
+    let lists_from = dims.off_rows as usize;
+    delay_data[lists_from..].fill(u32::MAX);
+    let dims_buf = uniform(&ctx, "dims", &dims);
+    let model = storage(&ctx, "model", &GpuEngine::model_data(&net));
+    let delays = storage(&ctx, "delays", &delay_data);
+    let group = kernels::sparse_rows::Bindings {
+        dims: &dims_buf,
+        model: &model,
+        delays: &delays,
+    }
+    .bind_group(&ctx.device, &kernel, "sparse_rows");
+    let (n_in, n) = (net.n_in(), net.n_rec());
+    let grid = kernels::sparse_rows::grid(n_in as u32, n as u32, &constants);
+    dispatch(&ctx, &kernel, &[group], grid);
+    let gpu: Vec<u32> = read(&ctx, &delays, dims.delays_len());
+    // The delays themselves are left as they were.
+    assert_eq!(gpu[..lists_from], delay_data[..lists_from]);
+    for (what, w, d, lists_at, counts_at) in [
+        (
+            "W_in",
+            &net.params.w_in,
+            &net.delay_in,
+            dims.off_in_rows,
+            dims.off_in_row_len,
+        ),
+        (
+            "W_rec",
+            &net.params.w_rec,
+            &net.delay_rec,
+            dims.off_rows,
+            dims.off_row_len,
+        ),
+    ] {
+        let (lists, counts) = sparse_rows(w, d);
+        let rows = w.nrows();
+        assert_eq!(gpu[counts_at as usize..][..rows], counts, "{what} counts");
+        for k in 0..rows {
+            let len = counts[k] as usize;
+            assert_eq!(
+                gpu[lists_at as usize + k * n..][..len],
+                lists[k * n..][..len],
+                "{what} row {k}"
+            );
+        }
+        assert!(counts.contains(&0) && counts.iter().any(|&c| c > 0 && (c as usize) < n));
+        assert!(
+            lists.iter().any(|&e| e >> 16 > 0),
+            "{what}: no delay listed"
+        );
+    }
+}
+
+/// alif_backward.wgsl against cpu::alif_backward (B1–B7) over six chunks in reverse, from
+/// the twin's records, spike bits, rates and output errors, and the row lists of
+/// cpu::sparse_rows: the W_in and W_rec gradients of every sequence, summed over the batch
+/// by the reduction's twin, within the engine tests' gradient tolerance (f32 sums in
+/// another order, through T steps of the recurrences). The window readout with dense
+/// gradients, then frames with half the weights inactive under DEEP R's
+/// `dense_gradients: false` (gradients of active connections only).
+#[test]
+fn alif_backward_matches_its_cpu_twin() {
+    let Some((ctx, _guard)) = require_gpu!() else {
+        return;
+    };
+    let kernel = Kernel::new(
+        &ctx.device,
+        kernels::alif_backward::NAME,
+        &ShaderConstants::new(WG),
+    );
+    for (readout, seed, sparse) in [
+        (Readout::Window(8), 71, false),
+        (Readout::Framewise(5), 72, true),
+    ] {
+        let case = sweep_case(readout, seed);
+        let mut net = random_network(&case);
+        let p = net.params.len();
+        let mut constraints = vec![Constraint::Free as u32; p];
+        let (n_in, n) = (net.n_in(), net.n_rec());
+        for j in 0..n {
+            constraints[n_in * n + j * n + j] = Constraint::Zero as u32;
+        }
+        if sparse {
+            // Half of W_in and W_rec inactive; every rewired entry keeps a sign.
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut flat = net.params.to_flat();
+            for e in 0..(n_in + n) * n {
+                if constraints[e] == Constraint::Zero as u32 {
+                    continue;
+                }
+                let positive = if flat[e] == 0.0 {
+                    rng.random_bool(0.5)
+                } else {
+                    flat[e] > 0.0
+                };
+                constraints[e] = if positive {
+                    Constraint::RewiredPositive
+                } else {
+                    Constraint::RewiredNegative
+                } as u32;
+                if rng.random_bool(0.5) {
+                    flat[e] = 0.0;
+                }
+            }
+            let n_out = net.n_out();
+            net.params = Params::from_flat(&flat, n_in, n, n_out);
+        }
+        // `twin` draws its network itself; this one has inactive weights.
+        let margin = min_margin(&net, &case);
+        assert!(
+            margin >= MIN_MARGIN,
+            "ill-conditioned case: margin {margin}"
+        );
+        let batch = random_batch(&case);
+        let params = ParamsOf::<f32>::from_params(&net.params);
+        let trace = alif_forward(&net, &params, &batch.x, NOISE_SEED);
+        let loss = readout_loss(&net, &params, &trace, &batch.targets);
+        let (steps, b_len, _) = trace.z.dim();
+        let dims = Dims::for_batch(&net, b_len, steps, sparse).unwrap();
+        let chunks = chunks(&ctx, &dims, steps);
+        assert!(chunks.len() >= 6, "{} chunks", chunks.len());
+
+        // The readout buffer as readout_loss and loss_reduce leave it: rates and dy (the rest
+        // NaN: the kernel must not read it).
+        let mut readout_data = vec![f32::NAN; dims.readout_len()];
+        readout_data[dims.off_rates as usize..][..n]
+            .copy_from_slice(loss.rates.as_slice().unwrap());
+        let dy = output_errors(&net, &loss, &batch.targets, steps, b_len);
+        let dy_flat: Vec<f32> = match readout {
+            Readout::Window(_) => dy
+                .index_axis(ndarray::Axis(0), steps - 1)
+                .iter()
+                .copied()
+                .collect(),
+            _ => dy.iter().copied().collect(),
+        };
+        readout_data[dims.off_dy as usize..][..dy_flat.len()].copy_from_slice(&dy_flat);
+        // The row lists of sparse_rows.wgsl, by its twin.
+        let mut delay_data = GpuEngine::delay_data(&net);
+        for (w, d, lists_at, counts_at) in [
+            (
+                &net.params.w_in,
+                &net.delay_in,
+                dims.off_in_rows,
+                dims.off_in_row_len,
+            ),
+            (
+                &net.params.w_rec,
+                &net.delay_rec,
+                dims.off_rows,
+                dims.off_row_len,
+            ),
+        ] {
+            let (lists, counts) = sparse_rows(w, d);
+            delay_data[lists_at as usize..][..lists.len()].copy_from_slice(&lists);
+            delay_data[counts_at as usize..][..counts.len()].copy_from_slice(&counts);
+        }
+
+        let dims_buf = uniform(&ctx, "dims", &dims);
+        let model = storage(&ctx, "model", &GpuEngine::model_data(&net));
+        let delays = storage(&ctx, "delays", &delay_data);
+        let bits_buf = storage(&ctx, "bits", &pack_bits(&trace, &dims));
+        let readout_buf = storage(&ctx, "readout", &readout_data);
+        let bstate = storage(
+            &ctx,
+            "bstate",
+            &vec![f32::NAN; b_len * n * dims.bstate_stride as usize],
+        );
+        let partials = storage(&ctx, "partials", &vec![f32::NAN; b_len * p]);
+        let chunk_bufs = chunk_uniforms(&ctx, &chunks);
+        let xs: Vec<_> = chunks
+            .iter()
+            .map(|&c| storage(&ctx, "x", &x_chunk(&batch.x, c)))
+            .collect();
+        let records: Vec<_> = chunks
+            .iter()
+            .map(|&c| storage(&ctx, "records", &records_of(&trace, c)))
+            .collect();
+        // Chunks in reverse, as the engine dispatches them.
+        let groups: Vec<_> = (0..chunks.len())
+            .rev()
+            .map(|c| {
+                kernels::alif_backward::Bindings {
+                    dims: &dims_buf,
+                    chunk: &chunk_bufs[c],
+                    model: &model,
+                    delays: &delays,
+                    x: &xs[c],
+                    records: &records[c],
+                    bits: &bits_buf,
+                    readout: &readout_buf,
+                    bstate: &bstate,
+                    partials: &partials,
+                }
+                .bind_group(&ctx.device, &kernel, "alif_backward")
+            })
+            .collect();
+        dispatch(
+            &ctx,
+            &kernel,
+            &groups,
+            kernels::alif_backward::grid(b_len as u32),
+        );
+
+        let gpu_partials: Vec<f32> = read(&ctx, &partials, b_len * p);
+        let flat = net.params.to_flat();
+        let sums = batch_reduce(&gpu_partials, &flat, &constraints, sparse);
+        let mut g = alif_backward(&net, &params, &batch.x, &trace, &loss, &batch.targets).to_flat();
+        if sparse {
+            zero_inactive_gradients(&flat, &mut g, &constraints);
+        }
+        let off = dims.off_w_out as usize;
+        let name = format!("{readout:?}, sparse gradients {sparse}");
+        let scale = assert_close(
+            &format!("{name}: W_in, W_rec gradients"),
+            &sums[..off],
+            &g[..off],
+            RTOL,
+            ATOL,
+        );
+        assert!(scale > 0.0, "{name}: all gradients zero");
+        let nonzero = g[..off].iter().filter(|&&x| x != 0.0).count();
+        assert!(
+            nonzero > off / 4,
+            "{name}: {nonzero} of {off} gradients non-zero"
+        );
+    }
 }
 
 /// batch_reduce.wgsl against cpu::batch_reduce: the same sums in the same order (b = 0..B)
