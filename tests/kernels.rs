@@ -9,12 +9,15 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::cases::{min_margin, ATOL, MIN_MARGIN, RTOL};
 use common::{random_batch, random_network, Case};
+use lsnn_gpu::cpu::adam::{adam_update, AdamHyper, AdamState};
 use lsnn_gpu::cpu::alif_backward::output_errors;
 use lsnn_gpu::cpu::alif_forward::{alif_forward, ForwardTrace, ParamsOf};
 use lsnn_gpu::cpu::batch_reduce::batch_reduce;
-use lsnn_gpu::cpu::deep_r::zero_inactive_gradients;
+use lsnn_gpu::cpu::deep_r::{refill, rewired_sign, zero_inactive_gradients};
 use lsnn_gpu::cpu::loss_reduce::rates_and_regulariser;
 use lsnn_gpu::cpu::readout_loss::{predictions, readout_loss};
 use lsnn_gpu::cpu::sparse_rows::sparse_rows;
@@ -23,11 +26,14 @@ use lsnn_gpu::gpu::budget;
 use lsnn_gpu::gpu::context::map_read;
 use lsnn_gpu::gpu::kernels::{self, Kernel};
 use lsnn_gpu::gpu::layout::{
-    Chunk, Dims, StepUniform, STATE_B, STATE_COUNT, STATE_HEAD, STATE_REFRACTORY, STATE_V,
+    Chunk, Dims, RewireUniform, StepUniform, REWIRE_STATS_LEN, STATE_B, STATE_COUNT, STATE_HEAD,
+    STATE_REFRACTORY, STATE_V, STAT_ACTIVE, STAT_DISCONNECTED, STAT_DRAWS, STAT_NONFINITE_GRADS,
+    STAT_NONFINITE_WEIGHTS, STAT_PLACED,
 };
-use lsnn_gpu::gpu::shader::ShaderConstants;
+use lsnn_gpu::gpu::shader::{ShaderConstants, ALL_KERNELS, INCLUDES};
 use lsnn_gpu::gpu::{GpuContext, GpuEngine};
-use lsnn_gpu::model::init::Constraint;
+use lsnn_gpu::model::deep_r::{DeepR, RewireStats};
+use lsnn_gpu::model::init::{rewired_matrices, Constraint};
 use lsnn_gpu::model::{Batch, Network, Params, Readout, Targets};
 use ndarray::Array3;
 use rand::{Rng, SeedableRng};
@@ -934,6 +940,253 @@ fn alif_backward_matches_its_cpu_twin() {
     }
 }
 
+/// Adam's hyperparameters at step 3 with a learning rate that disconnects connections.
+fn adam_hyper() -> AdamHyper {
+    AdamHyper {
+        lr: 0.01,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        step: 3,
+    }
+}
+
+/// A network whose weights carry every constraint code at random (b_out free; the rewired
+/// codes only inside the rewired matrices, where DEEP R counts them), a third of the rewired
+/// entries inactive and the active ones small (θ up to 2·lr, so that R3–R4 disconnect some);
+/// with its DEEP R settings (L1 and a Langevin temperature).
+fn rewired_case(seed: u64) -> (Network, Vec<u32>, DeepR) {
+    let case = sweep_case(Readout::Window(8), seed);
+    let net0 = random_network(&case);
+    let (n_in, n, n_out) = (net0.n_in(), net0.n_rec(), net0.n_out());
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut flat = net0.params.to_flat();
+    let p = flat.len();
+    let w_out_end = n_in * n + n * n + n * n_out;
+    let mut constraints = vec![Constraint::Free as u32; p];
+    for e in 0..w_out_end {
+        let diagonal = e >= n_in * n && e < n_in * n + n * n && (e - n_in * n) % (n + 1) == 0;
+        let c = if diagonal {
+            Constraint::Zero
+        } else {
+            Constraint::ALL[rng.random_range(0..Constraint::ALL.len())]
+        };
+        constraints[e] = c as u32;
+        if let Some(s) = rewired_sign(c as u32) {
+            flat[e] = if rng.random_range(0..3) == 0 {
+                0.0
+            } else {
+                s * rng.random_range(1e-4..0.02)
+            };
+        } else if c == Constraint::Zero {
+            flat[e] = 0.0;
+        }
+    }
+    let mut net = net0;
+    net.params = Params::from_flat(&flat, n_in, n, n_out);
+    let active = flat
+        .iter()
+        .zip(&constraints)
+        .filter(|(w, &c)| **w != 0.0 && rewired_sign(c).is_some())
+        .count() as u32;
+    let d = DeepR::new(1.0, 1e-3, active, rewired_matrices(n_in, n, n_out), seed);
+    (net, constraints, d)
+}
+
+/// adam.wgsl against cpu::adam's `adam_update` (Adam, the sign constraints, DEEP R's R1–R4),
+/// without and with Langevin noise from Philox: the counters of active connections per
+/// matrix and of disconnections exactly; the moments and weights within the rounding that
+/// follows.
+#[test]
+fn adam_matches_its_cpu_twin() {
+    let Some((ctx, _guard)) = require_gpu!() else {
+        return;
+    };
+    let constants = ShaderConstants::new(WG);
+    let kernel = Kernel::new(&ctx.device, kernels::adam::NAME, &constants);
+    let (net, constraints, noisy) = rewired_case(81);
+    let p = net.params.len();
+    let h = adam_hyper();
+    let mut rng = ChaCha8Rng::seed_from_u64(82);
+    let grads: Vec<f32> = (0..p).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let m: Vec<f32> = (0..p).map(|_| rng.random_range(-0.1..0.1)).collect();
+    let v: Vec<f32> = (0..p).map(|_| rng.random_range(0.0..0.1)).collect();
+    let quiet = DeepR {
+        temperature: 0.0,
+        ..noisy.clone()
+    };
+    for d in [quiet, noisy] {
+        let mut flat = net.params.to_flat();
+        let mut state = AdamState {
+            m: m.clone(),
+            v: v.clone(),
+        };
+        let stats = adam_update(&mut flat, &grads, &mut state, &h, &constraints, Some(&d))
+            .expect("DEEP R stats");
+        let dims = Dims::for_batch(&net, 1, 40, false).unwrap();
+        let (bias1, bias2) = h.bias_corrections();
+        let step = StepUniform {
+            lr: h.lr,
+            beta1: h.beta1,
+            beta2: h.beta2,
+            eps: h.eps,
+            bias1,
+            bias2,
+            ..StepUniform::default()
+        };
+        let dims_buf = uniform(&ctx, "dims", &dims);
+        let step_buf = uniform(&ctx, "step", &step);
+        let rewire = uniform(&ctx, "rewire", &RewireUniform::new(&d, h.step, 1 << 20));
+        let grads_buf = storage(&ctx, "grads", &grads);
+        let constraints_buf = storage(&ctx, "constraints", &constraints);
+        let model = storage(&ctx, "model", &GpuEngine::model_data(&net));
+        let moments = storage(&ctx, "moments", &[m.clone(), v.clone()].concat());
+        let counters = storage(&ctx, "stats", &[0u32; REWIRE_STATS_LEN]);
+        let group = kernels::adam::Bindings {
+            dims: &dims_buf,
+            step: &step_buf,
+            grads: &grads_buf,
+            constraints: &constraints_buf,
+            model: &model,
+            moments: &moments,
+            rewire: &rewire,
+            stats: &counters,
+        }
+        .bind_group(&ctx.device, &kernel, "adam");
+        let max_dim = ctx.device.limits().max_compute_workgroups_per_dimension;
+        let grid = kernels::adam::grid(p as u32, &constants, max_dim);
+        dispatch(&ctx, &kernel, &[group], grid);
+
+        let name = format!("temperature {}", d.temperature);
+        let c: Vec<u32> = read(&ctx, &counters, REWIRE_STATS_LEN);
+        let a = STAT_ACTIVE as usize;
+        let gpu_stats = RewireStats {
+            active: [c[a], c[a + 1], c[a + 2]],
+            rewired: c[STAT_DISCONNECTED as usize],
+        };
+        assert_eq!(
+            gpu_stats, stats,
+            "{name}: active connections, disconnections"
+        );
+        assert!(
+            stats.rewired > 0 && stats.active.iter().all(|&k| k > 0),
+            "{name}: {stats:?}"
+        );
+        assert_eq!(
+            (
+                c[STAT_NONFINITE_GRADS as usize],
+                c[STAT_NONFINITE_WEIGHTS as usize]
+            ),
+            (0, 0)
+        );
+        // Moments: two products and a sum, which a GPU may fuse: a few ulp.
+        let mv: Vec<f32> = read(&ctx, &moments, 2 * p);
+        assert_close(&format!("{name}: m"), &mv[..p], &state.m, 1e-6, 0.0);
+        assert_close(&format!("{name}: v"), &mv[p..], &state.v, 1e-6, 0.0);
+        // Weights: the update lr·m̂/(√v̂ + ε) is at most ~lr and computed within a few ulp
+        // (WGSL's sqrt and division need not round correctly): 1e-5 of lr is ~100 ulp of it,
+        // and 100× below the smallest R4 term (lr·l1 = 1e-2). With noise, √(2·lr·T)·N(0,1)
+        // from the same Philox bits, N through a log and a cos that WGSL allows a GPU to
+        // compute to 2^-11 (absolute, cos), times |√(−2 ln u)| ≤ 5.8: 1.3e-5 here, while a
+        // wrong draw moves a weight by ~√(2·lr·T) = 4.5e-3.
+        let noise = 5.8 * ((2.0 * h.lr * d.temperature) as f64).sqrt() * 2f64.powi(-11);
+        let gpu_w: Vec<f32> = read(&ctx, &model, p);
+        for (e, (&g, &c)) in gpu_w.iter().zip(&flat).enumerate() {
+            let tol = 4.0 * f32::EPSILON as f64 * (c as f64).abs() + 1e-5 * h.lr as f64 + noise;
+            assert!(
+                (g as f64 - c as f64).abs() <= tol,
+                "{name}: weight {e} (constraint {}): GPU {g:e}, CPU twin {c:e}",
+                constraints[e]
+            );
+            // Inactive on both sides or on neither.
+            assert_eq!(g == 0.0, c == 0.0, "{name}: weight {e}");
+        }
+        let moved = gpu_w
+            .iter()
+            .zip(&net.params.to_flat())
+            .filter(|(a, b)| a != b)
+            .count();
+        assert!(moved > p / 2, "{name}: {moved} of {p} weights moved");
+    }
+}
+
+/// deep_r_refill.wgsl against cpu::deep_r_refill's `refill` (R5) on the weights and counters
+/// cpu::adam's `adam_update` leaves: the same connections placed, bit for bit, the same
+/// number of draws and the same counters. The placements are Philox draws, so this also
+/// holds shaders/philox.wgsl to its twin src/cpu/philox.rs. Five draws per dispatch: the
+/// refill is cut short and continued from its counters many times, as on llvmpipe.
+#[test]
+fn deep_r_refill_matches_its_cpu_twin_and_philox_bit_for_bit() {
+    let Some((ctx, _guard)) = require_gpu!() else {
+        return;
+    };
+    let (net, constraints, d) = rewired_case(91);
+    let p = net.params.len();
+    let h = adam_hyper();
+    let mut rng = ChaCha8Rng::seed_from_u64(92);
+    let grads: Vec<f32> = (0..p).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let mut flat = net.params.to_flat();
+    let mut adam = AdamState::new(p);
+    let mut stats = adam_update(&mut flat, &grads, &mut adam, &h, &constraints, Some(&d))
+        .expect("DEEP R stats");
+    // The weights after the rewiring, what the refill reads.
+    let mut after = net.clone();
+    after.params = Params::from_flat(&flat, net.n_in(), net.n_rec(), net.n_out());
+    let mut counters = [0u32; REWIRE_STATS_LEN];
+    counters[STAT_ACTIVE as usize..][..3].copy_from_slice(&stats.active);
+    counters[STAT_DISCONNECTED as usize] = stats.rewired;
+    let missing = d.budget - stats.active.iter().sum::<u32>();
+    let draws = refill(&mut flat, &constraints, &d, h.step, &mut stats);
+    assert!(
+        missing > 5 && draws > missing,
+        "{missing} missing, {draws} draws"
+    );
+
+    let dims = Dims::for_batch(&net, 1, 40, false).unwrap();
+    let kernel = Kernel::new(
+        &ctx.device,
+        kernels::deep_r_refill::NAME,
+        &ShaderConstants::new(WG),
+    );
+    let per_dispatch = 5;
+    let dims_buf = uniform(&ctx, "dims", &dims);
+    let rewire = uniform(
+        &ctx,
+        "rewire",
+        &RewireUniform::new(&d, h.step, per_dispatch),
+    );
+    let constraints_buf = storage(&ctx, "constraints", &constraints);
+    let model = storage(&ctx, "model", &GpuEngine::model_data(&after));
+    let counters_buf = storage(&ctx, "stats", &counters);
+    let group = || {
+        kernels::deep_r_refill::Bindings {
+            dims: &dims_buf,
+            rewire: &rewire,
+            constraints: &constraints_buf,
+            model: &model,
+            stats: &counters_buf,
+        }
+        .bind_group(&ctx.device, &kernel, "deep_r_refill")
+    };
+    // Enough dispatches for every draw, and two more that must change nothing.
+    let groups: Vec<_> = (0..draws.div_ceil(per_dispatch) + 2)
+        .map(|_| group())
+        .collect();
+    dispatch(&ctx, &kernel, &groups, kernels::deep_r_refill::grid());
+
+    let c: Vec<u32> = read(&ctx, &counters_buf, REWIRE_STATS_LEN);
+    let a = STAT_ACTIVE as usize;
+    assert_eq!(
+        [c[a], c[a + 1], c[a + 2]],
+        stats.active,
+        "active per matrix"
+    );
+    assert_eq!(c[STAT_PLACED as usize], missing, "placed");
+    assert_eq!(c[STAT_DRAWS as usize], draws, "draws");
+    let gpu_w: Vec<f32> = read(&ctx, &model, p);
+    assert_eq!(bits(&gpu_w), bits(&flat), "weights after the refill");
+}
+
 /// batch_reduce.wgsl against cpu::batch_reduce: the same sums in the same order (b = 0..B)
 /// and the same mask, so the results are bit-identical (additions only: no contraction into
 /// fused multiply-adds can differ). P = 1000 is not a multiple of the workgroup size.
@@ -994,4 +1247,62 @@ fn batch_reduce_matches_its_cpu_twin_exactly() {
     }
 }
 
-//END
+/// Every file of shaders/ is a kernel (`shader::ALL_KERNELS`) with a room
+/// `src/gpu/kernels/<name>.rs`, a CPU twin `src/cpu/<name>.rs` and a test
+/// `<name>_matches_its_cpu_twin…` in this file, or a piece included into kernels
+/// (`shader::INCLUDES`); philox, the one included piece with numbers of its own to hold,
+/// has its twin `src/cpu/philox.rs` and a test that names it. Needs no GPU.
+#[test]
+fn every_shader_has_a_room_a_cpu_twin_and_a_test() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("tests/kernels.rs")).unwrap();
+    // The names of this file's tests: the `fn` line after each `#[test]`.
+    let lines: Vec<&str> = source.lines().collect();
+    let tests: Vec<&str> = lines
+        .windows(2)
+        .filter(|w| w[0] == "#[test]")
+        .filter_map(|w| w[1].strip_prefix("fn "))
+        .map(|rest| rest.split('(').next().unwrap())
+        .collect();
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(root.join("shaders")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "wgsl") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+        let kernel = ALL_KERNELS.contains(&name.as_str());
+        let include = INCLUDES.contains(&name.as_str());
+        assert!(
+            kernel != include,
+            "shaders/{name}.wgsl must be either a kernel (shader::ALL_KERNELS) or an included piece (shader::INCLUDES)"
+        );
+        if kernel {
+            for twin in [
+                format!("src/gpu/kernels/{name}.rs"),
+                format!("src/cpu/{name}.rs"),
+            ] {
+                assert!(root.join(&twin).is_file(), "kernel {name} has no {twin}");
+            }
+            let prefix = format!("{name}_matches_its_cpu_twin");
+            assert!(
+                tests.iter().any(|t| t.starts_with(&prefix)),
+                "kernel {name} has no test `{name}_matches_its_cpu_twin…` in tests/kernels.rs"
+            );
+        }
+        seen.push(name);
+    }
+    for name in ALL_KERNELS.iter().chain(&INCLUDES) {
+        assert!(
+            seen.iter().any(|s| s == name),
+            "shaders/{name}.wgsl is missing"
+        );
+    }
+    assert!(root.join("src/cpu/philox.rs").is_file());
+    assert!(
+        tests
+            .iter()
+            .any(|t| t.contains("_matches_its_cpu_twin") && t.contains("philox")),
+        "no test holds philox.wgsl to src/cpu/philox.rs: {tests:?}"
+    );
+}
