@@ -1,6 +1,8 @@
 //! Reference Adam (docs/model.md §6) and the sign constraints that follow it: the twin of
 //! `shaders/adam.wgsl` (with `cpu::deep_r` for its DEEP R part).
 
+use super::deep_r::rewire_entries;
+use crate::model::deep_r::{DeepR, RewireStats};
 use crate::model::init::Constraint;
 
 /// Hyperparameters of one Adam step; `lr` already carries the step-decay schedule.
@@ -62,4 +64,21 @@ pub fn apply_constraints(params: &mut [f32], constraints: &[u32]) {
     for (w, &c) in params.iter_mut().zip(constraints) {
         *w = Constraint::clamp(*w, c);
     }
+}
+
+/// The step of adam.wgsl: Adam on every parameter, the projection on the sign constraints,
+/// and under DEEP R its R1–R4 (`rewire_entries`, from the weights before the step). Returns
+/// what the rewiring did; the refill (R5) follows in `optimiser_step`.
+pub fn adam_update(
+    params: &mut [f32],
+    grads: &[f32],
+    state: &mut AdamState,
+    h: &AdamHyper,
+    constraints: &[u32],
+    deep_r: Option<&DeepR>,
+) -> Option<RewireStats> {
+    let before = params.to_vec();
+    adam_step(params, grads, state, h);
+    apply_constraints(params, constraints);
+    deep_r.map(|d| rewire_entries(&before, params, constraints, d, h.lr, h.step))
 }

@@ -29,8 +29,9 @@ impl<S: Copy> Gradients<S> {
     }
 }
 
-/// δy_t for each step and sequence, [T, B, n_out] (zero where the loss does not read y_t).
-fn output_errors<S: Real>(
+/// δy_t for each step and sequence, [T, B, n_out] (zero where the loss does not read y_t):
+/// what readout_loss.wgsl leaves in the readout buffer for alif_backward.wgsl.
+pub fn output_errors<S: Real>(
     net: &Network,
     loss: &LossOutput<S>,
     targets: &Targets,

@@ -3,10 +3,10 @@
 
 use ndarray::{Array2, Array3, Axis};
 
-use super::adam::{adam_step, apply_constraints, AdamHyper, AdamState};
+use super::adam::{adam_update, AdamHyper, AdamState};
 use super::alif_backward::alif_backward;
 use super::alif_forward::{alif_forward, alif_forward_from, ForwardState, ParamsOf};
-use super::deep_r::{refill, rewire_entries, zero_inactive_gradients};
+use super::deep_r::{refill, zero_inactive_gradients};
 use super::readout_loss::{predictions, readout_loss, readout_loss_from, LossOutput};
 use crate::engine::{
     check_batch, check_stream_shape, running_stream, BatchStats, Engine, GradientReport,
@@ -90,17 +90,13 @@ pub fn optimiser_step(
         eps: s.eps,
         step: s.step,
     };
-    let before = flat.clone();
     if deep_r.is_some_and(|d| !d.dense_gradients) {
-        zero_inactive_gradients(&before, &mut grads, constraints);
+        zero_inactive_gradients(&flat, &mut grads, constraints);
     }
-    adam_step(&mut flat, &grads, adam, &hyper);
-    apply_constraints(&mut flat, constraints);
-    let stats = deep_r.map(|d| {
-        let mut stats = rewire_entries(&before, &mut flat, constraints, d, s.lr, s.step);
-        refill(&mut flat, constraints, d, s.step, &mut stats);
-        stats
-    });
+    let mut stats = adam_update(&mut flat, &grads, adam, &hyper, constraints, deep_r);
+    if let (Some(d), Some(stats)) = (deep_r, stats.as_mut()) {
+        refill(&mut flat, constraints, d, s.step, stats);
+    }
     if let Some(e) = flat.iter().position(|w| !w.is_finite()) {
         anyhow::bail!(
             "Adam step {} made {} non-finite ({}) at learning rate {}: the weights are left as they were and the checkpoints already written are kept. Lower train.learning_rate",

@@ -4,6 +4,11 @@
 //! own; `tests/shaders_validate.rs` checks the generated structs' offsets against naga's
 //! layouter.
 
+use anyhow::bail;
+
+use crate::model::deep_r::DeepR;
+use crate::model::param_layout::NEURON_ALPHA;
+use crate::model::{Network, Readout};
 use crate::wgsl::{wgsl_consts, wgsl_struct};
 
 wgsl_struct! {
@@ -74,6 +79,112 @@ wgsl_struct! {
     }
 }
 
+impl Dims {
+    /// The shapes and buffer offsets of `net` for batches of `batch` sequences of `steps`
+    /// steps (the engine builds its batch buffers from them, and `tests/kernels.rs` the
+    /// buffers of one kernel); `sparse_gradients`: DEEP R's `dense_gradients: false`.
+    pub fn for_batch(
+        net: &Network,
+        batch: usize,
+        steps: usize,
+        sparse_gradients: bool,
+    ) -> anyhow::Result<Dims> {
+        let (n, n_in, n_out) = (net.n_rec(), net.n_in(), net.n_out());
+        let layout = net.params.layout();
+        let nd = net.sim.n_delay as usize;
+        let (window, steps_per_frame) = match net.sim.readout {
+            Readout::Window(k) => {
+                if k > steps {
+                    bail!("readout window {k} is longer than the sequence ({steps} steps)");
+                }
+                (k, 1)
+            }
+            Readout::Framewise(k) | Readout::Regression(k) => {
+                if k == 0 || !steps.is_multiple_of(k) {
+                    bail!("the frame readout needs whole frames: {steps} steps are not a multiple of {k} steps per frame");
+                }
+                (0, k)
+            }
+        };
+        let off_rates = READOUT_TOTALS as usize;
+        let off_per_seq = off_rates + n;
+        let off_dy = off_per_seq + 3 * batch;
+        let dy_len = if window > 0 {
+            batch * n_out
+        } else {
+            steps * batch * n_out
+        };
+        let off_pred = off_dy + dy_len;
+        let pred_len = if window > 0 {
+            batch
+        } else {
+            steps / steps_per_frame * batch
+        };
+        // Regression: the frame outputs themselves, [T/k, B, n_out], follow at off_out.
+        let off_out = off_pred + pred_len;
+        Ok(Dims {
+            n_in: n_in as u32,
+            n_rec: n as u32,
+            n_out: n_out as u32,
+            batch: batch as u32,
+            steps: steps as u32,
+            n_delay: nd as u32,
+            n_ref: net.sim.n_ref,
+            window: window as u32,
+            rec_words: n.div_ceil(32) as u32,
+            in_words: n_in.div_ceil(32) as u32,
+            n_params: layout.len() as u32,
+            off_w_rec: layout.w_rec().offset as u32,
+            off_w_out: layout.w_out().offset as u32,
+            off_b_out: layout.b_out().offset as u32,
+            off_neurons: layout.neuron_offset(NEURON_ALPHA) as u32,
+            off_delay_rec: (n_in * n) as u32,
+            state_stride: STATE_HEAD + nd as u32,
+            bstate_stride: BSTATE_HEAD + nd as u32,
+            off_rates: off_rates as u32,
+            off_per_seq: off_per_seq as u32,
+            off_dy: off_dy as u32,
+            steps_per_frame: steps_per_frame as u32,
+            regression: matches!(net.sim.readout, Readout::Regression(_)) as u32,
+            off_out: off_out as u32,
+            off_pred: off_pred as u32,
+            off_rows: (n_in * n + n * n) as u32,
+            off_row_len: (n_in * n + 2 * n * n) as u32,
+            off_in_rows: (n_in * n + 2 * n * n + n) as u32,
+            off_in_row_len: (2 * n_in * n + 2 * n * n + n) as u32,
+            sparse_gradients: sparse_gradients as u32,
+            dt: net.sim.dt,
+            dampening: net.sim.dampening,
+            kappa: net.sim.kappa(),
+            noise_std: net.sim.noise_std,
+            reg_coeff: net.sim.reg_coeff,
+            reg_rate: net.sim.reg_rate_per_ms(),
+        })
+    }
+
+    /// Floats of the readout buffer: totals, rates, per-sequence sums, dy, predictions and,
+    /// for the regression readout, the frame outputs.
+    pub fn readout_len(&self) -> usize {
+        let out_len = if self.regression == 1 {
+            (self.steps / self.steps_per_frame * self.batch * self.n_out) as usize
+        } else {
+            0
+        };
+        self.off_out as usize + out_len
+    }
+
+    /// Words of the spike bits: [T + 1, B, 2, rec_words] (common.wgsl, `spike_word`).
+    pub fn bits_len(&self) -> usize {
+        ((self.steps + 1) * self.batch * 2 * self.rec_words) as usize
+    }
+
+    /// Words of the delay buffer: delay_in | delay_rec, then the W_rec row lists and counts
+    /// and the W_in row lists and counts that sparse_rows.wgsl writes.
+    pub fn delays_len(&self) -> usize {
+        (self.off_in_row_len + self.n_in) as usize
+    }
+}
+
 wgsl_struct! {
     /// Per-iteration scalars, written once per training step.
     pub struct StepUniform {
@@ -123,6 +234,31 @@ wgsl_struct! {
         pub size: [u32; 4],
         pub capacity: [u32; 4],
         pub choice: [u32; 4],
+    }
+}
+
+impl RewireUniform {
+    /// The uniform of DEEP R `d` at Adam step `iteration`, with at most `max_attempts` refill
+    /// draws per dispatch.
+    pub fn new(d: &DeepR, iteration: u32, max_attempts: u32) -> RewireUniform {
+        let per = |f: fn(&crate::model::deep_r::RewiredMatrix) -> u32| {
+            [f(&d.matrices[0]), f(&d.matrices[1]), f(&d.matrices[2]), 0]
+        };
+        RewireUniform {
+            enabled: 1,
+            budget: d.budget,
+            iteration,
+            max_attempts,
+            seed_lo: d.seed as u32,
+            seed_hi: (d.seed >> 32) as u32,
+            l1: d.l1,
+            temperature: d.temperature,
+            offset: per(|m| m.offset),
+            size: per(|m| m.rows * m.cols),
+            capacity: per(|m| m.capacity),
+            choice: [d.choice[0], d.choice[1], d.choice[2], u32::MAX],
+            ..RewireUniform::default()
+        }
     }
 }
 

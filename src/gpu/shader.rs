@@ -32,11 +32,24 @@ pub const ALL_KERNELS: [&str; 8] = [
     "sparse_rows",
 ];
 
-const COMMON: &str = include_str!("../../shaders/common.wgsl");
-/// Shared by the forward and backward sweeps only (it uses their `x` and `inmask`).
-const INPUT_EVENTS: &str = include_str!("../../shaders/input_events.wgsl");
-/// The counter-based generator of DEEP R (adam's Langevin noise, the refill's draws).
-const PHILOX: &str = include_str!("../../shaders/philox.wgsl");
+/// The files of `shaders/` that are not kernels but pieces included into them (the one list
+/// of them: `tests/kernels.rs` requires every other file to be a kernel of [`ALL_KERNELS`]
+/// with a room, a CPU twin and a test). A list rather than a folder of their own, so that
+/// every WGSL file stays at the path the docs and the kernels' headers cite.
+pub const INCLUDES: [&str; 3] = ["common", "input_events", "philox"];
+
+/// The text of the included piece `shaders/<name>.wgsl` (a name of [`INCLUDES`]).
+pub fn include_text(name: &str) -> &'static str {
+    match name {
+        // Every kernel: hashes, noise, spike-bit indexing.
+        "common" => include_str!("../../shaders/common.wgsl"),
+        // Shared by the forward and backward sweeps only (it uses their `x` and `inmask`).
+        "input_events" => include_str!("../../shaders/input_events.wgsl"),
+        // The counter-based generator of DEEP R (adam's Langevin noise, the refill's draws).
+        "philox" => include_str!("../../shaders/philox.wgsl"),
+        other => panic!("unknown included piece {other}"),
+    }
+}
 
 /// The text of `shaders/<name>.wgsl`, embedded at build time.
 pub fn kernel_text(name: &str) -> &'static str {
@@ -126,15 +139,15 @@ pub fn prelude(c: &ShaderConstants) -> String {
 /// (`kernels/<name>.rs`), `shaders/common.wgsl`, its includes and the kernel file.
 pub fn kernel_source(name: &str, c: &ShaderConstants) -> String {
     let includes = match name {
-        "alif_forward" | "alif_backward" => INPUT_EVENTS,
-        "adam" | "deep_r_refill" => PHILOX,
+        "alif_forward" | "alif_backward" => include_text("input_events"),
+        "adam" | "deep_r_refill" => include_text("philox"),
         _ => "",
     };
     format!(
         "{}\n{}\n{}\n{}\n{}",
         prelude(c),
         kernels::wgsl_bindings(kernels::bindings(name)),
-        COMMON,
+        include_text("common"),
         includes,
         kernel_text(name)
     )

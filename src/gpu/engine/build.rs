@@ -67,12 +67,7 @@ impl GpuEngine {
         };
         let p = network.params.len();
         let model = storage_init(device, "model", &Self::model_data(&network));
-        let mut delay_data: Vec<u32> = network.delay_in.iter().copied().collect();
-        delay_data.extend(network.delay_rec.iter());
-        // Room for the row lists and counts of W_rec and W_in, written by sparse_rows.wgsl.
-        let n_in = network.n_in();
-        delay_data.resize(delay_data.len() + n * n + n + n_in * n + n_in, 0);
-        let delays = storage_init(device, "delays", &delay_data);
+        let delays = storage_init(device, "delays", &Self::delay_data(&network));
         let constraints_buf = storage_init(device, "constraints", constraints);
         let grads = storage(device, "grads", p as u64 * F32);
         let moments = storage(device, "adam moments", 2 * p as u64 * F32);

@@ -6,7 +6,7 @@ use wgpu::util::DeviceExt;
 use super::{GpuEngine, F32};
 use crate::gpu::budget;
 use crate::gpu::kernels;
-use crate::gpu::layout::{Chunk, Dims, BSTATE_HEAD, READOUT_TOTALS, REWIRE_STATS_LEN, STATE_HEAD};
+use crate::gpu::layout::{Chunk, Dims, READOUT_TOTALS, REWIRE_STATS_LEN};
 use crate::model::param_layout::{NEURON_ALPHA, NEURON_BETA, NEURON_RHO, NEURON_THR};
 use crate::model::Network;
 use crate::model::Readout;
@@ -103,48 +103,12 @@ impl GpuEngine {
         let limits = device.limits();
         let max_binding = limits.max_storage_buffer_binding_size;
         let (n, n_in, n_out) = (net.n_rec(), net.n_in(), net.n_out());
-        let layout = net.params.layout();
-        let p = layout.len();
-        let nd = net.sim.n_delay as usize;
-        let (window, steps_per_frame) = match net.sim.readout {
-            Readout::Window(k) => {
-                if k > steps {
-                    bail!("readout window {k} is longer than the sequence ({steps} steps)");
-                }
-                (k, 1)
-            }
-            Readout::Framewise(k) | Readout::Regression(k) => {
-                if k == 0 || !steps.is_multiple_of(k) {
-                    bail!("the frame readout needs whole frames: {steps} steps are not a multiple of {k} steps per frame");
-                }
-                (0, k)
-            }
-        };
-        let rec_words = n.div_ceil(32);
-        let in_words = n_in.div_ceil(32);
-        let off_rates = READOUT_TOTALS as usize;
-        let off_per_seq = off_rates + n;
-        let off_dy = off_per_seq + 3 * batch;
-        let dy_len = if window > 0 {
-            batch * n_out
-        } else {
-            steps * batch * n_out
-        };
-        let off_pred = off_dy + dy_len;
-        let pred_len = if window > 0 {
-            batch
-        } else {
-            steps / steps_per_frame * batch
-        };
-        // Regression: the frame outputs themselves, [T/k, B, n_out].
-        let off_out = off_pred + pred_len;
-        let out_len = match net.sim.readout {
-            Readout::Regression(k) => steps / k * batch * n_out,
-            _ => 0,
-        };
-        let readout_len = (off_out + out_len) as u64 * F32;
+        let p = net.params.len();
+        let sparse = self.deep_r.as_ref().is_some_and(|d| !d.dense_gradients);
+        let dims = Dims::for_batch(net, batch, steps, sparse)?;
+        let readout_len = dims.readout_len() as u64 * F32;
         let partials_len = (batch * p) as u64 * F32;
-        let bits_len = ((steps + 1) * batch * 2 * rec_words) as u64 * F32;
+        let bits_len = dims.bits_len() as u64 * F32;
         for (what, len) in [
             ("readout/dy", readout_len),
             ("per-sequence gradients", partials_len),
@@ -154,44 +118,6 @@ impl GpuEngine {
                 bail!("the {what} buffer for a batch of {batch} x {steps} steps needs {len} bytes, over the adapter's storage binding limit of {max_binding}: lower train.batch_size");
             }
         }
-        let dims = Dims {
-            n_in: n_in as u32,
-            n_rec: n as u32,
-            n_out: n_out as u32,
-            batch: batch as u32,
-            steps: steps as u32,
-            n_delay: nd as u32,
-            n_ref: net.sim.n_ref,
-            window: window as u32,
-            rec_words: rec_words as u32,
-            in_words: in_words as u32,
-            n_params: p as u32,
-            off_w_rec: layout.w_rec().offset as u32,
-            off_w_out: layout.w_out().offset as u32,
-            off_b_out: layout.b_out().offset as u32,
-            off_neurons: layout.neuron_offset(NEURON_ALPHA) as u32,
-            off_delay_rec: (n_in * n) as u32,
-            state_stride: STATE_HEAD + nd as u32,
-            bstate_stride: BSTATE_HEAD + nd as u32,
-            off_rates: off_rates as u32,
-            off_per_seq: off_per_seq as u32,
-            off_dy: off_dy as u32,
-            steps_per_frame: steps_per_frame as u32,
-            regression: matches!(net.sim.readout, Readout::Regression(_)) as u32,
-            off_out: off_out as u32,
-            off_pred: off_pred as u32,
-            off_rows: (n_in * n + n * n) as u32,
-            off_row_len: (n_in * n + 2 * n * n) as u32,
-            off_in_rows: (n_in * n + 2 * n * n + n) as u32,
-            off_in_row_len: (2 * n_in * n + 2 * n * n + n) as u32,
-            sparse_gradients: self.deep_r.as_ref().is_some_and(|d| !d.dense_gradients) as u32,
-            dt: net.sim.dt,
-            dampening: net.sim.dampening,
-            kappa: net.sim.kappa(),
-            noise_std: net.sim.noise_std,
-            reg_coeff: net.sim.reg_coeff,
-            reg_rate: net.sim.reg_rate_per_ms(),
-        };
         // Time chunks: at most chunk_steps; small enough that the per-chunk records
         // (v_{t-1}, b_t) and inputs fit one storage binding; and, on drivers that cap loop
         // iterations per invocation, within that cap (see budget.rs).
@@ -426,7 +352,7 @@ impl GpuEngine {
 
     /// The model buffer: the trained parameters, then the per-neuron constants in the
     /// blocks of `param_layout::NEURON_CONSTANTS`.
-    pub(super) fn model_data(net: &Network) -> Vec<f32> {
+    pub fn model_data(net: &Network) -> Vec<f32> {
         let layout = net.params.layout();
         let mut data = net.params.to_flat();
         data.resize(layout.model_len(), 0.0);
@@ -440,6 +366,16 @@ impl GpuEngine {
             let at = layout.neuron_offset(k);
             data[at..at + layout.n_rec].copy_from_slice(values.as_slice().expect("contiguous"));
         }
+        data
+    }
+
+    /// The delay buffer: delay_in | delay_rec, then room for the row lists and counts of
+    /// W_rec and W_in that sparse_rows.wgsl writes (`Dims::delays_len` words in all).
+    pub fn delay_data(net: &Network) -> Vec<u32> {
+        let (n, n_in) = (net.n_rec(), net.n_in());
+        let mut data: Vec<u32> = net.delay_in.iter().copied().collect();
+        data.extend(net.delay_rec.iter());
+        data.resize(data.len() + n * n + n + n_in * n + n_in, 0);
         data
     }
 }

@@ -16,24 +16,7 @@ impl GpuEngine {
             .ctx
             .loop_limit
             .map_or(1 << 20, |l| (l * 9 / 10).min(1 << 20) as u32);
-        let per = |f: fn(&crate::model::deep_r::RewiredMatrix) -> u32| {
-            [f(&d.matrices[0]), f(&d.matrices[1]), f(&d.matrices[2]), 0]
-        };
-        let u = RewireUniform {
-            enabled: 1,
-            budget: d.budget,
-            iteration,
-            max_attempts,
-            seed_lo: d.seed as u32,
-            seed_hi: (d.seed >> 32) as u32,
-            l1: d.l1,
-            temperature: d.temperature,
-            offset: per(|m| m.offset),
-            size: per(|m| m.rows * m.cols),
-            capacity: per(|m| m.capacity),
-            choice: [d.choice[0], d.choice[1], d.choice[2], u32::MAX],
-            ..RewireUniform::default()
-        };
+        let u = RewireUniform::new(d, iteration, max_attempts);
         self.ctx
             .queue
             .write_buffer(&self.rewire_buf, 0, bytemuck::bytes_of(&u));
