@@ -7,24 +7,23 @@ mod common;
 
 use lsnn_gpu::cpu::batch_reduce::batch_reduce;
 use lsnn_gpu::gpu::context::map_read;
-use lsnn_gpu::gpu::kernels::{self, Kernel};
+use lsnn_gpu::gpu::kernels::roles::{StorageRole, UniformRole};
+use lsnn_gpu::gpu::kernels::{self, Buf, Kernel};
 use lsnn_gpu::gpu::layout::Dims;
 use lsnn_gpu::gpu::shader::ShaderConstants;
 use lsnn_gpu::gpu::GpuContext;
 use lsnn_gpu::model::init::Constraint;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use wgpu::util::DeviceExt;
 
-fn storage<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, data: &[T]) -> wgpu::Buffer {
-    ctx.device
-        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: bytemuck::cast_slice(data),
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
-        })
+/// A storage buffer holding `data`, in the role of the binding it is given to (inferred).
+fn storage<R: StorageRole, T: bytemuck::Pod>(ctx: &GpuContext, label: &str, data: &[T]) -> Buf<R> {
+    Buf::storage_init(&ctx.device, label, data)
+}
+
+/// A uniform buffer holding `value` (its role is its type).
+fn uniform<R: UniformRole>(ctx: &GpuContext, label: &str, value: &R) -> Buf<R> {
+    Buf::uniform(&ctx.device, label, value)
 }
 
 /// Dispatches `group` of `kernel` on a `grid` in one submit and reads `len` bytes of `out`.
@@ -95,13 +94,7 @@ fn batch_reduce_matches_its_cpu_twin_exactly() {
             sparse_gradients: sparse as u32,
             ..Dims::default()
         };
-        let dims_buf = ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("dims"),
-                contents: bytemuck::bytes_of(&dims),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        let dims_buf = uniform(&ctx, "dims", &dims);
         let partials_buf = storage(&ctx, "partials", &partials);
         let constraints_buf = storage(&ctx, "constraints", &constraints);
         let model = storage(&ctx, "model", &params);

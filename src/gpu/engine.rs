@@ -15,8 +15,8 @@ use anyhow::bail;
 use ndarray::{Array2, Array3};
 
 use super::context::GpuContext;
-use super::kernels;
-use super::layout::{StepUniform, READOUT_TOTALS, REWIRE_STATS_LEN};
+use super::kernels::{self, roles, Buf};
+use super::layout::{RewireUniform, StepUniform, READOUT_TOTALS, REWIRE_STATS_LEN};
 use super::shader::ShaderConstants;
 use super::timing::KernelTimer;
 use crate::engine::{BatchStats, Engine, GradientReport, StepSettings};
@@ -46,26 +46,26 @@ pub struct GpuEngine {
     chunk_steps: usize,
     pipelines: Pipelines,
     /// Trained parameters (P) followed by the per-neuron constants α | ρ | β | thr.
-    model: wgpu::Buffer,
+    model: Buf<roles::Model>,
     /// delay_in | delay_rec | W_rec row lists [n·n] | row counts [n] (sparse_rows.wgsl).
-    delays: wgpu::Buffer,
-    constraints: wgpu::Buffer,
+    delays: Buf<roles::Delays>,
+    constraints: Buf<roles::Constraints>,
     /// The host's copy of the constraint codes ([`Engine::constraints`]).
     constraint_codes: Vec<u32>,
-    grads: wgpu::Buffer,
+    grads: Buf<roles::Grads>,
     /// DEEP R: settings (`RewireUniform`) and the counters of the last step.
-    rewire_buf: wgpu::Buffer,
-    rewire_stats_buf: wgpu::Buffer,
+    rewire_buf: Buf<RewireUniform>,
+    rewire_stats_buf: Buf<roles::Stats>,
     deep_r: Option<DeepR>,
     rewire_stats: Option<RewireStats>,
     /// Adam moments m | v.
-    moments: wgpu::Buffer,
+    moments: Buf<roles::Moments>,
     /// The trained parameters and moments before the last Adam step (P | m | v): what a
     /// refused step (the NaN guard) restores.
     backup: wgpu::Buffer,
     /// The optimiser's counters (`layout::STATS_LAYOUT`) of the last training step.
     step_counters: [u32; REWIRE_STATS_LEN],
-    step_buf: wgpu::Buffer,
+    step_buf: Buf<StepUniform>,
     batch_res: Option<BatchResources>,
     profile: Option<std::collections::BTreeMap<&'static str, f64>>,
     /// Per-kernel timestamp timing of training iterations (`enable_kernel_timing`), if on.
