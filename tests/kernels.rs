@@ -24,7 +24,8 @@ use lsnn_gpu::cpu::sparse_rows::sparse_rows;
 use lsnn_gpu::cpu::{alif_backward, LossOutput};
 use lsnn_gpu::gpu::budget;
 use lsnn_gpu::gpu::context::map_read;
-use lsnn_gpu::gpu::kernels::{self, Kernel};
+use lsnn_gpu::gpu::kernels::roles::{StorageRole, UniformRole};
+use lsnn_gpu::gpu::kernels::{self, Buf, Kernel};
 use lsnn_gpu::gpu::layout::{
     Chunk, Dims, RewireUniform, StepUniform, REWIRE_STATS_LEN, STATE_B, STATE_COUNT, STATE_HEAD,
     STATE_REFRACTORY, STATE_V, STAT_ACTIVE, STAT_DISCONNECTED, STAT_DRAWS, STAT_NONFINITE_GRADS,
@@ -38,7 +39,6 @@ use lsnn_gpu::model::{Batch, Network, Params, Readout, Targets};
 use ndarray::Array3;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use wgpu::util::DeviceExt;
 
 /// Invocations per workgroup of the per-sequence kernels: fewer than the 37 neurons of the
 /// cases, so every invocation owns several neurons (j = lid + k·WG) as in the engine.
@@ -48,28 +48,14 @@ const NOISE_SEED: u32 = 9;
 
 // ---- buffers ---------------------------------------------------------------------------
 
-/// A storage buffer holding `data` (padded to 16 bytes, the smallest binding).
-fn storage<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, data: &[T]) -> wgpu::Buffer {
-    let mut bytes: Vec<u8> = bytemuck::cast_slice(data).to_vec();
-    bytes.resize(bytes.len().max(16).next_multiple_of(4), 0);
-    ctx.device
-        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: &bytes,
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
-        })
+/// A storage buffer holding `data`, in the role of the binding it is given to (inferred).
+fn storage<R: StorageRole, T: bytemuck::Pod>(ctx: &GpuContext, label: &str, data: &[T]) -> Buf<R> {
+    Buf::storage_init(&ctx.device, label, data)
 }
 
-/// A uniform buffer holding `value`.
-fn uniform<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, value: &T) -> wgpu::Buffer {
-    ctx.device
-        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: bytemuck::bytes_of(value),
-            usage: wgpu::BufferUsages::UNIFORM,
-        })
+/// A uniform buffer holding `value` (its role is its type).
+fn uniform<R: UniformRole>(ctx: &GpuContext, label: &str, value: &R) -> Buf<R> {
+    Buf::uniform(&ctx.device, label, value)
 }
 
 /// An empty buffer of `len` bytes that a storage buffer is copied into to be read.
@@ -179,7 +165,7 @@ fn chunks(ctx: &GpuContext, dims: &Dims, steps: usize) -> Vec<(usize, usize)> {
     budget::chunks(steps, len)
 }
 
-fn chunk_uniforms(ctx: &GpuContext, chunks: &[(usize, usize)]) -> Vec<wgpu::Buffer> {
+fn chunk_uniforms(ctx: &GpuContext, chunks: &[(usize, usize)]) -> Vec<Buf<Chunk>> {
     chunks
         .iter()
         .map(|&(t0, len)| {

@@ -1,8 +1,8 @@
 //! The GPU training engine: the order of the stages of one training iteration, encoded as
 //! one compute pass and one submit, and the [`Engine`] interface. Its parts live in
 //! `engine/`: building the kernels and the engine's buffers (`build.rs`), the buffers of a
-//! batch shape (`resources.rs`), uploads, read-backs, the stream API, DEEP R's refill and
-//! profiling.
+//! batch shape (`resources.rs`), uploads, read-backs and their decoding, the NaN guard's
+//! backup and restore (`nan_guard.rs`), the stream API, DEEP R's refill and profiling.
 //!
 //! Dispatch order of an iteration (each kernel's header comment gives its equations):
 //! `alif_forward` per time chunk → `readout_loss` → `loss_reduce` → `alif_backward` per time
@@ -15,15 +15,16 @@ use anyhow::bail;
 use ndarray::{Array2, Array3};
 
 use super::context::GpuContext;
-use super::kernels;
-use super::layout::{StepUniform, READOUT_TOTALS, REWIRE_STATS_LEN};
+use super::kernels::{self, roles, Buf};
+use super::layout::{RewireUniform, StepUniform, REWIRE_STATS_LEN};
 use super::shader::ShaderConstants;
 use super::timing::KernelTimer;
 use crate::engine::{BatchStats, Engine, GradientReport, StepSettings};
 use crate::model::deep_r::{DeepR, RewireStats};
-use crate::model::{Batch, Network, Params, Readout};
+use crate::model::{Batch, Network, Readout};
 
 mod build;
+mod nan_guard;
 mod profiling;
 mod readback;
 mod resources;
@@ -46,26 +47,26 @@ pub struct GpuEngine {
     chunk_steps: usize,
     pipelines: Pipelines,
     /// Trained parameters (P) followed by the per-neuron constants α | ρ | β | thr.
-    model: wgpu::Buffer,
+    model: Buf<roles::Model>,
     /// delay_in | delay_rec | W_rec row lists [n·n] | row counts [n] (sparse_rows.wgsl).
-    delays: wgpu::Buffer,
-    constraints: wgpu::Buffer,
+    delays: Buf<roles::Delays>,
+    constraints: Buf<roles::Constraints>,
     /// The host's copy of the constraint codes ([`Engine::constraints`]).
     constraint_codes: Vec<u32>,
-    grads: wgpu::Buffer,
+    grads: Buf<roles::Grads>,
     /// DEEP R: settings (`RewireUniform`) and the counters of the last step.
-    rewire_buf: wgpu::Buffer,
-    rewire_stats_buf: wgpu::Buffer,
+    rewire_buf: Buf<RewireUniform>,
+    rewire_stats_buf: Buf<roles::Stats>,
     deep_r: Option<DeepR>,
     rewire_stats: Option<RewireStats>,
     /// Adam moments m | v.
-    moments: wgpu::Buffer,
+    moments: Buf<roles::Moments>,
     /// The trained parameters and moments before the last Adam step (P | m | v): what a
     /// refused step (the NaN guard) restores.
     backup: wgpu::Buffer,
     /// The optimiser's counters (`layout::STATS_LAYOUT`) of the last training step.
     step_counters: [u32; REWIRE_STATS_LEN],
-    step_buf: wgpu::Buffer,
+    step_buf: Buf<StepUniform>,
     batch_res: Option<BatchResources>,
     profile: Option<std::collections::BTreeMap<&'static str, f64>>,
     /// Per-kernel timestamp timing of training iterations (`enable_kernel_timing`), if on.
@@ -138,12 +139,7 @@ impl GpuEngine {
                 vec![&r.adam_group],
                 kernels::adam::grid(p, c, max_dim),
             ));
-            // Counters from zero: written before this submit, so ordered before adam.
-            self.ctx.queue.write_buffer(
-                &self.rewire_stats_buf,
-                0,
-                bytemuck::cast_slice(&[0u32; REWIRE_STATS_LEN]),
-            );
+            self.clear_step_counters();
             if self.deep_r.is_some() {
                 stages.push(Stage::new(
                     &k.deep_r_refill,
@@ -159,10 +155,7 @@ impl GpuEngine {
             label: Some("iteration"),
         });
         if adam {
-            // What a refused step restores (the NaN guard): copied before the kernels run.
-            let pb = p as u64 * F32;
-            enc.copy_buffer_to_buffer(&self.model, 0, &self.backup, 0, pb);
-            enc.copy_buffer_to_buffer(&self.moments, 0, &self.backup, pb, 2 * pb);
+            self.encode_backup(&mut enc);
         }
         // Kernel timing (opt-in) times training iterations only.
         let timer = self
@@ -170,34 +163,14 @@ impl GpuEngine {
             .as_ref()
             .filter(|_| adam && self.profile.is_none());
         let timed = encode_stages(&mut enc, &stages, timer, self.profile.is_some());
-        let n = self.network.n_rec() as u64;
-        let totals_len = (READOUT_TOTALS as u64 + n) * F32;
-        enc.copy_buffer_to_buffer(&r.readout, 0, &r.staging, 0, totals_len);
-        // The optimiser's counters ride along with the totals: one mapping per iteration.
-        let counters_len = (REWIRE_STATS_LEN * 4) as u64;
-        if adam {
-            enc.copy_buffer_to_buffer(
-                &self.rewire_stats_buf,
-                0,
-                &r.staging,
-                totals_len,
-                counters_len,
-            );
-        }
+        self.encode_totals_copy(&mut enc, adam);
         self.ctx.queue.submit([enc.finish()]);
-        let read = self.read_staging(totals_len + counters_len)?;
-        let totals: Vec<f32> = bytemuck::pod_collect_to_vec(&read[..totals_len as usize]);
-        if adam {
-            let counters: Vec<u32> = bytemuck::pod_collect_to_vec(&read[totals_len as usize..]);
-            self.step_counters.copy_from_slice(&counters);
-        }
-        let (mut grads, mut bits) = (Vec::new(), Vec::new());
-        if want_grads {
-            grads =
-                bytemuck::pod_collect_to_vec(&self.read_via_staging(&self.grads, p as u64 * F32)?);
-            let r = self.batch_res.as_ref().expect("batch resources");
-            bits = bytemuck::pod_collect_to_vec(&self.read_via_staging(&r.bits, r.bits_len)?);
-        }
+        let totals = self.read_totals(adam)?;
+        let (grads, bits) = if want_grads {
+            self.read_grads_and_bits()?
+        } else {
+            (Vec::new(), Vec::new())
+        };
         if let (false, Some(timer)) = (timed.is_empty(), self.timer.as_mut()) {
             timer.read(&device, &timed)?;
         }
@@ -213,25 +186,7 @@ impl Engine for GpuEngine {
     fn train_step(&mut self, batch: &Batch, s: &StepSettings) -> anyhow::Result<BatchStats> {
         self.end_stream();
         let n_scored = self.upload_batch(batch)?;
-        let hyper = crate::cpu::AdamHyper {
-            lr: s.lr,
-            beta1: s.beta1,
-            beta2: s.beta2,
-            eps: s.eps,
-            step: s.step,
-        };
-        let (bias1, bias2) = hyper.bias_corrections();
-        self.write_step(&StepUniform {
-            lr: s.lr,
-            beta1: s.beta1,
-            beta2: s.beta2,
-            eps: s.eps,
-            bias1,
-            bias2,
-            noise_seed: s.noise_seed,
-            n_scored,
-            ..StepUniform::default()
-        });
+        self.write_train_step(s, n_scored);
         if self.deep_r.is_some() {
             self.write_rewire(s.step);
         }
@@ -261,24 +216,7 @@ impl Engine for GpuEngine {
         noise_seed: u32,
     ) -> anyhow::Result<(BatchStats, Array2<i32>)> {
         let stats = self.evaluate(batch, noise_seed)?;
-        let r = self.batch_res.as_ref().expect("batch resources");
-        let decisions = match self.network.sim.readout {
-            Readout::Window(_) => 1,
-            Readout::Framewise(k) | Readout::Regression(k) => r.steps / k,
-        };
-        let len = decisions * r.batch;
-        let offset = r.dims.off_pred as u64 * F32;
-        let classes: Vec<f32> = bytemuck::pod_collect_to_vec(&self.read_buffer_range(
-            &r.readout,
-            offset,
-            len as u64 * F32,
-        )?);
-        let pred = Array2::from_shape_vec(
-            (decisions, r.batch),
-            classes.iter().map(|&c| c as i32).collect(),
-        )
-        .expect("decisions × batch predictions");
-        Ok((stats, pred))
+        Ok((stats, self.read_predictions()?))
     }
 
     fn frame_outputs(&mut self, batch: &Batch, noise_seed: u32) -> anyhow::Result<Array3<f32>> {
@@ -326,26 +264,15 @@ impl Engine for GpuEngine {
     }
 
     fn network(&self) -> anyhow::Result<Network> {
-        let p = self.network.params.len();
-        let flat = self.read_buffer(&self.model, p as u64 * F32)?;
-        let mut net = self.network.clone();
-        let (n_in, n, n_out) = (net.n_in(), net.n_rec(), net.n_out());
-        net.params = Params::from_flat(&flat[..p], n_in, n, n_out);
-        Ok(net)
+        self.read_network()
     }
 
     fn adam_moments(&self) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
-        let p = self.network.params.len();
-        let mv = self.read_buffer(&self.moments, 2 * p as u64 * F32)?;
-        Ok((mv[..p].to_vec(), mv[p..2 * p].to_vec()))
+        self.read_moments()
     }
 
     fn set_adam_moments(&mut self, m: &[f32], v: &[f32]) -> anyhow::Result<()> {
-        let mut mv = m.to_vec();
-        mv.extend_from_slice(v);
-        self.ctx
-            .queue
-            .write_buffer(&self.moments, 0, bytemuck::cast_slice(&mv));
+        self.write_moments(m, v);
         Ok(())
     }
 

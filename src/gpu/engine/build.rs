@@ -4,10 +4,10 @@
 
 use anyhow::bail;
 
-use super::resources::{storage, storage_init, uniform_init};
 use super::{GpuEngine, F32};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::{self, Kernel};
+use crate::gpu::kernels::buf::storage_buffer;
+use crate::gpu::kernels::{self, Buf, Kernel};
 use crate::gpu::layout::{RewireUniform, StepUniform, REWIRE_STATS_LEN};
 use crate::gpu::shader::ShaderConstants;
 use crate::model::Network;
@@ -66,15 +66,15 @@ impl GpuEngine {
             sparse_rows: make(kernels::sparse_rows::NAME),
         };
         let p = network.params.len();
-        let model = storage_init(device, "model", &Self::model_data(&network));
-        let delays = storage_init(device, "delays", &Self::delay_data(&network));
-        let constraints_buf = storage_init(device, "constraints", constraints);
-        let grads = storage(device, "grads", p as u64 * F32);
-        let moments = storage(device, "adam moments", 2 * p as u64 * F32);
-        let backup = storage(device, "weights before the step", 3 * p as u64 * F32);
-        let step_buf = uniform_init(device, "step uniform", &StepUniform::default());
-        let rewire_buf = uniform_init(device, "rewire uniform", &RewireUniform::default());
-        let rewire_stats_buf = storage(
+        let model = Buf::storage_init(device, "model", &Self::model_data(&network));
+        let delays = Buf::storage_init(device, "delays", &Self::delay_data(&network));
+        let constraints_buf = Buf::storage_init(device, "constraints", constraints);
+        let grads = Buf::storage(device, "grads", p as u64 * F32);
+        let moments = Buf::storage(device, "adam moments", 2 * p as u64 * F32);
+        let backup = storage_buffer(device, "weights before the step", 3 * p as u64 * F32);
+        let step_buf = Buf::uniform(device, "step uniform", &StepUniform::default());
+        let rewire_buf = Buf::uniform(device, "rewire uniform", &RewireUniform::default());
+        let rewire_stats_buf = Buf::storage(
             device,
             "rewire stats",
             (REWIRE_STATS_LEN * std::mem::size_of::<u32>()) as u64,

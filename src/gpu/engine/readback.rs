@@ -1,13 +1,14 @@
-//! Reading results back from the GPU: the staging buffer, the stats of a batch, the
-//! spikes, the row lists, and the NaN guard's refusal of a step.
+//! Reading results back from the GPU and decoding them: the staging buffer, the totals and
+//! counters of an iteration, the stats of a batch, gradients and spikes, predictions and
+//! frame outputs, the parameters and Adam moments, the row lists.
 
-use anyhow::bail;
-use ndarray::Array3;
+use ndarray::{Array2, Array3};
 
 use super::{GpuEngine, F32};
-use crate::engine::{BatchStats, StepSettings};
+use crate::engine::BatchStats;
 use crate::gpu::context::map_read;
-use crate::gpu::layout::{READOUT_TOTALS, STAT_NONFINITE_GRADS, STAT_NONFINITE_WEIGHTS};
+use crate::gpu::layout::{READOUT_TOTALS, REWIRE_STATS_LEN};
+use crate::model::{Network, Params, Readout};
 
 impl GpuEngine {
     /// Maps the first `len` bytes of the staging buffer after the last submit.
@@ -82,46 +83,88 @@ impl GpuEngine {
         Ok(Array3::from_shape_vec(shape, values).expect("frames × batch × outputs"))
     }
 
-    /// The NaN guard, the GPU's twin of the checks of `cpu::engine::optimiser_step`: when
-    /// adam.wgsl counted a non-finite gradient or updated weight, restores the weights and
-    /// moments of before the step and names the first offending tensor entry.
-    pub(super) fn refuse_non_finite(&self, s: &StepSettings) -> anyhow::Result<()> {
-        let bad_grads = self.step_counters[STAT_NONFINITE_GRADS as usize];
-        let bad_weights = self.step_counters[STAT_NONFINITE_WEIGHTS as usize];
-        if bad_grads == 0 && bad_weights == 0 {
-            return Ok(());
+    /// The length in bytes of the totals and rates at the head of `readout`.
+    fn totals_len(&self) -> u64 {
+        (READOUT_TOTALS as u64 + self.network.n_rec() as u64) * F32
+    }
+
+    /// Encodes the copy of the totals and rates to the staging buffer, and after them, when
+    /// `adam` ran, the optimiser's counters: one mapping per iteration.
+    pub(super) fn encode_totals_copy(&self, enc: &mut wgpu::CommandEncoder, adam: bool) {
+        let r = self.batch_res.as_ref().expect("batch resources");
+        let totals_len = self.totals_len();
+        enc.copy_buffer_to_buffer(&r.readout, 0, &r.staging, 0, totals_len);
+        if adam {
+            let counters_len = (REWIRE_STATS_LEN * 4) as u64;
+            enc.copy_buffer_to_buffer(
+                &self.rewire_stats_buf,
+                0,
+                &r.staging,
+                totals_len,
+                counters_len,
+            );
         }
-        let layout = self.network.params.layout();
-        let p = layout.len() as u64 * F32;
-        // Read the offender before restoring: the weights are about to be overwritten.
-        let (values, what) = if bad_grads > 0 {
-            (self.read_buffer(&self.grads, p)?, "gradient")
-        } else {
-            (self.read_buffer(&self.model, p)?, "weight")
+    }
+
+    /// Reads what `encode_totals_copy` copied after the submit: returns the totals and, when
+    /// `adam` ran, keeps the optimiser's counters in `step_counters`.
+    pub(super) fn read_totals(&mut self, adam: bool) -> anyhow::Result<Vec<f32>> {
+        let totals_len = self.totals_len();
+        let read = self.read_staging(totals_len + (REWIRE_STATS_LEN * 4) as u64)?;
+        let totals: Vec<f32> = bytemuck::pod_collect_to_vec(&read[..totals_len as usize]);
+        if adam {
+            let counters: Vec<u32> = bytemuck::pod_collect_to_vec(&read[totals_len as usize..]);
+            self.step_counters.copy_from_slice(&counters);
+        }
+        Ok(totals)
+    }
+
+    /// The gradients and the spike bits of the last pass.
+    pub(super) fn read_grads_and_bits(&self) -> anyhow::Result<(Vec<f32>, Vec<u32>)> {
+        let p = self.network.params.len() as u64;
+        let grads = bytemuck::pod_collect_to_vec(&self.read_via_staging(&self.grads, p * F32)?);
+        let r = self.batch_res.as_ref().expect("batch resources");
+        let bits = bytemuck::pod_collect_to_vec(&self.read_via_staging(&r.bits, r.bits_len)?);
+        Ok((grads, bits))
+    }
+
+    /// The predicted classes [decisions, B] of the last pass: one decision per sequence for
+    /// the window readout, one per frame otherwise.
+    pub(super) fn read_predictions(&self) -> anyhow::Result<Array2<i32>> {
+        let r = self.batch_res.as_ref().expect("batch resources");
+        let decisions = match self.network.sim.readout {
+            Readout::Window(_) => 1,
+            Readout::Framewise(k) | Readout::Regression(k) => r.steps / k,
         };
-        let mut enc = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("restore the weights"),
-            });
-        enc.copy_buffer_to_buffer(&self.backup, 0, &self.model, 0, p);
-        enc.copy_buffer_to_buffer(&self.backup, p, &self.moments, 0, 2 * p);
-        self.ctx.queue.submit([enc.finish()]);
-        let e = values.iter().position(|v| !v.is_finite());
-        let name = e.map_or_else(|| "a parameter".to_string(), |e| layout.name_of(e));
-        let value = e.map_or(f32::NAN, |e| values[e]);
-        if what == "gradient" {
-            bail!(
-                "the gradient of {name} is not finite ({value}) at Adam step {} ({bad_grads} non-finite gradients): the weights are left as they were. Lower train.learning_rate, or check the input scale and model.thr",
-                s.step
-            )
-        }
-        bail!(
-            "Adam step {} made {name} non-finite ({value}) at learning rate {} ({bad_weights} non-finite weights): the weights are left as they were and the checkpoints already written are kept. Lower train.learning_rate",
-            s.step,
-            s.lr
+        let len = decisions * r.batch;
+        let offset = r.dims.off_pred as u64 * F32;
+        let classes: Vec<f32> = bytemuck::pod_collect_to_vec(&self.read_buffer_range(
+            &r.readout,
+            offset,
+            len as u64 * F32,
+        )?);
+        Ok(Array2::from_shape_vec(
+            (decisions, r.batch),
+            classes.iter().map(|&c| c as i32).collect(),
         )
+        .expect("decisions × batch predictions"))
+    }
+
+    /// The network with the trained parameters read back from the model buffer.
+    pub(super) fn read_network(&self) -> anyhow::Result<Network> {
+        let p = self.network.params.len();
+        let flat = self.read_buffer(&self.model, p as u64 * F32)?;
+        let mut net = self.network.clone();
+        let (n_in, n, n_out) = (net.n_in(), net.n_rec(), net.n_out());
+        net.params = Params::from_flat(&flat[..p], n_in, n, n_out);
+        Ok(net)
+    }
+
+    /// Adam's moments (m, v).
+    pub(super) fn read_moments(&self) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+        let p = self.network.params.len();
+        let mv = self.read_buffer(&self.moments, 2 * p as u64 * F32)?;
+        Ok((mv[..p].to_vec(), mv[p..2 * p].to_vec()))
     }
 
     /// The row lists and counts of sparse_rows.wgsl for W_rec and W_in, as last built (for

@@ -1,15 +1,13 @@
 //! The buffers and bind groups that depend on the batch shape (B, T), built once per shape.
 
-use anyhow::bail;
-use wgpu::util::DeviceExt;
-
 use super::{GpuEngine, F32};
 use crate::gpu::budget;
-use crate::gpu::kernels;
+use crate::gpu::kernels::{self, roles, Buf};
 use crate::gpu::layout::{Chunk, Dims, READOUT_TOTALS, REWIRE_STATS_LEN};
 use crate::model::param_layout::{NEURON_ALPHA, NEURON_BETA, NEURON_RHO, NEURON_THR};
 use crate::model::Network;
 use crate::model::Readout;
+use anyhow::bail;
 
 /// Buffers that depend on the batch shape (B, T), rebuilt when it changes.
 pub(super) struct BatchResources {
@@ -18,10 +16,10 @@ pub(super) struct BatchResources {
     pub(super) dims: Dims,
     /// Time chunks of the forward and backward sweeps: (t0, len), 1-based.
     pub(super) chunks: Vec<(usize, usize)>,
-    pub(super) x_chunks: Vec<wgpu::Buffer>,
-    pub(super) labels: wgpu::Buffer,
-    pub(super) readout: wgpu::Buffer,
-    pub(super) bits: wgpu::Buffer,
+    pub(super) x_chunks: Vec<Buf<roles::X>>,
+    pub(super) labels: Buf<roles::Labels>,
+    pub(super) readout: Buf<roles::Readout>,
+    pub(super) bits: Buf<roles::Bits>,
     pub(super) bits_len: u64,
     pub(super) forward_groups: Vec<wgpu::BindGroup>,
     pub(super) backward_groups: Vec<wgpu::BindGroup>,
@@ -36,8 +34,8 @@ pub(super) struct BatchResources {
     pub(super) staging_len: u64,
     /// The forward state [B, N, state_stride] and the readout trace state [B, N, 2] (what a
     /// stream carries from one pass to the next, with the last row of `bits`).
-    pub(super) state: wgpu::Buffer,
-    pub(super) pstate: wgpu::Buffer,
+    pub(super) state: Buf<roles::State>,
+    pub(super) pstate: Buf<roles::Pstate>,
     /// A running stream of forward passes (`Engine::stream_start`), if any.
     pub(super) stream: Option<GpuStream>,
 }
@@ -47,46 +45,6 @@ pub(super) struct BatchResources {
 pub(super) struct GpuStream {
     pub(super) resume: bool,
     pub(super) saved: Option<[wgpu::Buffer; 3]>,
-}
-
-pub(super) fn storage(device: &wgpu::Device, label: &str, size: u64) -> wgpu::Buffer {
-    device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(label),
-        size: size.max(16),
-        usage: wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_DST
-            | wgpu::BufferUsages::COPY_SRC,
-        mapped_at_creation: false,
-    })
-}
-
-pub(super) fn storage_init<T: bytemuck::Pod>(
-    device: &wgpu::Device,
-    label: &str,
-    data: &[T],
-) -> wgpu::Buffer {
-    let bytes: &[u8] = bytemuck::cast_slice(data);
-    let mut padded = bytes.to_vec();
-    padded.resize(bytes.len().max(16).next_multiple_of(4), 0);
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: &padded,
-        usage: wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_DST
-            | wgpu::BufferUsages::COPY_SRC,
-    })
-}
-
-pub(super) fn uniform_init<T: bytemuck::Pod>(
-    device: &wgpu::Device,
-    label: &str,
-    data: &T,
-) -> wgpu::Buffer {
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: bytemuck::bytes_of(data),
-        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-    })
 }
 
 impl GpuEngine {
@@ -157,43 +115,44 @@ impl GpuEngine {
         }
         let chunks = budget::chunks(steps, sweep_len);
         let readout_chunks = budget::chunks(steps, readout_chunk_len);
-        let dims_buf = uniform_init(device, "dims", &dims);
-        let pstate = storage(device, "readout trace state", (batch * n * 2) as u64 * F32);
-        let state = storage(
+        let dims_buf = Buf::uniform(device, "dims", &dims);
+        let pstate = Buf::storage(device, "readout trace state", (batch * n * 2) as u64 * F32);
+        let state = Buf::storage(
             device,
             "forward state",
             (batch * n * dims.state_stride as usize) as u64 * F32,
         );
-        let bstate = storage(
+        let bstate = Buf::<roles::Bstate>::storage(
             device,
             "backward state",
             (batch * n * dims.bstate_stride as usize) as u64 * F32,
         );
-        let bits = storage(device, "spike bits", bits_len);
-        let readout = storage(device, "readout", readout_len);
-        let partials = storage(device, "per-sequence gradients", partials_len);
+        let bits = Buf::storage(device, "spike bits", bits_len);
+        let readout = Buf::storage(device, "readout", readout_len);
+        let partials =
+            Buf::<roles::Partials>::storage(device, "per-sequence gradients", partials_len);
         // Classes [B] or [T, B]; regression targets as f32 bits [T, B, n_out].
         let labels_len = match net.sim.readout {
             Readout::Window(_) => batch,
             Readout::Framewise(_) => steps * batch,
             Readout::Regression(_) => steps * batch * n_out,
         };
-        let labels = storage(device, "labels", labels_len as u64 * 4);
+        let labels = Buf::storage(device, "labels", labels_len as u64 * 4);
         let mut x_chunks = Vec::new();
         let mut forward_groups = Vec::new();
         let mut backward_groups = Vec::new();
         for (c, &(t0, len)) in chunks.iter().enumerate() {
-            let x = storage(
+            let x = Buf::storage(
                 device,
                 &format!("x chunk {c}"),
                 (len * batch * n_in) as u64 * F32,
             );
-            let records = storage(
+            let records = Buf::<roles::Records>::storage(
                 device,
                 &format!("records chunk {c}"),
                 (len * batch * n) as u64 * 8,
             );
-            let chunk_buf = uniform_init(
+            let chunk_buf = Buf::uniform(
                 device,
                 &format!("chunk {c}"),
                 &Chunk {
@@ -245,7 +204,7 @@ impl GpuEngine {
             .iter()
             .enumerate()
             .map(|(c, &(t0, len))| {
-                let chunk_buf = uniform_init(
+                let chunk_buf = Buf::uniform(
                     device,
                     &format!("readout chunk {c}"),
                     &Chunk {

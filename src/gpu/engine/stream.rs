@@ -3,8 +3,9 @@
 use anyhow::bail;
 use ndarray::Array3;
 
-use super::resources::{storage, GpuStream};
+use super::resources::GpuStream;
 use crate::engine::check_stream_shape;
+use crate::gpu::kernels::buf::storage_buffer;
 use crate::gpu::layout::StepUniform;
 use crate::model::Readout;
 
@@ -92,10 +93,12 @@ impl GpuEngine {
 
     pub(super) fn save_stream(&mut self) -> anyhow::Result<()> {
         let r = self.stream_resources()?;
-        let sources = [&r.state, &r.pstate, &r.bits];
+        let sources: [&wgpu::Buffer; 3] = [&r.state, &r.pstate, &r.bits];
         let saved = match &r.stream.as_ref().expect("a stream").saved {
             Some(saved) => saved.clone(),
-            None => sources.map(|b| storage(&self.ctx.device, "saved stream state", b.size())),
+            None => {
+                sources.map(|b| storage_buffer(&self.ctx.device, "saved stream state", b.size()))
+            }
         };
         self.copy_buffers(&sources, &saved.each_ref());
         let r = self.batch_res.as_mut().expect("batch resources");

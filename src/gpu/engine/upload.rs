@@ -1,11 +1,12 @@
 //! Uploading a batch: the inputs into the time chunks, the labels or target values, and the
-//! per-step uniform.
+//! per-step uniform; writing Adam's moments and clearing the optimiser's counters.
 
 use anyhow::bail;
 use ndarray::Array3;
 
 use super::GpuEngine;
-use crate::gpu::layout::StepUniform;
+use crate::engine::StepSettings;
+use crate::gpu::layout::{StepUniform, REWIRE_STATS_LEN};
 use crate::model::{Batch, Readout, Targets};
 
 impl GpuEngine {
@@ -98,5 +99,47 @@ impl GpuEngine {
         self.ctx
             .queue
             .write_buffer(&self.step_buf, 0, bytemuck::bytes_of(step));
+    }
+
+    /// The step uniform of training step `s`: Adam's settings and bias corrections.
+    pub(super) fn write_train_step(&self, s: &StepSettings, n_scored: u32) {
+        let hyper = crate::cpu::AdamHyper {
+            lr: s.lr,
+            beta1: s.beta1,
+            beta2: s.beta2,
+            eps: s.eps,
+            step: s.step,
+        };
+        let (bias1, bias2) = hyper.bias_corrections();
+        self.write_step(&StepUniform {
+            lr: s.lr,
+            beta1: s.beta1,
+            beta2: s.beta2,
+            eps: s.eps,
+            bias1,
+            bias2,
+            noise_seed: s.noise_seed,
+            n_scored,
+            ..StepUniform::default()
+        });
+    }
+
+    /// Adam's moments m | v.
+    pub(super) fn write_moments(&self, m: &[f32], v: &[f32]) {
+        let mut mv = m.to_vec();
+        mv.extend_from_slice(v);
+        self.ctx
+            .queue
+            .write_buffer(&self.moments, 0, bytemuck::cast_slice(&mv));
+    }
+
+    /// The optimiser's counters from zero: written before the step's submit, so ordered
+    /// before adam.
+    pub(super) fn clear_step_counters(&self) {
+        self.ctx.queue.write_buffer(
+            &self.rewire_stats_buf,
+            0,
+            bytemuck::cast_slice(&[0u32; REWIRE_STATS_LEN]),
+        );
     }
 }

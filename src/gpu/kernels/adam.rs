@@ -9,14 +9,14 @@ pub const NAME: &str = "adam";
 kernel_bindings! {
     /// Bindings of adam.wgsl.
     Bindings {
-        dims: Uniform "Dims",
-        step: Uniform "StepUniform",
-        grads: Read "array<f32>",
-        constraints: Read "array<u32>",
-        model: ReadWrite "array<f32>",
-        moments: ReadWrite "array<f32>",
-        rewire: Uniform "RewireUniform",
-        stats: ReadWrite "array<atomic<u32>>",
+        dims: Uniform Dims,
+        step: Uniform StepUniform,
+        grads: Read Grads,
+        constraints: Read Constraints,
+        model: ReadWrite Model,
+        moments: ReadWrite Moments,
+        rewire: Uniform RewireUniform,
+        stats: ReadWrite Stats,
     }
 }
 

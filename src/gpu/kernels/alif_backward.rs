@@ -8,16 +8,16 @@ pub const NAME: &str = "alif_backward";
 kernel_bindings! {
     /// Bindings of alif_backward.wgsl: `x` and `records` are the time chunk's.
     Bindings {
-        dims: Uniform "Dims",
-        chunk: Uniform "Chunk",
-        model: Read "array<f32>",
-        delays: Read "array<u32>",
-        x: Read "array<f32>",
-        records: Read "array<vec2<f32>>",
-        bits: Read "array<u32>",
-        readout: Read "array<f32>",
-        bstate: ReadWrite "array<f32>",
-        partials: ReadWrite "array<f32>",
+        dims: Uniform Dims,
+        chunk: Uniform Chunk,
+        model: Read Model,
+        delays: Read Delays,
+        x: Read X,
+        records: Read Records,
+        bits: Read Bits,
+        readout: Read Readout,
+        bstate: ReadWrite Bstate,
+        partials: ReadWrite Partials,
     }
 }
 

@@ -8,15 +8,15 @@ pub const NAME: &str = "alif_forward";
 kernel_bindings! {
     /// Bindings of alif_forward.wgsl: `x` and `records` are the time chunk's.
     Bindings {
-        dims: Uniform "Dims",
-        chunk: Uniform "Chunk",
-        step: Uniform "StepUniform",
-        model: Read "array<f32>",
-        delays: Read "array<u32>",
-        x: Read "array<f32>",
-        state: ReadWrite "array<f32>",
-        records: ReadWrite "array<vec2<f32>>",
-        bits: ReadWrite "array<u32>",
+        dims: Uniform Dims,
+        chunk: Uniform Chunk,
+        step: Uniform StepUniform,
+        model: Read Model,
+        delays: Read Delays,
+        x: Read X,
+        state: ReadWrite State,
+        records: ReadWrite Records,
+        bits: ReadWrite Bits,
     }
 }
 

@@ -9,11 +9,11 @@ pub const NAME: &str = "batch_reduce";
 kernel_bindings! {
     /// Bindings of batch_reduce.wgsl.
     Bindings {
-        dims: Uniform "Dims",
-        partials: Read "array<f32>",
-        constraints: Read "array<u32>",
-        grads: ReadWrite "array<f32>",
-        model: Read "array<f32>",
+        dims: Uniform Dims,
+        partials: Read Partials,
+        constraints: Read Constraints,
+        grads: ReadWrite Grads,
+        model: Read Model,
     }
 }
 

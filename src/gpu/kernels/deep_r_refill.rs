@@ -8,11 +8,11 @@ pub const NAME: &str = "deep_r_refill";
 kernel_bindings! {
     /// Bindings of deep_r_refill.wgsl.
     Bindings {
-        dims: Uniform "Dims",
-        rewire: Uniform "RewireUniform",
-        constraints: Read "array<u32>",
-        model: ReadWrite "array<f32>",
-        stats: ReadWrite "array<atomic<u32>>",
+        dims: Uniform Dims,
+        rewire: Uniform RewireUniform,
+        constraints: Read Constraints,
+        model: ReadWrite Model,
+        stats: ReadWrite Stats,
     }
 }
 

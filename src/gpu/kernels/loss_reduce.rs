@@ -8,9 +8,9 @@ pub const NAME: &str = "loss_reduce";
 kernel_bindings! {
     /// Bindings of loss_reduce.wgsl.
     Bindings {
-        dims: Uniform "Dims",
-        state: Read "array<f32>",
-        readout: ReadWrite "array<f32>",
+        dims: Uniform Dims,
+        state: Read State,
+        readout: ReadWrite Readout,
     }
 }
 

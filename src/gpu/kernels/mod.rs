@@ -3,15 +3,68 @@
 //! from which the WGSL `@binding` declarations, the explicit bind-group layout and the bind
 //! group are all generated, so a buffer is bound by the name the kernel reads it by, never
 //! by position; and its dispatch grid. `GpuEngine` only orders the stages.
+//!
+//! **Typed bindings.** Each buffer also has a role, a type of its own (`roles.rs`): the
+//! uniform roles are the `gpu::layout` structs (`Dims`, `Chunk`, `StepUniform`,
+//! `RewireUniform`), the storage roles are markers named after their binding (`Model`,
+//! `Grads`, …). A binding is declared as `name: Kind Role` (`Kind` is `Uniform`, `Read` or
+//! `ReadWrite`), the role gives the WGSL type (`Role::WGSL_TYPE`), and the generated
+//! `Bindings` field is a `&Buf<Role>` (`buf.rs`: a `wgpu::Buffer` that carries its role and
+//! derefs to it). A buffer is created in its role (`Buf::<Model>::storage_init`,
+//! `Buf::uniform(device, label, &dims)`), so binding it under another name is a compile
+//! error, not a bind group that validates and computes the wrong thing. A declaration whose
+//! kind disagrees with its role (a uniform role bound as storage, or the reverse) fails to
+//! compile too (a `const` assertion the macro writes).
+//!
+//! The bindings of a kernel, each buffer in its own role, compile:
+//!
+//! ```
+//! use lsnn_gpu::gpu::kernels::batch_reduce::Bindings;
+//! use lsnn_gpu::gpu::kernels::roles::{Constraints, Dims, Grads, Model, Partials};
+//! use lsnn_gpu::gpu::kernels::Buf;
+//!
+//! fn bind<'a>(
+//!     dims: &'a Buf<Dims>,
+//!     partials: &'a Buf<Partials>,
+//!     constraints: &'a Buf<Constraints>,
+//!     grads: &'a Buf<Grads>,
+//!     model: &'a Buf<Model>,
+//! ) -> Bindings<'a> {
+//!     Bindings { dims, partials, constraints, grads: grads, model: model }
+//! }
+//! ```
+//!
+//! and the same with two buffers swapped does not (E0308: expected `&Buf<Grads>`, found
+//! `&Buf<Model>`):
+//!
+//! ```compile_fail
+//! use lsnn_gpu::gpu::kernels::batch_reduce::Bindings;
+//! use lsnn_gpu::gpu::kernels::roles::{Constraints, Dims, Grads, Model, Partials};
+//! use lsnn_gpu::gpu::kernels::Buf;
+//!
+//! fn bind<'a>(
+//!     dims: &'a Buf<Dims>,
+//!     partials: &'a Buf<Partials>,
+//!     constraints: &'a Buf<Constraints>,
+//!     grads: &'a Buf<Grads>,
+//!     model: &'a Buf<Model>,
+//! ) -> Bindings<'a> {
+//!     Bindings { dims, partials, constraints, grads: model, model: grads }
+//! }
+//! ```
 
 pub mod adam;
 pub mod alif_backward;
 pub mod alif_forward;
 pub mod batch_reduce;
+pub mod buf;
 pub mod deep_r_refill;
 pub mod loss_reduce;
 pub mod readout_loss;
+pub mod roles;
 pub mod sparse_rows;
+
+pub use buf::Buf;
 
 use super::shader::{kernel_source, ShaderConstants};
 
@@ -23,32 +76,49 @@ pub enum BindingKind {
     ReadWrite,
 }
 
-/// One binding of a kernel: its name in WGSL (and in the Rust struct), kind and WGSL type.
+/// One binding of a kernel: its name in WGSL (and in the Rust struct), kind, role (the
+/// name of its type in `roles`) and WGSL type (the role's).
 #[derive(Clone, Copy, Debug)]
 pub struct Binding {
     pub name: &'static str,
     pub kind: BindingKind,
+    pub role: &'static str,
     pub ty: &'static str,
 }
 
-/// Declares `pub struct $name<'a>` with one `&wgpu::Buffer` per binding, in binding order,
-/// and `$name::BINDINGS`, the list the WGSL declarations and the layout are generated from.
+/// Declares `pub struct $name<'a>` with one `&Buf<Role>` per binding, in binding order, and
+/// `$name::BINDINGS`, the list the WGSL declarations and the layout are generated from. Each
+/// binding is `field: Kind Role`, `Role` a type of `kernels::roles`.
 macro_rules! kernel_bindings {
     (
         $(#[doc = $doc:literal])*
-        $name:ident { $( $field:ident : $kind:ident $ty:literal ),* $(,)? }
+        $name:ident { $( $field:ident : $kind:ident $role:ident ),* $(,)? }
     ) => {
         $(#[doc = $doc])*
         pub struct $name<'a> {
-            $( pub $field: &'a wgpu::Buffer, )*
+            $( pub $field: &'a $crate::gpu::kernels::Buf<$crate::gpu::kernels::roles::$role>, )*
         }
+
+        // A uniform role is bound as `Uniform`, a storage role as `Read` or `ReadWrite`.
+        const _: () = {$(
+            assert!(
+                <$crate::gpu::kernels::roles::$role as $crate::gpu::kernels::roles::Role>::UNIFORM
+                    == matches!(
+                        $crate::gpu::kernels::BindingKind::$kind,
+                        $crate::gpu::kernels::BindingKind::Uniform
+                    ),
+                concat!("binding `", stringify!($field), "`: its kind does not suit its role"),
+            );
+        )*};
 
         impl<'a> $name<'a> {
             pub const BINDINGS: &'static [$crate::gpu::kernels::Binding] = &[$(
                 $crate::gpu::kernels::Binding {
                     name: stringify!($field),
                     kind: $crate::gpu::kernels::BindingKind::$kind,
-                    ty: $ty,
+                    role: stringify!($role),
+                    ty: <$crate::gpu::kernels::roles::$role
+                        as $crate::gpu::kernels::roles::Role>::WGSL_TYPE,
                 }
             ),*];
 
@@ -59,7 +129,7 @@ macro_rules! kernel_bindings {
                 kernel: &$crate::gpu::kernels::Kernel,
                 label: &str,
             ) -> wgpu::BindGroup {
-                kernel.bind_group(device, label, Self::BINDINGS, &[$(self.$field),*])
+                kernel.bind_group(device, label, Self::BINDINGS, &[$(&**self.$field),*])
             }
         }
     };
@@ -169,9 +239,9 @@ impl Kernel {
         }
     }
 
-    /// The bind group of `buffers`, given in the order of `bindings` (the generated
-    /// `Bindings::bind_group` is the only caller).
-    pub fn bind_group(
+    /// The bind group of `buffers`, given in the order of `bindings`. Crate-private: the
+    /// generated `Bindings::bind_group`, which checks the buffers' roles, is the only caller.
+    pub(crate) fn bind_group(
         &self,
         device: &wgpu::Device,
         label: &str,
@@ -198,5 +268,29 @@ impl Kernel {
             layout: &self.layout,
             entries: &entries,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpu::shader::ALL_KERNELS;
+
+    /// The premise of the typed bindings: a binding name means one role (so one WGSL type)
+    /// in every kernel, and the WGSL names each role's uniform struct by the struct's name.
+    #[test]
+    fn each_binding_name_has_one_role_in_every_kernel() {
+        let mut seen = std::collections::BTreeMap::new();
+        for kernel in ALL_KERNELS {
+            for b in bindings(kernel) {
+                let (role, ty) = *seen.entry(b.name).or_insert((b.role, b.ty));
+                assert_eq!((role, ty), (b.role, b.ty), "`{}` in {kernel}", b.name);
+                if b.kind == BindingKind::Uniform {
+                    assert_eq!(b.role, b.ty, "`{}` in {kernel}", b.name);
+                }
+            }
+        }
+        // dims, chunk, step, rewire and the 15 storage roles.
+        assert_eq!(seen.len(), 19);
     }
 }

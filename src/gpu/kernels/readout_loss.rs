@@ -8,15 +8,15 @@ pub const NAME: &str = "readout_loss";
 kernel_bindings! {
     /// Bindings of readout_loss.wgsl.
     Bindings {
-        dims: Uniform "Dims",
-        chunk: Uniform "Chunk",
-        step: Uniform "StepUniform",
-        model: Read "array<f32>",
-        bits: Read "array<u32>",
-        labels: Read "array<i32>",
-        readout: ReadWrite "array<f32>",
-        partials: ReadWrite "array<f32>",
-        pstate: ReadWrite "array<f32>",
+        dims: Uniform Dims,
+        chunk: Uniform Chunk,
+        step: Uniform StepUniform,
+        model: Read Model,
+        bits: Read Bits,
+        labels: Read Labels,
+        readout: ReadWrite Readout,
+        partials: ReadWrite Partials,
+        pstate: ReadWrite Pstate,
     }
 }
 

@@ -9,9 +9,9 @@ pub const NAME: &str = "sparse_rows";
 kernel_bindings! {
     /// Bindings of sparse_rows.wgsl.
     Bindings {
-        dims: Uniform "Dims",
-        model: Read "array<f32>",
-        delays: ReadWrite "array<u32>",
+        dims: Uniform Dims,
+        model: Read Model,
+        delays: ReadWrite Delays,
     }
 }
 
