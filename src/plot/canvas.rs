@@ -637,16 +637,18 @@ pub fn ticks_with_step(lo: f64, hi: f64, step: f64) -> Vec<f64> {
 /// A label for tick value `v` on a grid of `step`, with just enough decimals.
 pub fn tick_label(v: f64, step: f64) -> String {
     let av = v.abs();
+    // Negative values and exponents get a true minus sign (U+2212, the width of "+"), which
+    // the TrueType font has: a hyphen is shorter and sits lower.
     if av != 0.0 && !(1e-4..1e6).contains(&av) {
         let s = format!("{v:.1e}");
-        return s.replace(".0e", "e");
+        return s.replace(".0e", "e").replace('-', "\u{2212}");
     }
     let decimals = if step > 0.0 && step.is_finite() {
         (-(step.log10() + 1e-9).floor()).max(0.0) as usize
     } else {
         2
     };
-    format!("{v:.decimals$}")
+    format!("{v:.decimals$}").replace('-', "\u{2212}")
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1132,6 +1134,8 @@ mod tests {
         assert_eq!(tick_label(0.5, 0.1), "0.5");
         assert_eq!(tick_label(2000.0, 500.0), "2000");
         assert_eq!(tick_label(0.05, 0.05), "0.05");
+        assert_eq!(tick_label(-0.5, 0.1), "\u{2212}0.5");
+        assert_eq!(tick_label(-2e-6, 1e-6), "\u{2212}2e\u{2212}6");
         let a = Axes::new(
             Rect::new(0, 0, 400, 300),
             (0.0, 10000.0),
