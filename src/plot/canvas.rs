@@ -1,6 +1,6 @@
 //! An RGB raster canvas with just enough drawing for scientific figures: filled and outlined
-//! rectangles, crisp 1-px lines (Bresenham), anti-aliased thick polylines and dots, bitmap
-//! text (horizontal and rotated), and [`Axes`]: a data-to-pixel mapping with frame, nice
+//! rectangles, crisp 1-px lines (Bresenham), anti-aliased thick polylines and dots,
+//! anti-aliased TrueType text ([`font`]: DejaVu Sans, horizontal and rotated), and [`Axes`]: a data-to-pixel mapping with frame, nice
 //! ticks, tick labels, titles and a legend. Everything is NaN-safe: non-finite points break
 //! a polyline instead of poisoning it, and degenerate data ranges are widened.
 
@@ -402,7 +402,8 @@ impl Canvas {
         self.dot(cx, cy, (r - 1.5).max(0.5), fill);
     }
 
-    /// Text with its top-left corner at (`x`, `y`), glyphs magnified by integer `scale`.
+    /// Text with the top-left corner of its box at (`x`, `y`) (the box is the capitals'
+    /// height, [`text_size`]), in the figures' font at integer `scale` (font.rs).
     pub fn text(&mut self, x: i32, y: i32, s: &str, scale: u32, c: Rgb) {
         self.draw_text(x, y, s, scale, c, false);
     }
@@ -423,7 +424,7 @@ impl Canvas {
         self.draw_text(x - offset(w, ha), y - offset(h, va), s, scale, c, false);
     }
 
-    /// Like [`Canvas::text_aligned`] but bold (each glyph drawn twice, 1 px apart).
+    /// Like [`Canvas::text_aligned`] but in the bold face.
     #[allow(clippy::too_many_arguments)]
     pub fn text_bold_aligned(
         &mut self,
@@ -435,53 +436,26 @@ impl Canvas {
         ha: Align,
         va: Align,
     ) {
-        let (w, h) = text_size(s, scale);
-        let (w, h) = (w + 1, h);
+        let (w, h) = bold_text_size(s, scale);
         self.draw_text(x - offset(w, ha), y - offset(h, va), s, scale, c, true);
     }
 
     fn draw_text(&mut self, x: i32, y: i32, s: &str, scale: u32, c: Rgb, bold: bool) {
-        let sc = scale.max(1) as i32;
-        let mut cx = x;
-        for ch in s.chars() {
-            let g = font::glyph(ch);
-            for (col, bits) in g.iter().enumerate() {
-                for row in 0..font::GLYPH_ROWS as i32 {
-                    if bits >> row & 1 == 1 {
-                        let r = Rect::new(cx + col as i32 * sc, y + row * sc, sc, sc);
-                        self.fill_rect(r, c);
-                        if bold {
-                            self.fill_rect(Rect::new(r.x + 1, r.y, sc, sc), c);
-                        }
-                    }
-                }
-            }
-            cx += font::ADVANCE as i32 * sc;
-        }
+        font::rasterize(s, scale, bold, |gx, gy, cov| {
+            self.blend(x + gx, y + gy, c, cov)
+        });
     }
 
     /// Text rotated 90° counter-clockwise (reading bottom to top), centred on (`cx`, `cy`).
     pub fn text_vertical(&mut self, cx: i32, cy: i32, s: &str, scale: u32, c: Rgb) {
-        let sc = scale.max(1) as i32;
         let (w, h) = text_size(s, scale);
         // Unrotated text box (w x h) becomes (h x w); the string's start is at the bottom.
         let left = cx - h as i32 / 2;
         let bottom = cy + w as i32 / 2;
-        let mut along = 0;
-        for ch in s.chars() {
-            let g = font::glyph(ch);
-            for (col, bits) in g.iter().enumerate() {
-                for row in 0..font::GLYPH_ROWS as i32 {
-                    if bits >> row & 1 == 1 {
-                        // Unrotated (u, v) = (along + col, row) maps to (x, y) = (v, -u).
-                        let u = along + col as i32 * sc;
-                        let v = row * sc;
-                        self.fill_rect(Rect::new(left + v, bottom - u - sc, sc, sc), c);
-                    }
-                }
-            }
-            along += font::ADVANCE as i32 * sc;
-        }
+        // Unrotated (u, v) = (along, down) maps to (x, y) = (v, -u).
+        font::rasterize(s, scale, false, |u, v, cov| {
+            self.blend(left + v, bottom - u - 1, c, cov)
+        });
     }
 
     /// The canvas as an `image` buffer.
@@ -508,9 +482,14 @@ impl Canvas {
     }
 }
 
-/// (width, height) in pixels of `s` at `scale`.
+/// (width, height) in pixels of `s` at `scale`: its advance and the capitals' height.
 pub fn text_size(s: &str, scale: u32) -> (u32, u32) {
-    (font::text_width(s, scale), font::text_height(scale))
+    (font::text_width(s, scale, false), font::text_height(scale))
+}
+
+/// [`text_size`] in the bold face.
+pub fn bold_text_size(s: &str, scale: u32) -> (u32, u32) {
+    (font::text_width(s, scale, true), font::text_height(scale))
 }
 
 fn offset(len: u32, a: Align) -> i32 {
@@ -658,16 +637,18 @@ pub fn ticks_with_step(lo: f64, hi: f64, step: f64) -> Vec<f64> {
 /// A label for tick value `v` on a grid of `step`, with just enough decimals.
 pub fn tick_label(v: f64, step: f64) -> String {
     let av = v.abs();
+    // Negative values and exponents get a true minus sign (U+2212, the width of "+"), which
+    // the TrueType font has: a hyphen is shorter and sits lower.
     if av != 0.0 && !(1e-4..1e6).contains(&av) {
         let s = format!("{v:.1e}");
-        return s.replace(".0e", "e");
+        return s.replace(".0e", "e").replace('-', "\u{2212}");
     }
     let decimals = if step > 0.0 && step.is_finite() {
         (-(step.log10() + 1e-9).floor()).max(0.0) as usize
     } else {
         2
     };
-    format!("{v:.decimals$}")
+    format!("{v:.decimals$}").replace('-', "\u{2212}")
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1124,7 +1105,7 @@ mod tests {
         c.text_vertical(20, 40, "ABCDE", 1, color::BLACK);
         let ink: Vec<(i32, i32)> = (0..80)
             .flat_map(|y| (0..40).map(move |x| (x, y)))
-            .filter(|&(x, y)| c.get(x, y) == Some(color::BLACK))
+            .filter(|&(x, y)| c.get(x, y).is_some_and(|p| p[0] < 128))
             .collect();
         let (x0, x1) = (
             ink.iter().map(|p| p.0).min().unwrap(),
@@ -1153,6 +1134,8 @@ mod tests {
         assert_eq!(tick_label(0.5, 0.1), "0.5");
         assert_eq!(tick_label(2000.0, 500.0), "2000");
         assert_eq!(tick_label(0.05, 0.05), "0.05");
+        assert_eq!(tick_label(-0.5, 0.1), "\u{2212}0.5");
+        assert_eq!(tick_label(-2e-6, 1e-6), "\u{2212}2e\u{2212}6");
         let a = Axes::new(
             Rect::new(0, 0, 400, 300),
             (0.0, 10000.0),

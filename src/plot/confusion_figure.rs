@@ -167,36 +167,17 @@ fn bar_label(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// The bitmap font is ASCII only: common typographic characters become ASCII look-alikes.
-fn ascii(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '\u{2014}' | '\u{2013}' | '\u{2212}' => out.push('-'),
-            '\u{2192}' => out.push_str("->"),
-            '\u{00d7}' => out.push('x'),
-            '\u{00b5}' => out.push('u'),
-            '\u{2026}' => out.push_str("..."),
-            '\u{2018}' | '\u{2019}' => out.push('\''),
-            '\u{201c}' | '\u{201d}' => out.push('"'),
-            '\u{00a0}' | '\u{202f}' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// "<title> - <what> 33.2%" (or "... n/a" without frames).
+/// "<title> — <what> 33.2%" (or "... n/a" without frames).
 fn full_title(title: &str, what: &str, err: Option<f64>) -> String {
     let e = match err {
         Some(e) => format!("{what} {}", percent(e)),
         None => format!("{what} n/a (no frames)"),
     };
-    let t = ascii(title.trim());
+    let t = title.trim();
     if t.is_empty() {
         e
     } else {
-        format!("{t} - {e}")
+        format!("{t} — {e}")
     }
 }
 
@@ -312,7 +293,7 @@ pub fn confusion_layout(labels: &[&str]) -> ConfusionLayout {
     let label_scale = if cell >= 20 { TEXT_SCALE } else { 1 };
     let label_w = labels
         .iter()
-        .map(|l| text_size(&ascii(l), label_scale).0 as i32)
+        .map(|l| text_size(l, label_scale).0 as i32)
         .max()
         .unwrap_or(0);
     let th = text_size("0", TEXT_SCALE).1 as i32;
@@ -441,7 +422,6 @@ fn draw_axis_labels(cv: &mut Canvas, counts: &[Vec<u64>], labels: &[&str], l: &C
         if i % step != 0 {
             continue;
         }
-        let name = ascii(name);
         let mid = i as i32 * l.cell + l.cell / 2;
         // y: target classes, right-aligned left of the matrix (grey when without frames).
         let y = g.y + mid;
@@ -451,12 +431,12 @@ fn draw_axis_labels(cv: &mut Canvas, counts: &[Vec<u64>], labels: &[&str], l: &C
             color::TEXT
         };
         cv.hline(g.x - 5, g.x - 2, y, color::DARK_GRAY);
-        cv.text_aligned(g.x - 8, y, &name, sc, ink, Align::End, Align::Center);
+        cv.text_aligned(g.x - 8, y, name, sc, ink, Align::End, Align::Center);
         // x: predicted classes, vertical (reading upwards), ending just below the matrix.
         let x = g.x + mid;
         cv.vline(x, g.bottom() + 1, g.bottom() + 4, color::DARK_GRAY);
-        let w = text_size(&name, sc).0 as i32;
-        cv.text_vertical(x, g.bottom() + 8 + w / 2, &name, sc, color::TEXT);
+        let w = text_size(name, sc).0 as i32;
+        cv.text_vertical(x, g.bottom() + 8 + w / 2, name, sc, color::TEXT);
     }
     let th = text_size("0", TEXT_SCALE).1 as i32;
     cv.text_aligned(
@@ -557,7 +537,7 @@ pub fn per_class_layout(labels: &[&str]) -> PerClassLayout {
     let label_scale = if row_h >= 20 { TEXT_SCALE } else { 1 };
     let label_w = labels
         .iter()
-        .map(|l| text_size(&ascii(l), label_scale).0 as i32)
+        .map(|l| text_size(l, label_scale).0 as i32)
         .max()
         .unwrap_or(0);
     let th = text_size("0", TEXT_SCALE).1 as i32;
@@ -640,15 +620,7 @@ pub fn draw_per_class_error(
             color::GRAY
         };
         cv.hline(row.x - 5, row.x - 2, cy, color::DARK_GRAY);
-        cv.text_aligned(
-            row.x - 8,
-            cy,
-            &ascii(name),
-            sc,
-            ink,
-            Align::End,
-            Align::Center,
-        );
+        cv.text_aligned(row.x - 8, cy, name, sc, ink, Align::End, Align::Center);
         if errors[c].is_none() {
             let (tw, th) = text_size("n/a", sc);
             cv.fill_rect(
@@ -793,9 +765,8 @@ mod tests {
         assert_eq!(bar_label(0.0), "0");
         assert_eq!(
             full_title("TIMIT core test, 61 phones", "frame error", Some(0.3321)),
-            "TIMIT core test, 61 phones - frame error 33.2%"
+            "TIMIT core test, 61 phones — frame error 33.2%"
         );
-        assert_eq!(ascii("a \u{2014} b"), "a - b");
         // The colour scale is monotone: darker with the rate.
         let mut last = f64::INFINITY;
         for k in 0..=20 {

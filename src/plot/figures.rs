@@ -529,7 +529,8 @@ pub fn raster_figure(fig: &RasterFigure, out_png: &Path) -> anyhow::Result<()> {
                     ax.line(&mut c, &times, &ys, 1.5, col);
                 }
                 ax.frame(&mut c);
-                ax.ylabel(&mut c, "threshold", color::TEXT);
+                // The adaptive threshold of (M3), docs/model.md.
+                ax.ylabel(&mut c, "A = thr + β·b", color::TEXT);
                 finish_time_axis(&mut c, &ax, i == last);
             }
             Panel::Outputs => {

@@ -1,197 +1,164 @@
-//! A tiny embedded 5x7 bitmap font for printable ASCII (32..=126), so figures need no font
-//! files and no text-rendering crate.
+//! The figures' typeface: DejaVu Sans, regular and bold, embedded in the binary by the
+//! `dejavu` crate (DejaVu's own free licence, shipped with it; CI machines have no system
+//! fonts) and rasterised with anti-aliasing by `ab_glyph` (the TrueType rasteriser plotters
+//! uses). It covers Greek (τ, β, ρ), ±, µ, ×, →, sub- and superscript digits, so axis labels
+//! can carry the symbols and units of docs/model.md.
 //!
-//! Each glyph is five column bytes, left to right; bit 0 of a column is the top row and bit 6
-//! the baseline row. Bit 7 is a descender row below the baseline, used only by g, j, p, q
-//! and y. A glyph sits in a 6x9 cell: one blank column after it, and below it the descender
-//! row and one blank row.
+//! Sizes keep the integer `scale` of the canvas API: scale `s` is a font of `0.5 + 11·s` px
+//! (11.5, 22.5, 33.5 px for 1, 2, 3), whose capital letters are about 7·s px tall, as the glyphs of
+//! the 5×7 bitmap font this replaces were, so the figures' layouts keep their proportions.
+//! A line of text is measured by its cap height: descenders (g, p, y) hang below it.
 
-/// Glyph width in font pixels.
-pub const GLYPH_W: u32 = 5;
-/// Glyph height (cap height, top to baseline) in font pixels; layout uses this.
-pub const GLYPH_H: u32 = 7;
-/// Rows a glyph may paint: [`GLYPH_H`] plus the descender row.
-pub const GLYPH_ROWS: u32 = 8;
-/// Horizontal advance from one character to the next, in font pixels.
-pub const ADVANCE: u32 = 6;
-/// Line height (glyph plus leading), in font pixels.
-pub const LINE_H: u32 = 9;
+use std::sync::OnceLock;
 
-/// First code point in [`FONT_5X7`].
-pub const FIRST: u32 = 32;
-/// Last code point in [`FONT_5X7`].
-pub const LAST: u32 = 126;
+use ab_glyph::{point, Font, FontRef, GlyphId, PxScale, ScaleFont};
 
-/// Drawn for any character outside 32..=126: a hollow box.
-pub const MISSING: [u8; 5] = [0x7F, 0x41, 0x41, 0x41, 0x7F];
-
-#[rustfmt::skip]
-pub const FONT_5X7: [[u8; 5]; 95] = [
-    [0x00, 0x00, 0x00, 0x00, 0x00], // ' '
-    [0x00, 0x00, 0x5F, 0x00, 0x00], // !
-    [0x00, 0x07, 0x00, 0x07, 0x00], // "
-    [0x14, 0x7F, 0x14, 0x7F, 0x14], // #
-    [0x24, 0x2A, 0x7F, 0x2A, 0x12], // $
-    [0x23, 0x13, 0x08, 0x64, 0x62], // %
-    [0x36, 0x49, 0x55, 0x22, 0x50], // &
-    [0x00, 0x05, 0x03, 0x00, 0x00], // '
-    [0x00, 0x1C, 0x22, 0x41, 0x00], // (
-    [0x00, 0x41, 0x22, 0x1C, 0x00], // )
-    [0x14, 0x08, 0x3E, 0x08, 0x14], // *
-    [0x08, 0x08, 0x3E, 0x08, 0x08], // +
-    [0x00, 0x50, 0x30, 0x00, 0x00], // ,
-    [0x08, 0x08, 0x08, 0x08, 0x08], // -
-    [0x00, 0x60, 0x60, 0x00, 0x00], // .
-    [0x20, 0x10, 0x08, 0x04, 0x02], // /
-    [0x3E, 0x51, 0x49, 0x45, 0x3E], // 0
-    [0x00, 0x42, 0x7F, 0x40, 0x00], // 1
-    [0x42, 0x61, 0x51, 0x49, 0x46], // 2
-    [0x21, 0x41, 0x45, 0x4B, 0x31], // 3
-    [0x18, 0x14, 0x12, 0x7F, 0x10], // 4
-    [0x27, 0x45, 0x45, 0x45, 0x39], // 5
-    [0x3C, 0x4A, 0x49, 0x49, 0x30], // 6
-    [0x01, 0x71, 0x09, 0x05, 0x03], // 7
-    [0x36, 0x49, 0x49, 0x49, 0x36], // 8
-    [0x06, 0x49, 0x49, 0x29, 0x1E], // 9
-    [0x00, 0x36, 0x36, 0x00, 0x00], // :
-    [0x00, 0x56, 0x36, 0x00, 0x00], // ;
-    [0x08, 0x14, 0x22, 0x41, 0x00], // <
-    [0x14, 0x14, 0x14, 0x14, 0x14], // =
-    [0x00, 0x41, 0x22, 0x14, 0x08], // >
-    [0x02, 0x01, 0x51, 0x09, 0x06], // ?
-    [0x32, 0x49, 0x79, 0x41, 0x3E], // @
-    [0x7E, 0x11, 0x11, 0x11, 0x7E], // A
-    [0x7F, 0x49, 0x49, 0x49, 0x36], // B
-    [0x3E, 0x41, 0x41, 0x41, 0x22], // C
-    [0x7F, 0x41, 0x41, 0x22, 0x1C], // D
-    [0x7F, 0x49, 0x49, 0x49, 0x41], // E
-    [0x7F, 0x09, 0x09, 0x09, 0x01], // F
-    [0x3E, 0x41, 0x49, 0x49, 0x7A], // G
-    [0x7F, 0x08, 0x08, 0x08, 0x7F], // H
-    [0x00, 0x41, 0x7F, 0x41, 0x00], // I
-    [0x20, 0x40, 0x41, 0x3F, 0x01], // J
-    [0x7F, 0x08, 0x14, 0x22, 0x41], // K
-    [0x7F, 0x40, 0x40, 0x40, 0x40], // L
-    [0x7F, 0x02, 0x0C, 0x02, 0x7F], // M
-    [0x7F, 0x04, 0x08, 0x10, 0x7F], // N
-    [0x3E, 0x41, 0x41, 0x41, 0x3E], // O
-    [0x7F, 0x09, 0x09, 0x09, 0x06], // P
-    [0x3E, 0x41, 0x51, 0x21, 0x5E], // Q
-    [0x7F, 0x09, 0x19, 0x29, 0x46], // R
-    [0x46, 0x49, 0x49, 0x49, 0x31], // S
-    [0x01, 0x01, 0x7F, 0x01, 0x01], // T
-    [0x3F, 0x40, 0x40, 0x40, 0x3F], // U
-    [0x1F, 0x20, 0x40, 0x20, 0x1F], // V
-    [0x3F, 0x40, 0x38, 0x40, 0x3F], // W
-    [0x63, 0x14, 0x08, 0x14, 0x63], // X
-    [0x07, 0x08, 0x70, 0x08, 0x07], // Y
-    [0x61, 0x51, 0x49, 0x45, 0x43], // Z
-    [0x00, 0x7F, 0x41, 0x41, 0x00], // [
-    [0x02, 0x04, 0x08, 0x10, 0x20], // backslash
-    [0x00, 0x41, 0x41, 0x7F, 0x00], // ]
-    [0x04, 0x02, 0x01, 0x02, 0x04], // ^
-    [0x40, 0x40, 0x40, 0x40, 0x40], // _
-    [0x00, 0x01, 0x02, 0x04, 0x00], // `
-    [0x20, 0x54, 0x54, 0x54, 0x78], // a
-    [0x7F, 0x48, 0x44, 0x44, 0x38], // b
-    [0x38, 0x44, 0x44, 0x44, 0x20], // c
-    [0x38, 0x44, 0x44, 0x48, 0x7F], // d
-    [0x38, 0x54, 0x54, 0x54, 0x18], // e
-    [0x08, 0x7E, 0x09, 0x01, 0x02], // f
-    [0x18, 0xA4, 0xA4, 0xA4, 0x7C], // g
-    [0x7F, 0x08, 0x04, 0x04, 0x78], // h
-    [0x00, 0x44, 0x7D, 0x40, 0x00], // i
-    [0x40, 0x80, 0x84, 0x7D, 0x00], // j
-    [0x7F, 0x10, 0x28, 0x44, 0x00], // k
-    [0x00, 0x41, 0x7F, 0x40, 0x00], // l
-    [0x7C, 0x04, 0x18, 0x04, 0x78], // m
-    [0x7C, 0x08, 0x04, 0x04, 0x78], // n
-    [0x38, 0x44, 0x44, 0x44, 0x38], // o
-    [0xFC, 0x24, 0x24, 0x24, 0x18], // p
-    [0x18, 0x24, 0x24, 0x24, 0xFC], // q
-    [0x7C, 0x08, 0x04, 0x04, 0x08], // r
-    [0x48, 0x54, 0x54, 0x54, 0x20], // s
-    [0x04, 0x3F, 0x44, 0x40, 0x20], // t
-    [0x3C, 0x40, 0x40, 0x20, 0x7C], // u
-    [0x1C, 0x20, 0x40, 0x20, 0x1C], // v
-    [0x3C, 0x40, 0x30, 0x40, 0x3C], // w
-    [0x44, 0x28, 0x10, 0x28, 0x44], // x
-    [0x1C, 0xA0, 0xA0, 0xA0, 0x7C], // y
-    [0x44, 0x64, 0x54, 0x4C, 0x44], // z
-    [0x00, 0x08, 0x36, 0x41, 0x00], // {
-    [0x00, 0x00, 0x7F, 0x00, 0x00], // |
-    [0x00, 0x41, 0x36, 0x08, 0x00], // }
-    [0x08, 0x04, 0x08, 0x10, 0x08], // ~
-];
-
-/// The glyph for `c`: its five column bytes, or [`MISSING`] outside printable ASCII.
-pub fn glyph(c: char) -> &'static [u8; 5] {
-    let code = c as u32;
-    if (FIRST..=LAST).contains(&code) {
-        &FONT_5X7[(code - FIRST) as usize]
+fn face(bold: bool) -> &'static FontRef<'static> {
+    static REGULAR: OnceLock<FontRef<'static>> = OnceLock::new();
+    static BOLD: OnceLock<FontRef<'static>> = OnceLock::new();
+    // The bytes are fixed at build time (and parsed by the tests): no input can break this.
+    let parse = |bytes: &'static [u8]| {
+        FontRef::try_from_slice(bytes).expect("the embedded DejaVu Sans is a valid TrueType font")
+    };
+    if bold {
+        BOLD.get_or_init(|| parse(dejavu::sans::bold()))
     } else {
-        &MISSING
+        REGULAR.get_or_init(|| parse(dejavu::sans::regular()))
     }
 }
 
-/// Whether font pixel (`col`, `row`) of `c` is set (`col` < 5, `row` < 8).
-pub fn pixel(c: char, col: u32, row: u32) -> bool {
-    col < GLYPH_W && row < GLYPH_ROWS && glyph(c)[col as usize] >> row & 1 == 1
+/// Font size in px (ab_glyph's scale: ascent to descent) for an integer text `scale`.
+pub fn px(scale: u32) -> f32 {
+    0.5 + 11.0 * scale.max(1) as f32
 }
 
-/// Width in device pixels of `s` drawn at integer `scale` (no trailing gap).
-pub fn text_width(s: &str, scale: u32) -> u32 {
-    let n = s.chars().count() as u32;
-    if n == 0 {
-        0
-    } else {
-        (n * ADVANCE - (ADVANCE - GLYPH_W)) * scale
+/// Height in px above the baseline of the capitals at `scale`: the rows of "H" drawn on a
+/// baseline at y = 0 that are at least half covered.
+fn cap_height(scale: u32, bold: bool) -> i32 {
+    let font = face(bold).as_scaled(PxScale::from(px(scale)));
+    let h = font
+        .glyph_id('H')
+        .with_scale_and_position(px(scale), point(0.0, 0.0));
+    let mut top = 0;
+    if let Some(o) = font.outline_glyph(h) {
+        let min_y = o.px_bounds().min.y as i32;
+        o.draw(|_, y, c| {
+            if c >= 0.5 {
+                top = top.min(min_y + y as i32);
+            }
+        });
     }
+    -top
 }
 
-/// Height in device pixels of one line of text drawn at `scale` (glyph only, no leading).
+/// Glyphs of `s` with their pen positions (x from 0) along a baseline at y = 0.
+fn layout(s: &str, scale: u32, bold: bool) -> (Vec<(GlyphId, f32)>, f32) {
+    let font = face(bold).as_scaled(PxScale::from(px(scale)));
+    let mut x = 0.0;
+    let mut prev: Option<GlyphId> = None;
+    let mut glyphs = Vec::with_capacity(s.len());
+    for ch in s.chars() {
+        let id = font.glyph_id(ch);
+        if let Some(p) = prev {
+            x += font.kern(p, id);
+        }
+        glyphs.push((id, x));
+        x += font.h_advance(id);
+        prev = Some(id);
+    }
+    (glyphs, x)
+}
+
+/// Width in px of `s` (its advance, rounded up) at `scale`.
+pub fn text_width(s: &str, scale: u32, bold: bool) -> u32 {
+    layout(s, scale, bold).1.ceil() as u32
+}
+
+/// Height in px of one line of text at `scale`: the cap height.
 pub fn text_height(scale: u32) -> u32 {
-    GLYPH_H * scale
+    cap_height(scale, false) as u32
+}
+
+/// Rasterises `s` with the top of its capitals on y = 0 and its pen starting at x = 0:
+/// calls `plot(x, y, coverage)` for each touched pixel (coverage in 0..=1). The baseline is
+/// on a whole pixel so that digits and capitals sit crisply on it.
+pub fn rasterize(s: &str, scale: u32, bold: bool, mut plot: impl FnMut(i32, i32, f32)) {
+    let font = face(bold).as_scaled(PxScale::from(px(scale)));
+    let baseline = cap_height(scale, bold) as f32;
+    for (id, x) in layout(s, scale, bold).0 {
+        let g = id.with_scale_and_position(px(scale), point(x, baseline));
+        if let Some(o) = font.outline_glyph(g) {
+            let b = o.px_bounds();
+            o.draw(|gx, gy, c| plot(b.min.x as i32 + gx as i32, b.min.y as i32 + gy as i32, c));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn font_covers_printable_ascii() {
-        assert_eq!(FONT_5X7.len() as u32, LAST - FIRST + 1);
-        for code in FIRST..=LAST {
-            let c = char::from_u32(code).unwrap();
-            let g = glyph(c);
-            let lit: u32 = g.iter().map(|b| b.count_ones()).sum();
-            if c == ' ' {
-                assert_eq!(lit, 0, "space must be blank");
-            } else {
-                assert!(lit > 0, "glyph for {c:?} ({code}) is blank");
+    /// Pixels with at least half coverage: (x, y).
+    fn ink(s: &str, scale: u32, bold: bool) -> Vec<(i32, i32)> {
+        let mut v = vec![];
+        rasterize(s, scale, bold, |x, y, c| {
+            if c >= 0.5 {
+                v.push((x, y));
             }
-            let descends = g.iter().any(|b| b & 0x80 != 0);
-            assert_eq!(descends, "gjpqy".contains(c), "descender of {c:?}");
-        }
+        });
+        v
     }
 
     #[test]
-    fn glyphs_are_distinct() {
-        for (a, ga) in FONT_5X7.iter().enumerate() {
-            for (b, gb) in FONT_5X7.iter().enumerate().skip(a + 1) {
-                let (ca, cb) = ((a as u8 + 32) as char, (b as u8 + 32) as char);
-                assert_ne!(ga, gb, "{ca:?} and {cb:?} share a glyph");
+    fn capitals_fill_the_text_box() {
+        for scale in 1..=3 {
+            let h = text_height(scale) as i32;
+            // The former bitmap font's capitals were 7·scale px tall; within a pixel or two.
+            assert!(
+                (h - 7 * scale as i32).abs() <= 2,
+                "scale {scale}: cap height {h}"
+            );
+            for bold in [false, true] {
+                let p = ink("HE", scale, bold);
+                let top = p.iter().map(|q| q.1).min().unwrap();
+                let bottom = p.iter().map(|q| q.1).max().unwrap();
+                assert_eq!(top, 0, "scale {scale}: capitals start at the top");
+                assert!(
+                    (bottom + 1 - h).abs() <= 1,
+                    "scale {scale}: {bottom} vs {h}"
+                );
+                let right = p.iter().map(|q| q.0).max().unwrap();
+                assert!(right < text_width("HE", scale, bold) as i32);
             }
         }
+        // Descenders hang below the box.
+        let below = ink("gy", 2, false).iter().map(|q| q.1).max().unwrap();
+        assert!(below >= text_height(2) as i32 + 2, "{below}");
     }
 
     #[test]
-    fn non_ascii_gets_a_box_and_widths_add_up() {
-        assert_eq!(glyph('µ'), &MISSING);
-        assert!(pixel('|', 2, 0) && pixel('|', 2, 6) && !pixel('|', 0, 0));
-        assert_eq!(text_width("", 2), 0);
-        assert_eq!(text_width("a", 1), 5);
-        assert_eq!(text_width("ab", 2), 22);
-        assert_eq!(text_height(2), 14);
+    fn greek_and_symbols_have_glyphs() {
+        let notdef = ink("\u{FFFF}", 2, false);
+        for s in ["τ", "β", "ρ", "±", "µ", "×", "→", "₁", "α", "σ", "κ"] {
+            let p = ink(s, 2, false);
+            assert!(p.len() >= 8, "{s}: {} inked pixels", p.len());
+            assert_ne!(p, notdef, "{s} falls back to the missing-glyph box");
+        }
+        // Glyphs differ from one another, and bold is bolder.
+        assert_ne!(ink("τ", 2, false), ink("β", 2, false));
+        assert!(ink("β", 2, true).len() > ink("β", 2, false).len());
+    }
+
+    #[test]
+    fn widths_add_up() {
+        assert_eq!(text_width("", 2, false), 0);
+        let (a, b, ab) = (
+            text_width("1", 2, false),
+            text_width("2", 2, false),
+            text_width("12", 2, false),
+        );
+        assert!(ab >= a + b - 1 && ab <= a + b, "{a} + {b} vs {ab}");
+        assert!(text_width("0.5", 2, false) > text_width("0.5", 1, false));
+        assert!(text_width("mm", 2, true) >= text_width("mm", 2, false));
     }
 }

@@ -1,5 +1,5 @@
-//! PNG figures without a plotting crate: a small raster drawing toolkit ([`canvas`], with an
-//! embedded bitmap [`font`]) on top of the `image` crate, and the project's [`figures`]:
+//! PNG figures: a small raster drawing toolkit ([`canvas`], with TrueType text in an embedded
+//! DejaVu Sans, [`font`]) on top of the `image` crate, and the project's [`figures`]:
 //! learning curves from `metrics.jsonl` and the spike raster of one example.
 
 pub mod canvas;

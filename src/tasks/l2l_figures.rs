@@ -251,10 +251,10 @@ pub fn draw_internal_model(model: &InternalModel, out_png: &Path) -> anyhow::Res
                 ax.draw_x_axis(&mut c, r + 1 == rows, false);
                 if col == 0 {
                     ax.draw_y_axis(&mut c, false);
-                    ax.ylabel(&mut c, "x2", color::TEXT);
+                    ax.ylabel(&mut c, "x₂", color::TEXT);
                 }
                 if r + 1 == rows {
-                    ax.xlabel(&mut c, "x1");
+                    ax.xlabel(&mut c, "x₁");
                 }
                 ax.frame(&mut c);
                 ax.title(&mut c, &title);
