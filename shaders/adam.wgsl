@@ -62,10 +62,12 @@ fn main(
             }
             w = s * theta;
             if (theta > 0.0) {
+                // Which rewired matrix: W_in, W_rec or W_out, wherever the packed order
+                // puts them (b_out is never rewired).
                 var k = 2u;
-                if (e < dims.off_w_rec) {
+                if (e >= dims.off_w_in && e < dims.off_w_in + dims.n_in * dims.n_rec) {
                     k = 0u;
-                } else if (e < dims.off_w_out) {
+                } else if (e >= dims.off_w_rec && e < dims.off_w_rec + dims.n_rec * dims.n_rec) {
                     k = 1u;
                 }
                 atomicAdd(&counts[STAT_ACTIVE + k], 1u);

@@ -65,7 +65,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             }
             bstate[base + BSTATE_A] = 1.0; // A_{T+1}: any non-zero value, du_{T+1} = 0.
             for (var i = 0u; i < dims.n_in; i++) {
-                partials[part + i * n + j] = 0.0;
+                partials[part + dims.off_w_in + i * n + j] = 0.0;
             }
             for (var k = 0u; k < n; k++) {
                 partials[part + dims.off_w_rec + k * n + j] = 0.0;
@@ -173,12 +173,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                     for (var q = lid; q < len; q += WG) {
                         let entry = delays[dims.off_in_rows + i * n + q];
                         let j = entry & 0xFFFFu;
-                        partials[part + i * n + j] += xv * bstate[(b * n + j) * bs + BSTATE_HEAD + ring_slot(t_slot, entry >> 16u, nd)];
+                        partials[part + dims.off_w_in + i * n + j] += xv * bstate[(b * n + j) * bs + BSTATE_HEAD + ring_slot(t_slot, entry >> 16u, nd)];
                     }
                 } else {
                     for (var j = lid; j < n; j += WG) {
                         let d = delays[i * n + j];
-                        partials[part + i * n + j] += xv * bstate[(b * n + j) * bs + BSTATE_HEAD + ring_slot(t_slot, d, nd)];
+                        partials[part + dims.off_w_in + i * n + j] += xv * bstate[(b * n + j) * bs + BSTATE_HEAD + ring_slot(t_slot, d, nd)];
                     }
                 }
             }

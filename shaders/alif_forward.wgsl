@@ -91,7 +91,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
                 for (var j = lid; j < n; j += WG) {
                     // A zero weight (inactive under DEEP R) adds nothing: skip the delay
                     // lookup and the ring's read-modify-write.
-                    let w_ij = model[i * n + j];
+                    let w_ij = model[dims.off_w_in + i * n + j];
                     if (w_ij != 0.0) {
                         let d = delays[i * n + j];
                         state[(b * n + j) * stride + STATE_HEAD + ring_slot(t_slot, d, nd)] += xv * w_ij;

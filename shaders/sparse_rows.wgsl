@@ -17,9 +17,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (r >= dims.n_in + n) {
         return;
     }
-    // W_in rows start at flat index 0 and delay index 0; W_rec rows at off_w_rec and
+    // W_in rows start at off_w_in and delay index 0; W_rec rows at off_w_rec and
     // off_delay_rec.
-    var weights = r * n;
+    var weights = dims.off_w_in + r * n;
     var delay = r * n;
     var list = dims.off_in_rows + r * n;
     var count_at = dims.off_in_row_len + r;

@@ -7,7 +7,7 @@ use common::{random_batch, random_network, Case};
 use lsnn_gpu::cpu::alif_forward::ParamsOf;
 use lsnn_gpu::cpu::readout_loss::readout_loss;
 use lsnn_gpu::cpu::{alif_backward, alif_forward, Dual};
-use lsnn_gpu::model::Readout;
+use lsnn_gpu::model::{Readout, Tensor};
 
 /// Relative agreement required. Both sides evaluate the same f64 program; they differ only in
 /// the order of additions, so the difference is a few ulps of the largest terms: 1e-9 of the
@@ -31,20 +31,23 @@ fn check(case: &Case) {
 
     let base = ParamsOf::<Dual>::from_params(&net.params);
     let n_params = net.params.len();
+    let layout = net.params.layout();
     let mut forward_mode = Vec::with_capacity(n_params);
     for e in 0..n_params {
         let mut p = base.clone();
         let seed = Dual::new(0.0, 1.0);
-        // Seed the direction of parameter e (flat order w_in, w_rec, w_out, b_out).
-        let (a, b, c) = (p.w_in.len(), p.w_rec.len(), p.w_out.len());
-        let slot = if e < a {
-            &mut p.w_in.as_slice_mut().unwrap()[e]
-        } else if e < a + b {
-            &mut p.w_rec.as_slice_mut().unwrap()[e - a]
-        } else if e < a + b + c {
-            &mut p.w_out.as_slice_mut().unwrap()[e - a - b]
-        } else {
-            &mut p.b_out.as_slice_mut().unwrap()[e - a - b - c]
+        // Seed the direction of parameter e, in the flat order of the layout.
+        let block = layout
+            .blocks()
+            .into_iter()
+            .find(|b| b.range().contains(&e))
+            .expect("the blocks tile the flat vector");
+        let i = e - block.offset;
+        let slot = match block.tensor {
+            Tensor::WIn => &mut p.w_in.as_slice_mut().unwrap()[i],
+            Tensor::WRec => &mut p.w_rec.as_slice_mut().unwrap()[i],
+            Tensor::WOut => &mut p.w_out.as_slice_mut().unwrap()[i],
+            Tensor::BOut => &mut p.b_out.as_slice_mut().unwrap()[i],
         };
         *slot += seed;
         let tr = alif_forward(&net, &p, &batch.x, 7);
@@ -56,10 +59,8 @@ fn check(case: &Case) {
         forward_mode.push(l.loss.d);
     }
     // The diagonal is not a parameter: BPTT reports 0 there, whatever the dual says.
-    let n = net.n_rec();
-    let a = net.params.w_in.len();
-    for j in 0..n {
-        forward_mode[a + j * n + j] = 0.0;
+    for j in 0..net.n_rec() {
+        forward_mode[layout.w_rec().index(j, j)] = 0.0;
     }
     let scale = forward_mode.iter().fold(0.0f64, |m, x| m.max(x.abs()));
     assert!(scale > 0.0);

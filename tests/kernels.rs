@@ -35,7 +35,7 @@ use lsnn_gpu::gpu::shader::{ShaderConstants, ALL_KERNELS, INCLUDES};
 use lsnn_gpu::gpu::{GpuContext, GpuEngine};
 use lsnn_gpu::model::deep_r::{DeepR, RewireStats};
 use lsnn_gpu::model::init::{rewired_matrices, Constraint};
-use lsnn_gpu::model::{Batch, Network, Params, Readout, Targets};
+use lsnn_gpu::model::{Batch, Network, ParamBlock, Params, Readout, Targets, Tensor};
 use ndarray::Array3;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -69,6 +69,12 @@ fn staging(ctx: &GpuContext, len: u64) -> wgpu::Buffer {
 }
 
 /// The first `len` elements of `buf`.
+/// The entries of `blocks` in `v`, one block after the other: compares tensors wherever the
+/// packed order puts them.
+fn gather(v: &[f32], blocks: &[ParamBlock]) -> Vec<f32> {
+    blocks.iter().flat_map(|b| v[b.range()].to_vec()).collect()
+}
+
 fn read<T: bytemuck::Pod>(ctx: &GpuContext, buf: &wgpu::Buffer, len: usize) -> Vec<T> {
     let bytes = (len * std::mem::size_of::<T>()) as u64;
     let out = staging(ctx, bytes);
@@ -574,11 +580,12 @@ fn readout_loss_matches_its_cpu_twin() {
             &t.batch.targets,
         )
         .to_flat();
-        let off = dims.off_w_out as usize;
+        let layout = t.net.params.layout();
+        let readout = [layout.w_out(), layout.b_out()];
         let grad_scale = assert_close(
             &format!("{name}: W_out, b_out gradients"),
-            &sums[off..],
-            &g[off..],
+            &gather(&sums, &readout),
+            &gather(&g, &readout),
             RTOL,
             ATOL,
         );
@@ -776,14 +783,15 @@ fn alif_backward_matches_its_cpu_twin() {
         let p = net.params.len();
         let mut constraints = vec![Constraint::Free as u32; p];
         let (n_in, n) = (net.n_in(), net.n_rec());
+        let layout = net.params.layout();
         for j in 0..n {
-            constraints[n_in * n + j * n + j] = Constraint::Zero as u32;
+            constraints[layout.w_rec().index(j, j)] = Constraint::Zero as u32;
         }
         if sparse {
             // Half of W_in and W_rec inactive; every rewired entry keeps a sign.
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let mut flat = net.params.to_flat();
-            for e in 0..(n_in + n) * n {
+            for e in layout.w_in().range().chain(layout.w_rec().range()) {
                 if constraints[e] == Constraint::Zero as u32 {
                     continue;
                 }
@@ -908,17 +916,19 @@ fn alif_backward_matches_its_cpu_twin() {
         if sparse {
             zero_inactive_gradients(&flat, &mut g, &constraints);
         }
-        let off = dims.off_w_out as usize;
+        let layout = net.params.layout();
+        let recurrent = [layout.w_in(), layout.w_rec()];
+        let off = layout.w_in().len() + layout.w_rec().len();
         let name = format!("{readout:?}, sparse gradients {sparse}");
         let scale = assert_close(
             &format!("{name}: W_in, W_rec gradients"),
-            &sums[..off],
-            &g[..off],
+            &gather(&sums, &recurrent),
+            &gather(&g, &recurrent),
             RTOL,
             ATOL,
         );
         assert!(scale > 0.0, "{name}: all gradients zero");
-        let nonzero = g[..off].iter().filter(|&&x| x != 0.0).count();
+        let nonzero = gather(&g, &recurrent).iter().filter(|&&x| x != 0.0).count();
         assert!(
             nonzero > off / 4,
             "{name}: {nonzero} of {off} gradients non-zero"
@@ -948,10 +958,16 @@ fn rewired_case(seed: u64) -> (Network, Vec<u32>, DeepR) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut flat = net0.params.to_flat();
     let p = flat.len();
-    let w_out_end = n_in * n + n * n + n * n_out;
     let mut constraints = vec![Constraint::Free as u32; p];
-    for e in 0..w_out_end {
-        let diagonal = e >= n_in * n && e < n_in * n + n * n && (e - n_in * n) % (n + 1) == 0;
+    // The rewired matrices in their packed order (in the default order, flat indices
+    // 0..end of W_out, as the draws below always were).
+    let layout = net0.params.layout();
+    let matrices = layout
+        .blocks()
+        .into_iter()
+        .filter(|b| b.tensor != Tensor::BOut);
+    for (b, e) in matrices.flat_map(|b| b.range().map(move |e| (b, e))) {
+        let diagonal = b.tensor == Tensor::WRec && (e - b.offset) % (n + 1) == 0;
         let c = if diagonal {
             Constraint::Zero
         } else {

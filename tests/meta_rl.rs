@@ -164,7 +164,7 @@ fn ppo_gradient_reaches_the_network_exactly_and_the_engines_match_the_reference(
         // ∂L/∂b_out[o] = Σ over actions of ∂L/∂y_o: the surrogate targets carry PPO's
         // gradient exactly (f32 rounding of τ = y − g·n/2 and of the sums: 1e-4 relative).
         let net = engine.network().unwrap();
-        let off = net.params.len() - N_OUTPUTS;
+        let off = net.params.layout().b_out().offset;
         for o in 0..N_OUTPUTS {
             let want: f64 = g.slice(s![.., .., o]).sum();
             let got = report.grads[off + o] as f64;

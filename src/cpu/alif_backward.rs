@@ -6,7 +6,7 @@ use ndarray::{Array1, Array2, Array3};
 use super::alif_forward::{ForwardTrace, ParamsOf};
 use super::readout_loss::LossOutput;
 use super::real::Real;
-use crate::model::{Network, Readout, Targets};
+use crate::model::{Network, ParamLayout, Readout, Targets, Tensor};
 
 /// Gradients of the total loss with respect to the effective weights.
 #[derive(Clone, Debug)]
@@ -20,11 +20,16 @@ pub struct Gradients<S> {
 impl<S: Copy> Gradients<S> {
     /// Flat in the layout of [`crate::model::Params::to_flat`].
     pub fn to_flat(&self) -> Vec<S> {
-        let mut v = Vec::new();
-        v.extend(self.w_in.iter());
-        v.extend(self.w_rec.iter());
-        v.extend(self.w_out.iter());
-        v.extend(self.b_out.iter());
+        let layout = ParamLayout::new(self.w_in.nrows(), self.w_rec.nrows(), self.w_out.ncols());
+        let mut v = Vec::with_capacity(layout.len());
+        for block in layout.blocks() {
+            match block.tensor {
+                Tensor::WIn => v.extend(self.w_in.iter()),
+                Tensor::WRec => v.extend(self.w_rec.iter()),
+                Tensor::WOut => v.extend(self.w_out.iter()),
+                Tensor::BOut => v.extend(self.b_out.iter()),
+            }
+        }
         v
     }
 }

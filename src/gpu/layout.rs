@@ -30,8 +30,10 @@ wgsl_struct! {
         pub rec_words: u32,
         /// ceil(n_in / 32)
         pub in_words: u32,
-        /// P: trained scalars, flat as `model::ParamLayout` (w_in | w_rec | w_out | b_out)
+        /// P: trained scalars, flat as `model::ParamLayout` (in `model::PACKED_ORDER`)
         pub n_params: u32,
+        /// where each trained tensor starts in the model, gradient and partials buffers
+        pub off_w_in: u32,
         pub off_w_rec: u32,
         pub off_w_out: u32,
         pub off_b_out: u32,
@@ -76,6 +78,10 @@ wgsl_struct! {
         pub regression: u32,
         /// in the readout buffer: regression frame outputs [T/k, B, n_out]
         pub off_out: u32,
+        /// a uniform's size is a multiple of 16 bytes
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
     }
 }
 
@@ -134,6 +140,7 @@ impl Dims {
             rec_words: n.div_ceil(32) as u32,
             in_words: n_in.div_ceil(32) as u32,
             n_params: layout.len() as u32,
+            off_w_in: layout.w_in().offset as u32,
             off_w_rec: layout.w_rec().offset as u32,
             off_w_out: layout.w_out().offset as u32,
             off_b_out: layout.b_out().offset as u32,
@@ -147,6 +154,9 @@ impl Dims {
             steps_per_frame: steps_per_frame as u32,
             regression: matches!(net.sim.readout, Readout::Regression(_)) as u32,
             off_out: off_out as u32,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
             off_pred: off_pred as u32,
             off_rows: (n_in * n + n * n) as u32,
             off_row_len: (n_in * n + 2 * n * n) as u32,

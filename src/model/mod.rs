@@ -12,4 +12,4 @@ pub mod settings;
 
 pub use batch::{Batch, Targets};
 pub use network::{Network, NeuronConstants, Params, Readout, SimConstants};
-pub use param_layout::{ParamBlock, ParamLayout};
+pub use param_layout::{ParamBlock, ParamLayout, Tensor, PACKED_ORDER};

@@ -2,7 +2,7 @@
 
 use ndarray::{Array1, Array2};
 
-use super::param_layout::ParamLayout;
+use super::param_layout::{ParamLayout, Tensor};
 
 /// How the loss reads the network (docs/model.md §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,10 +159,14 @@ impl Params {
     /// GPU keeps them in exactly this layout.
     pub fn to_flat(&self) -> Vec<f32> {
         let mut v = Vec::with_capacity(self.len());
-        v.extend(self.w_in.iter());
-        v.extend(self.w_rec.iter());
-        v.extend(self.w_out.iter());
-        v.extend(self.b_out.iter());
+        for block in self.layout().blocks() {
+            match block.tensor {
+                Tensor::WIn => v.extend(self.w_in.iter()),
+                Tensor::WRec => v.extend(self.w_rec.iter()),
+                Tensor::WOut => v.extend(self.w_out.iter()),
+                Tensor::BOut => v.extend(self.b_out.iter()),
+            }
+        }
         v
     }
     /// Inverse of [`Params::to_flat`].
@@ -173,11 +177,15 @@ impl Params {
             p.len(),
             "flat parameter vector has the wrong length"
         );
-        let [a, b, c, d] = p.layout().blocks().map(|block| &flat[block.range()]);
-        p.w_in.as_slice_mut().unwrap().copy_from_slice(a);
-        p.w_rec.as_slice_mut().unwrap().copy_from_slice(b);
-        p.w_out.as_slice_mut().unwrap().copy_from_slice(c);
-        p.b_out.as_slice_mut().unwrap().copy_from_slice(d);
+        for block in p.layout().blocks() {
+            let target = match block.tensor {
+                Tensor::WIn => p.w_in.as_slice_mut(),
+                Tensor::WRec => p.w_rec.as_slice_mut(),
+                Tensor::WOut => p.w_out.as_slice_mut(),
+                Tensor::BOut => p.b_out.as_slice_mut(),
+            };
+            target.unwrap().copy_from_slice(&flat[block.range()]);
+        }
         p
     }
 }

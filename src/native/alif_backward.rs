@@ -21,6 +21,7 @@ use ndarray::ArrayView2;
 use super::alif_forward::{SequenceOutput, SequenceRecord, FLAG_REFRACTORY};
 use super::synapses::Synapses;
 use super::tables::Tables;
+use crate::model::ParamLayout;
 
 /// Gradient sums of the trained parameters, flat like [`crate::model::Params::to_flat`].
 #[derive(Clone, Debug)]
@@ -37,7 +38,7 @@ impl GradientSums {
             n_in,
             n,
             n_out,
-            flat: vec![0.0; n_in * n + n * n + n * n_out + n_out],
+            flat: vec![0.0; ParamLayout::new(n_in, n, n_out).len()],
         }
     }
 
@@ -50,10 +51,19 @@ impl GradientSums {
     }
 
     /// (∂W_in, ∂W_rec, ∂W_out, ∂b_out) as mutable slices.
+    /// The blocks are cut in their packed order ([`crate::model::PACKED_ORDER`]), which
+    /// tiles the flat vector, and handed back by tensor.
     fn parts(&mut self) -> (&mut [f32], &mut [f32], &mut [f32], &mut [f32]) {
-        let (w_in, rest) = self.flat.split_at_mut(self.n_in * self.n);
-        let (w_rec, rest) = rest.split_at_mut(self.n * self.n);
-        let (w_out, b_out) = rest.split_at_mut(self.n * self.n_out);
+        let layout = ParamLayout::new(self.n_in, self.n, self.n_out);
+        let mut by_tensor: [Option<&mut [f32]>; 4] = [None, None, None, None];
+        let mut rest = self.flat.as_mut_slice();
+        for block in layout.blocks() {
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(block.len());
+            by_tensor[block.tensor as usize] = Some(part);
+            rest = tail;
+        }
+        let [w_in, w_rec, w_out, b_out] =
+            by_tensor.map(|part| part.expect("PACKED_ORDER lists every tensor"));
         (w_in, w_rec, w_out, b_out)
     }
 }

@@ -19,7 +19,7 @@ use crate::engine::{
     StepSettings, StreamState,
 };
 use crate::model::deep_r::{DeepR, RewireStats};
-use crate::model::{Batch, Network, Readout};
+use crate::model::{Batch, Network, ParamLayout, Readout};
 
 /// Sequences whose gradients one worker sums before the groups are added (in batch order):
 /// fixed, so that the rounding of the sums does not depend on the number of threads.
@@ -182,9 +182,9 @@ impl NativeEngine {
             .expect("a batch has at least one sequence");
         let mut grads = sums.flat;
         // No autapses: the diagonal is not a parameter.
-        let off = n_in * n;
+        let w_rec = ParamLayout::new(n_in, n, n_out).w_rec();
         for j in 0..n {
-            grads[off + j * n + j] = 0.0;
+            grads[w_rec.index(j, j)] = 0.0;
         }
         Ok((loss, grads))
     }

@@ -267,7 +267,7 @@ pub fn check_against_reference(name: &str, net: &Network, batch: &Batch, engine:
     // The recurrent diagonal is not a parameter.
     let n = net.n_rec();
     for j in 0..n {
-        assert_eq!(report.grads[net.n_in() * n + j * n + j], 0.0);
+        assert_eq!(report.grads[net.params.layout().w_rec().index(j, j)], 0.0);
     }
     eprintln!("{name}: {total} spikes, 0 flips, worst gradient error {worst:e} (relative)");
 }
