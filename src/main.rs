@@ -707,14 +707,26 @@ fn install_panic_hook(command: Option<String>) {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        println!(
-            "{}",
-            json!({
-                "command": command,
-                "error": format!("internal error (a bug of lsnn-gpu, please report it): panicked{place}: {message}"),
-            })
-        );
+        // Nowhere to report a failure to print: the default hook has written to stderr.
+        let _ = print_line(json!({
+            "command": command,
+            "error": format!("internal error (a bug of lsnn-gpu, please report it): panicked{place}: {message}"),
+        }));
     }));
+}
+
+/// Writes one line to stdout, with the error when stdout cannot take it (a full disk, a
+/// closed pipe): `println!` panics there, and inside the panic hook a second panic aborts.
+fn print_line(line: impl std::fmt::Display) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").and_then(|()| out.flush())
+}
+
+/// Writes one line to stderr, ignoring a failure (there is nowhere left to report it).
+fn print_error(line: impl std::fmt::Display) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Parses the command line. `--help` and `--version` print as clap prints them (to stdout,
@@ -743,7 +755,7 @@ fn parse_cli(command: &Option<String>) -> Result<Cli, ExitCode> {
                     .trim_start_matches("error: ")
                     .to_string()
             };
-            println!("{}", json!({ "command": command, "error": message }));
+            let _ = print_line(json!({ "command": command, "error": message }));
             Err(ExitCode::from(2))
         }
     }
@@ -850,7 +862,14 @@ fn main() -> ExitCode {
         Ok(lines) => {
             let stopped = lines.last().is_some_and(|l| l["stopped"] == true);
             for l in lines {
-                println!("{l}");
+                if let Err(e) = print_line(&l) {
+                    // What was computed is written (run directories, files); only the
+                    // summary line is lost.
+                    print_error(format!(
+                        "error: could not write the JSON summary line to stdout ({e}); it was: {l}"
+                    ));
+                    return ExitCode::FAILURE;
+                }
             }
             if stopped {
                 ExitCode::from(EXIT_STOPPED)
@@ -859,11 +878,8 @@ fn main() -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
-            println!(
-                "{}",
-                json!({ "command": command, "error": format!("{e:#}") })
-            );
+            print_error(format!("error: {e:#}"));
+            let _ = print_line(json!({ "command": command, "error": format!("{e:#}") }));
             ExitCode::FAILURE
         }
     }

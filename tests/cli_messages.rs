@@ -350,3 +350,32 @@ fn eval_of_a_checkpoint_from_another_task_names_the_field() {
         );
     }
 }
+
+/// A stdout that cannot be written (here /dev/full, as on a full disk) ends the command with
+/// exit 1 and a message on stderr, not a panic inside the panic hook (an abort, exit 134).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_stdout_is_an_error_not_an_abort() {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let out = bin().arg("devices").stdout(full()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not write the JSON summary line"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // A panic with nowhere to print its JSON line still exits as a panic (101), not an abort.
+    let out = bin()
+        .env("LSNN_GPU_TEST_PANIC", "1")
+        .arg("devices")
+        .stdout(full())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(101));
+}
