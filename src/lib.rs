@@ -1,6 +1,9 @@
 //! lsnn-gpu: training long short-term memory spiking neural networks (LSNNs, Bellec et al.
 //! 2018) by BPTT, with hand-written WGSL compute shaders and a CPU reference beside each.
 
+// Lines on stderr go through `stderr_line!`, which cannot panic (see `stderr.rs`).
+#![cfg_attr(not(test), deny(clippy::print_stderr))]
+
 pub mod bench;
 pub mod config;
 pub mod cpu;
@@ -14,6 +17,7 @@ pub mod native;
 pub mod plot;
 pub mod progress;
 pub mod rl;
+pub mod stderr;
 pub mod tasks;
 pub mod train;
 pub mod wgsl;

@@ -379,3 +379,33 @@ fn a_full_stdout_is_an_error_not_an_abort() {
         .unwrap();
     assert_eq!(out.status.code(), Some(101));
 }
+
+/// A stderr that cannot be written (here /dev/full, as a log file on a full disk) does not
+/// stop a training run: progress and "wrote …" lines are dropped, the run directory and the
+/// JSON summary on stdout are written as usual. (`eprintln!` would panic at the first line.)
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_stderr_does_not_stop_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = bin()
+        .current_dir(repo("."))
+        .args(["run", "configs/synthetic.yaml", "--device", "native"])
+        .args(["--set", "train.iterations=3", "--set", "eval.every=2"])
+        .args(["--set", "train.batch_size=4", "--out"])
+        .arg(&out_dir)
+        .stderr(full)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(json["command"], "run", "{stdout}");
+    assert_eq!(json["summary"]["iterations"], 3, "{stdout}");
+    let metrics = std::fs::read_to_string(out_dir.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 4, "3 iterations and the test line");
+}

@@ -325,9 +325,10 @@ fn final_report(
         draw_raster(run_dir, &trained, &batch, engine.constraints())?;
     }
     draw_connectivity_files(run_dir, &trained)?;
-    eprintln!(
+    crate::stderr_line!(
         "goals per episode: agent {agent_goals:.2}, random walk {:.2}, oracle {:.2}",
-        base.random_walk.mean_goals_per_episode, base.oracle.mean_goals_per_episode
+        base.random_walk.mean_goals_per_episode,
+        base.oracle.mean_goals_per_episode
     );
     Ok(json!({
         "updates": cfg.train.iterations,

@@ -306,7 +306,7 @@ fn read_metrics(
     };
     let split = split_json_lines(&text);
     if let Some(torn) = split.torn {
-        eprintln!(
+        crate::stderr_line!(
             "warning: {}: dropping the torn last line ({} bytes, a run stopped while writing it)",
             path.display(),
             torn.len()

@@ -203,7 +203,9 @@ pub fn load_or_extract(req: &FeatureRequest) -> anyhow::Result<TimitFeatures> {
                 f.cache_file = path;
                 return Ok(f);
             }
-            Err(why) => eprintln!("{why:#}: cannot be used, extracting the features again"),
+            Err(why) => {
+                crate::stderr_line!("{why:#}: cannot be used, extracting the features again")
+            }
         }
     }
     let features = extract(&splits, &req.settings)?;

@@ -591,10 +591,13 @@ mod tests {
                 &signal.features,
             );
             for (what, errors) in [("mfcc", mfcc_errors), ("features", feature_errors)] {
-                eprintln!(
+                crate::stderr_line!(
                     "{} {what}: {n_frames} frames; max error vs psf: abs {:.2e}, rel {:.2e} \
                      (|psf| >= 1), {:.2e} of the tolerance",
-                    signal.name, errors.abs, errors.rel, errors.tolerance_used
+                    signal.name,
+                    errors.abs,
+                    errors.rel,
+                    errors.tolerance_used
                 );
             }
         }
