@@ -162,11 +162,17 @@ pub fn train(
             session.checkpoint(engine, "last.safetensors", it + 1, Vec::new())?;
             draw_learning_curves(run_dir)?;
         }
+        // No validation yet in this process (a fresh start, or a resume before its first
+        // validation): "val -" rather than "val NaN".
+        let val = if val_acc.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{val_acc:.3}")
+        };
         session.advance(format!(
-            "loss {:.4}  acc {:.3}  val {:.3}",
+            "loss {:.4}  acc {:.3}  val {val}",
             stats.loss,
             stats.accuracy(),
-            val_acc
         ));
         last = Some(stats);
         if session.stop_here(engine, it + 1, Vec::new)? {
