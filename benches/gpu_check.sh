@@ -17,12 +17,23 @@
 # that do not depend on it.
 #
 # Usage: benches/gpu_check.sh [OUT_DIR]          (default gpu_check_out/)
+#
+# Without Rust on the GPU machine (the lent NVIDIA machines have none, and no network):
+# run benches/gpu_bundle.sh here first and carry gpu_bundle/. When gpu_bundle/manifest.txt
+# exists, step 1 checks the bundle instead of building, step 3 runs its test executables
+# instead of cargo test, and when the machine has no libvulkan the loaders in
+# gpu_bundle/debs are unpacked first (with the NVIDIA driver's Vulkan ICD file named in
+# VK_DRIVER_FILES where the machine has it and nothing else names one).
 # Environment:
 #   GPU_CHECK_QUICK=1      smoke run for software adapters (lavapipe): the bench at the
 #                          synthetic config's size (batch 8 and 16, 1 iteration) instead
 #   GPU_CHECK_BUDGET_S     total seconds for all steps (default 570): each step's timeout is
 #                          cut to what is left, so the summary comes within 10 minutes
 #   GPU_CHECK_SKIP_TESTS=1 skip step 3
+#   GPU_CHECK_BUNDLE=DIR   the bundle to use (default gpu_bundle/ when it exists; set it
+#                          to an empty string to build with cargo even so)
+#   GPU_CHECK_ARCHIVE=FILE also pack OUT_DIR into FILE (.tgz) at the end, for a machine
+#                          that gives back only a few files
 #   WGPU_BACKEND, WGPU_ADAPTER_NAME   passed through to wgpu as usual
 #
 # Building offline: the GPU machines have no network. With a `vendor/` directory in the
@@ -44,6 +55,15 @@ BUDGET=${GPU_CHECK_BUDGET_S:-570}
 START=$(date +%s.%N)
 BIN="$ROOT/target/release/lsnn-gpu"
 CMP="$ROOT/target/release/examples/compare_grads"
+BUNDLE=${GPU_CHECK_BUNDLE-}
+if [ -z "${GPU_CHECK_BUNDLE+set}" ] && [ -f "$ROOT/gpu_bundle/manifest.txt" ]; then
+    BUNDLE="$ROOT/gpu_bundle"
+fi
+if [ -n "$BUNDLE" ]; then
+    BUNDLE=$(cd "$BUNDLE" && pwd) || exit 2
+    BIN="$BUNDLE/bin/lsnn-gpu"
+    CMP="$BUNDLE/bin/compare_grads"
+fi
 
 CARGO_FLAGS=()
 BUILD_NOTE="plain cargo build (no vendor/ directory): needs the network or a filled ~/.cargo registry"
@@ -115,10 +135,45 @@ skip_step() {
     command -v vulkaninfo >/dev/null && vulkaninfo --summary 2>&1 | head -40
 } >"$OUT/machine.log" 2>&1
 
-# 1. Build.
-run_step build 420 cargo build --release "${CARGO_FLAGS[@]}" --bin lsnn-gpu --example compare_grads
+# A machine without a Vulkan loader gets the bundle's (unpacked into /, as the GPU machines'
+# notes say; only where libvulkan is missing, so a workstation is left alone).
+bundle_loaders() {
+    # ldconfig lives in /sbin, which a non-root PATH may lack; without it, nothing is unpacked.
+    local ldconfig
+    ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
+    [ -x "$ldconfig" ] || { echo "no ldconfig: cannot tell whether libvulkan is there"; return 1; }
+    if "$ldconfig" -p | grep -q 'libvulkan\.so\.1'; then
+        echo "libvulkan present: the bundle's loaders are not needed"
+    else
+        for f in "$BUNDLE"/debs/*.deb; do
+            echo "unpacking $f"
+            dpkg -x "$f" / || return 1
+        done
+        "$ldconfig"
+        "$ldconfig" -p | grep 'libvulkan\.so\.1' || return 1
+    fi
+    if [ -f "$BUNDLE/manifest.txt" ]; then cat "$BUNDLE/manifest.txt"; else return 1; fi
+    [ -x "$BIN" ] && [ -x "$CMP" ] || { echo "no $BIN or $CMP"; return 1; }
+}
+
+# 1. Build (or, with a bundle, check it and install the loaders it carries).
+if [ -n "$BUNDLE" ]; then
+    BUILD_NOTE="prebuilt: $BUNDLE ($(sed -n 's/^revision: //p' "$BUNDLE/manifest.txt" 2>/dev/null))"
+    NVIDIA_ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    if [ -f "$NVIDIA_ICD" ] && [ -z "${VK_DRIVER_FILES-}" ] && [ -z "${VK_ICD_FILENAMES-}" ]; then
+        export VK_DRIVER_FILES=$NVIDIA_ICD
+        BUILD_NOTE="$BUILD_NOTE; VK_DRIVER_FILES=$NVIDIA_ICD"
+    fi
+    export BUNDLE BIN CMP
+    export -f bundle_loaders
+    run_step build 120 bash -c bundle_loaders
+else
+    run_step build 420 cargo build --release "${CARGO_FLAGS[@]}" --bin lsnn-gpu --example compare_grads
+fi
 BUILD_OK=$?
-if [ $BUILD_OK -eq 0 ]; then
+if [ $BUILD_OK -eq 0 ] && [ -n "$BUNDLE" ]; then
+    BIN_NOTE="from the bundle"
+elif [ $BUILD_OK -eq 0 ]; then
     BIN_NOTE="built by this run"
 elif [ -x "$BIN" ]; then
     BIN_NOTE="the build failed: steps below use the binary already in target/release (may be stale)"
@@ -145,9 +200,17 @@ fi
 # 3. The GPU-vs-reference tests.
 if [ "${GPU_CHECK_SKIP_TESTS:-0}" = 1 ]; then
     STEP_JSON+=("\"tests\":{\"pass\":true,\"status\":\"skipped (GPU_CHECK_SKIP_TESTS=1)\"}")
+elif [ $BUILD_OK -eq 0 ] && [ -n "$BUNDLE" ]; then
+    run_step tests 360 env -u LSNN_SKIP_GPU_TESTS bash -c 'set -e
+        for t in "$0"/tests/*; do
+            echo "== $(basename "$t")"
+            # The structure test reads the sources through a path baked in at build time.
+            "$t" --skip every_shader_has_a_room
+        done' "$BUNDLE"
 elif [ $BUILD_OK -eq 0 ]; then
     run_step tests 360 env -u LSNN_SKIP_GPU_TESTS cargo test --release "${CARGO_FLAGS[@]}" \
-        --test gpu_matches_reference --test native_matches_reference --test deep_r --test stream
+        --test gpu_matches_reference --test native_matches_reference --test deep_r --test stream \
+        --test kernels
 else
     skip_step tests "the build failed"
 fi
@@ -202,5 +265,14 @@ PASS=true
 FAILED_JSON=$(printf '"%s",' "${FAILED[@]+"${FAILED[@]}"}" | sed 's/,$//')
 [ "$FAILED_JSON" = '""' ] && FAILED_JSON=""
 STEPS=$(IFS=,; echo "${STEP_JSON[*]}")
-echo "{\"gpu_check\":\"issue 15 GPU readiness\",\"pass\":$PASS,\"failed\":[$FAILED_JSON],\"quick\":$([ "$QUICK" = 1 ] && echo true || echo false),\"hardware_gpu\":$HARDWARE_GPU,\"auto\":$AUTO,\"build\":$(jstr "$BUILD_NOTE"),\"binary\":$(jstr "$BIN_NOTE"),\"out_dir\":$(jstr "$OUT"),\"total_seconds\":$(elapsed),\"steps\":{$STEPS},\"grads\":$GRADS_JSON,\"bench\":$BENCH_JSON}"
+ARCHIVE_JSON=null
+if [ -n "${GPU_CHECK_ARCHIVE-}" ]; then
+    if tar czf "$GPU_CHECK_ARCHIVE" -C "$(dirname "$OUT")" "$(basename "$OUT")"; then
+        ARCHIVE_JSON=$(jstr "$GPU_CHECK_ARCHIVE")
+    else
+        PASS=false
+        echo "could not write the archive $GPU_CHECK_ARCHIVE" >&2
+    fi
+fi
+echo "{\"gpu_check\":\"issue 15 GPU readiness\",\"pass\":$PASS,\"failed\":[$FAILED_JSON],\"quick\":$([ "$QUICK" = 1 ] && echo true || echo false),\"hardware_gpu\":$HARDWARE_GPU,\"auto\":$AUTO,\"build\":$(jstr "$BUILD_NOTE"),\"binary\":$(jstr "$BIN_NOTE"),\"out_dir\":$(jstr "$OUT"),\"archive\":$ARCHIVE_JSON,\"total_seconds\":$(elapsed),\"steps\":{$STEPS},\"grads\":$GRADS_JSON,\"bench\":$BENCH_JSON}"
 [ "$PASS" = true ]
