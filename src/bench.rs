@@ -79,13 +79,13 @@ fn kernel_timing(
     iters: usize,
 ) -> anyhow::Result<KernelTimingReport> {
     if let Err(why) = engine.enable_kernel_timing() {
-        crate::stderr_line!("  kernel timing: {why}");
+        crate::stderr::line!("  kernel timing: {why}");
         return Ok(KernelTimingReport::unsupported(why));
     }
     let period = f64::from(engine.context().queue.get_timestamp_period());
     let (wall_ms, _) = time_engine(engine, task, batch, 0, iters.max(1))?;
     let times = engine.disable_kernel_timing().unwrap_or_default();
-    crate::stderr_line!(
+    crate::stderr::line!(
         "  kernel timing (timestamp queries; {wall_ms:.1} ms/iteration on the host clock while timed):\n{}",
         times.table()
     );
@@ -140,7 +140,7 @@ pub fn run_bench(
                            wg: Option<u32>|
          -> anyhow::Result<()> {
             let sparsity = connectivity.map_or("dense".to_string(), |p| format!("DEEP R p = {p}"));
-            crate::stderr_line!("bench: {device} ({adapter}), batch {batch}, {steps} steps, {n} neurons, {sparsity}, {iters} iterations...");
+            crate::stderr::line!("bench: {device} ({adapter}), batch {batch}, {steps} steps, {n} neurons, {sparsity}, {iters} iterations...");
             let (ms, rate_hz) = time_engine(engine, &task, batch, warmup, iters)?;
             let r = BenchResult {
                 device: device.to_string(),
@@ -157,7 +157,7 @@ pub fn run_bench(
                 rate_hz,
                 kernel_timing: None,
             };
-            crate::stderr_line!(
+            crate::stderr::line!(
                 "  {:.1} ms/iteration, {:.3e} neuron-steps/s, firing rate {:.1} Hz",
                 r.ms_per_iter,
                 r.neuron_steps_per_s,
@@ -229,7 +229,7 @@ pub fn run_bench(
         |a: &BenchResult, b: &BenchResult| a.batch == b.batch && a.connectivity == b.connectivity;
     for fast in results.iter().filter(|r| r.device != "cpu") {
         if let Some(c) = results.iter().find(|r| r.device == "cpu" && same(r, fast)) {
-            crate::stderr_line!(
+            crate::stderr::line!(
                 "batch {}, {:?}: {} ({}) is {:.1}x the CPU reference",
                 fast.batch,
                 fast.connectivity,
@@ -241,7 +241,7 @@ pub fn run_bench(
     }
     for g in results.iter().filter(|r| r.device == "gpu") {
         if let Some(n) = results.iter().find(|r| r.device == "native" && same(r, g)) {
-            crate::stderr_line!(
+            crate::stderr::line!(
                 "batch {}, {:?}: GPU ({}) is {:.2}x the native engine",
                 g.batch,
                 g.connectivity,
@@ -255,7 +255,7 @@ pub fn run_bench(
             .iter()
             .find(|r| r.device == s.device && r.batch == s.batch && r.connectivity.is_none())
         {
-            crate::stderr_line!(
+            crate::stderr::line!(
                 "batch {}, {}: DEEP R at p = {} is {:.2}x faster than dense",
                 s.batch,
                 s.device,

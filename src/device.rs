@@ -104,7 +104,7 @@ pub fn select(
         DeviceKind::Auto => match GpuContext::open(&request) {
             Ok(ctx) if !ctx.is_cpu_adapter() => Ok(Selected::Gpu(Box::new(ctx))),
             Ok(ctx) => {
-                crate::stderr_line!(
+                crate::stderr::line!(
                     "device: the only adapter is a software one ({}); using the native engine on {} threads, which is faster (--device gpu to use the adapter)",
                     ctx.describe(),
                     NativeEngine::threads()
@@ -112,7 +112,7 @@ pub fn select(
                 Ok(Selected::Native)
             }
             Err(e) => {
-                crate::stderr_line!(
+                crate::stderr::line!(
                     "device: no GPU adapter to use ({e:#}); using the native engine on {} threads. See `lsnn-gpu devices`.",
                     NativeEngine::threads()
                 );

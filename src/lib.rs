@@ -1,7 +1,7 @@
 //! lsnn-gpu: training long short-term memory spiking neural networks (LSNNs, Bellec et al.
 //! 2018) by BPTT, with hand-written WGSL compute shaders and a CPU reference beside each.
 
-// Lines on stderr go through `stderr_line!`, which cannot panic (see `stderr.rs`).
+// Lines on stderr go through `stderr::line!`, which cannot panic (see `stderr.rs`).
 #![cfg_attr(not(test), deny(clippy::print_stderr))]
 
 pub mod bench;

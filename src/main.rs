@@ -1,7 +1,7 @@
 //! The `lsnn-gpu` command line. Every command that computes ends its stdout with one JSON
 //! summary line; human-readable output goes to stderr.
 
-// Lines on stderr go through `stderr_line!`, which cannot panic (lsnn_gpu::stderr).
+// Lines on stderr go through `stderr::line!`, which cannot panic (lsnn_gpu::stderr).
 #![deny(clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
@@ -231,10 +231,10 @@ fn cmd_devices(backend: Option<BackendKind>) -> anyhow::Result<serde_json::Value
     };
     let adapters = list_adapters(&request);
     if adapters.is_empty() {
-        lsnn_gpu::stderr_line!("{}", lsnn_gpu::gpu::context::no_adapter_message(&request));
+        lsnn_gpu::stderr::line!("{}", lsnn_gpu::gpu::context::no_adapter_message(&request));
     }
     for a in &adapters {
-        lsnn_gpu::stderr_line!(
+        lsnn_gpu::stderr::line!(
             "{}\n  backend {}, type {}, driver {} {}\n  max storage binding {} MiB, max buffer {} MiB, {} storage buffers/stage, workgroup memory {} KiB, {} invocations/workgroup",
             a.name,
             a.backend,
@@ -251,13 +251,13 @@ fn cmd_devices(backend: Option<BackendKind>) -> anyhow::Result<serde_json::Value
     // What `--device auto` takes: a hardware GPU, else the native engine (software adapters
     // run the kernels on the same cores, slower: benches/RESULTS.md).
     let threads = lsnn_gpu::native::NativeEngine::threads();
-    lsnn_gpu::stderr_line!("native engine (--device native)\n  multi-threaded, event-driven, on {threads} CPU threads (RAYON_NUM_THREADS to change)");
+    lsnn_gpu::stderr::line!("native engine (--device native)\n  multi-threaded, event-driven, on {threads} CPU threads (RAYON_NUM_THREADS to change)");
     let hardware = adapters.iter().find(|a| a.device_type != "Cpu");
     let auto = match hardware {
         Some(a) => format!("gpu: {} ({})", a.name, a.backend),
         None => "native".to_string(),
     };
-    lsnn_gpu::stderr_line!("--device auto uses: {auto}");
+    lsnn_gpu::stderr::line!("--device auto uses: {auto}");
     Ok(json!({
         "command": "devices",
         "adapters": adapters,
@@ -332,7 +332,7 @@ fn cmd_run(
             network.n_out(),
             None,
         );
-        lsnn_gpu::stderr_line!(
+        lsnn_gpu::stderr::line!(
             "fine-tuning the network of {} ({} neurons)",
             path.display(),
             network.n_rec()
@@ -343,7 +343,7 @@ fn cmd_run(
     if let Some(d) = init.rewiring {
         engine.set_rewiring(d)?;
     }
-    lsnn_gpu::stderr_line!("training on {} → {}", engine.describe(), dir.display());
+    lsnn_gpu::stderr::line!("training on {} → {}", engine.describe(), dir.display());
     let ending = train(&cfg, source.as_mut(), engine.as_mut(), &dir, start, None)?;
     Ok(summary_line("run", &selected, &dir, None, ending))
 }
@@ -411,7 +411,7 @@ fn cmd_resume(
     checked.commit()?;
     let iteration = checked.iteration;
     record_session(&selected, dir, "resume", Some(iteration))?;
-    lsnn_gpu::stderr_line!(
+    lsnn_gpu::stderr::line!(
         "resuming at iteration {iteration} on {} → {}",
         engine.describe(),
         dir.display()
@@ -485,7 +485,7 @@ fn run_meta_rl(
         command,
         resume.as_ref().map(|r| r.iteration),
     )?;
-    lsnn_gpu::stderr_line!(
+    lsnn_gpu::stderr::line!(
         "meta-RL: {} at update {resumed_at} on {} → {}",
         command,
         engine.describe(),
@@ -526,7 +526,7 @@ fn cmd_eval(
     let (validation_loss, validation_accuracy) =
         evaluate(engine.as_mut(), source.as_mut(), Split::Validation)?;
     let (test_loss, test_accuracy) = evaluate(engine.as_mut(), source.as_mut(), Split::Test)?;
-    lsnn_gpu::stderr_line!(
+    lsnn_gpu::stderr::line!(
         "validation accuracy {validation_accuracy:.4}, test accuracy {test_accuracy:.4} on {}",
         engine.describe()
     );
@@ -550,7 +550,7 @@ fn cmd_plot(dir: &Path) -> anyhow::Result<serde_json::Value> {
         draw_connectivity_files(dir, &network)?;
         figures.push(dir.join("connectivity.png"));
         for f in &figures {
-            lsnn_gpu::stderr_line!("wrote {}", f.display());
+            lsnn_gpu::stderr::line!("wrote {}", f.display());
         }
         return Ok(json!({ "command": "plot", "figures": figures }));
     }
@@ -582,7 +582,7 @@ fn cmd_plot(dir: &Path) -> anyhow::Result<serde_json::Value> {
         _ => Vec::new(),
     });
     for f in &figures {
-        lsnn_gpu::stderr_line!("wrote {}", f.display());
+        lsnn_gpu::stderr::line!("wrote {}", f.display());
     }
     Ok(json!({
         "command": "plot",
@@ -638,7 +638,7 @@ fn cmd_grads(
     let mut engine = build_engine(&selected, network.clone(), &c, &cfg.device)?;
     let report = engine.gradients(&batch, 0)?;
     save_gradients(out, &network, &report.record())?;
-    lsnn_gpu::stderr_line!(
+    lsnn_gpu::stderr::line!(
         "loss {:.6} (task {:.6}, reg {:.6}) on {}",
         report.stats.loss,
         report.stats.loss_task,
@@ -739,7 +739,7 @@ fn parse_cli(command: &Option<String>) -> Result<Cli, ExitCode> {
         }
         Err(e) => {
             let text = e.render().to_string();
-            lsnn_gpu::stderr_text!("{text}");
+            lsnn_gpu::stderr::text!("{text}");
             let message = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                 // clap printed the help: say what is missing.
                 "no command given (see `lsnn-gpu --help`)".to_string()
@@ -862,7 +862,7 @@ fn main() -> ExitCode {
                 if let Err(e) = print_line(&l) {
                     // What was computed is written (run directories, files); only the
                     // summary line is lost.
-                    lsnn_gpu::stderr_line!(
+                    lsnn_gpu::stderr::line!(
                         "error: could not write the JSON summary line to stdout ({e}); it was: {l}"
                     );
                     return ExitCode::FAILURE;
@@ -875,7 +875,7 @@ fn main() -> ExitCode {
             }
         }
         Err(e) => {
-            lsnn_gpu::stderr_line!("error: {e:#}");
+            lsnn_gpu::stderr::line!("error: {e:#}");
             let _ = print_line(json!({ "command": command, "error": format!("{e:#}") }));
             ExitCode::FAILURE
         }

@@ -56,7 +56,7 @@ impl LogLines {
 
     fn maybe_print(&mut self) {
         if self.last_line.elapsed() >= LOG_EVERY {
-            crate::stderr_line!("{}", self.line());
+            crate::stderr::line!("{}", self.line());
             self.last_line = Instant::now();
         }
     }
@@ -131,7 +131,7 @@ impl Progress {
     pub fn finish(&mut self) {
         self.bar.finish();
         if let Some(log) = &self.log {
-            crate::stderr_line!("{}", log.line());
+            crate::stderr::line!("{}", log.line());
         }
     }
 
@@ -139,7 +139,7 @@ impl Progress {
     pub fn finish_and_clear(&mut self) {
         self.bar.finish_and_clear();
         if let Some(log) = &self.log {
-            crate::stderr_line!("{}", log.line());
+            crate::stderr::line!("{}", log.line());
         }
     }
 }

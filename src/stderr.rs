@@ -20,7 +20,7 @@ pub fn write(args: fmt::Arguments<'_>) {
     let _ = err.write_fmt(args).and_then(|()| err.flush());
 }
 
-/// `eprintln!` that cannot panic: `stderr_line!("wrote {}", path.display())`.
+/// `eprintln!` that cannot panic: `stderr::line!("wrote {}", path.display())`.
 #[macro_export]
 macro_rules! stderr_line {
     ($($arg:tt)*) => {
@@ -35,3 +35,8 @@ macro_rules! stderr_text {
         $crate::stderr::write(format_args!($($arg)*))
     };
 }
+
+// Called through this module, `crate::stderr::line!(…)`, so that a call names the module it
+// comes from (tests/layers.rs reads `crate::<module>` paths).
+pub use super::stderr_line as line;
+pub use super::stderr_text as text;

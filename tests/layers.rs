@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// module (`model`) or one of its files (`rl::trainer`); a file belongs to the longest entry
 /// that is a prefix of its module path.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("support", &["files", "progress", "wgsl"]),
+    ("support", &["files", "progress", "stderr", "wgsl"]),
     ("model and data", &["model", "data"]),
     ("engines", &["engine", "cpu", "native", "gpu"]),
     ("device", &["device"]),

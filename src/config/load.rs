@@ -294,7 +294,7 @@ fn resolve_paths(value: &mut Value, dir: &Path) {
                 // Run directories written before paths were resolved (before 2026-12-03) hold
                 // the path as given, relative to the working directory of their `run`: keep
                 // them resumable from there, and say so.
-                crate::stderr_line!(
+                crate::stderr::line!(
                     "warning: {section}.{key}: {} does not exist; using {s} from the working directory (a run directory from before config-relative paths?)",
                     joined.display()
                 );

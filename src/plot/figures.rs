@@ -55,7 +55,7 @@ pub fn read_metrics(path: &Path) -> anyhow::Result<Metrics> {
     let split = crate::files::split_json_lines(&text);
     if split.torn.is_some() {
         // A run killed while appending; `resume` drops the line too.
-        crate::stderr_line!(
+        crate::stderr::line!(
             "warning: {}: the last line is torn (a run stopped while writing it); it is left out",
             path.display()
         );

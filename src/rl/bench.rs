@@ -76,7 +76,7 @@ pub fn run_rl_bench(
                        warmup: usize,
                        iters: usize|
      -> anyhow::Result<()> {
-        crate::stderr_line!(
+        crate::stderr::line!(
             "bench meta-RL: {device} ({adapter}), {b} episodes of {actions} actions per update, {n} neurons, {} epochs, {iters} updates...",
             rl.epochs
         );
@@ -130,7 +130,7 @@ pub fn run_rl_bench(
             "host_ms_per_action": host_per_action_ms,
             "network_pass_ms_per_action": rollout_per_action_ms - host_per_action_ms,
         });
-        crate::stderr_line!(
+        crate::stderr::line!(
             "  {per_update:.2} s per update ({:.2} rollout + {:.2} PPO), {eps:.2} episodes/s → 300,000 episodes in {:.1} h; one action: {rollout_per_action_ms:.3} ms round trip, of which {host_per_action_ms:.4} ms on the host (observation + arena, batch of {b})",
             rollout_s / iters.max(1) as f64,
             update_s / iters.max(1) as f64,
@@ -184,7 +184,7 @@ pub fn run_rl_bench(
     };
     for (fast, slow) in [("gpu", "native"), ("gpu", "cpu"), ("native", "cpu")] {
         if let (Some(f), Some(s)) = (eps_of(fast), eps_of(slow)) {
-            crate::stderr_line!(
+            crate::stderr::line!(
                 "meta-RL: {fast} is {:.1}x {slow} in episodes per second",
                 f / s
             );

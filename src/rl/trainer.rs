@@ -325,7 +325,7 @@ fn final_report(
         draw_raster(run_dir, &trained, &batch, engine.constraints())?;
     }
     draw_connectivity_files(run_dir, &trained)?;
-    crate::stderr_line!(
+    crate::stderr::line!(
         "goals per episode: agent {agent_goals:.2}, random walk {:.2}, oracle {:.2}",
         base.random_walk.mean_goals_per_episode,
         base.oracle.mean_goals_per_episode

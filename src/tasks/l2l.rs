@@ -222,7 +222,7 @@ impl BatchSource for L2lTask {
             serde_json::to_string_pretty(&model)?,
         )?;
         draw_figures(run_dir, &curves, &model)?;
-        crate::stderr_line!(
+        crate::stderr::line!(
             "unseen tasks: LSNN MSE {:.4} over the episode, {:.4} from pair {} on; optimal linear regressor {:.4}",
             summary["lsnn_mse"].as_f64().unwrap_or(f64::NAN),
             summary["lsnn_mse_late"].as_f64().unwrap_or(f64::NAN),

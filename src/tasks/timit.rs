@@ -124,7 +124,7 @@ impl TimitTask {
                 .map_or_else(|| default_cache_dir.to_path_buf(), PathBuf::from),
         };
         let features = load_or_extract(&request)?;
-        crate::stderr_line!(
+        crate::stderr::line!(
             "TIMIT: {} training, {} validation, {} core-test utterances; features {} {}",
             features.train.len(),
             features.dev.len(),
@@ -385,7 +385,7 @@ impl BatchSource for TimitTask {
         });
         let path = run_dir.join("frame_errors.json");
         write_json_atomic(&path, &report)?;
-        crate::stderr_line!(
+        crate::stderr::line!(
             "frame error: validation {:.1} % (61) / {:.1} % (39), core test {:.1} % (61) / {:.1} % (39)",
             100.0 * validation.error_61,
             100.0 * validation.error_39,

@@ -306,7 +306,7 @@ fn read_metrics(
     };
     let split = split_json_lines(&text);
     if let Some(torn) = split.torn {
-        crate::stderr_line!(
+        crate::stderr::line!(
             "warning: {}: dropping the torn last line ({} bytes, a run stopped while writing it)",
             path.display(),
             torn.len()

@@ -87,7 +87,7 @@ pub fn create(dir: &Path, how: NewRun) -> anyhow::Result<PathBuf> {
                         dir.display()
                     )
                 })?;
-                crate::stderr_line!("--overwrite: removed the earlier run in {}", dir.display());
+                crate::stderr::line!("--overwrite: removed the earlier run in {}", dir.display());
             }
             std::fs::create_dir_all(dir).map_err(|e| {
                 anyhow::anyhow!("cannot create run directory {}: {e}", dir.display())

@@ -174,7 +174,7 @@ impl Session {
             self.checkpoint(engine, "last.safetensors", iteration, extra())?;
         }
         self.bar.finish();
-        crate::stderr_line!(
+        crate::stderr::line!(
             "stopped on request after iteration {iteration}; `lsnn-gpu resume {}` continues the run",
             self.dir.display()
         );

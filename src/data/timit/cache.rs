@@ -204,7 +204,7 @@ pub fn load_or_extract(req: &FeatureRequest) -> anyhow::Result<TimitFeatures> {
                 return Ok(f);
             }
             Err(why) => {
-                crate::stderr_line!("{why:#}: cannot be used, extracting the features again")
+                crate::stderr::line!("{why:#}: cannot be used, extracting the features again")
             }
         }
     }

@@ -237,7 +237,7 @@ pub fn split_corpus(
         (finish(train.into_iter())?, finish(dev.into_iter())?)
     };
     for w in &warnings {
-        crate::stderr_line!("warning: TIMIT: {w}");
+        crate::stderr::line!("warning: TIMIT: {w}");
     }
     Ok(CorpusSplits {
         train,

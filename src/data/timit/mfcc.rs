@@ -591,7 +591,7 @@ mod tests {
                 &signal.features,
             );
             for (what, errors) in [("mfcc", mfcc_errors), ("features", feature_errors)] {
-                crate::stderr_line!(
+                crate::stderr::line!(
                     "{} {what}: {n_frames} frames; max error vs psf: abs {:.2e}, rel {:.2e} \
                      (|psf| >= 1), {:.2e} of the tolerance",
                     signal.name,
