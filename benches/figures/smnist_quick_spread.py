@@ -24,8 +24,9 @@ groups = [
     ("batch 16\nnative, seed 0,\nlr x (1 + k 1e-6)", lambda r: batch(r) == 16 and r["engine"] == "native" and float(r["lr_rel_perturbation"]) != 0),
     ("batch 16\nlavapipe, seeds", lambda r: batch(r) == 16 and r["engine"] == "lavapipe"),
     ("batch 32 (the config)\nnative, seeds", lambda r: batch(r) == 32 and r["engine"] == "native"),
+    ("batch 32 (the config)\nlavapipe, seeds", lambda r: batch(r) == 32 and r["engine"] == "lavapipe"),
 ]
-fig, ax = plt.subplots(figsize=(7.6, 3.9), dpi=150)
+fig, ax = plt.subplots(figsize=(9.2, 3.9), dpi=150)
 for i, (label, keep) in enumerate(groups):
     acc = [100 * float(r["test_accuracy"]) for r in rows if keep(r)]
     if not acc:
